@@ -1,0 +1,42 @@
+# One-command set-up: `make demo` runs the main job, `make test` the tests.
+# Both create .venv, install the package with pinned versions, and install
+# Icarus Verilog (and Verilator, for lint) from apt where they are missing.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+JOBS   ?= 2
+
+.PHONY: demo test test-all fuzz lint tools clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+tools:
+	@command -v iverilog >/dev/null && command -v verilator >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Icarus Verilog and Verilator with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iverilog verilator >/dev/null; \
+	  else \
+	    echo "error: Icarus Verilog is missing. Install it, e.g. 'sudo apt-get install -y iverilog verilator'" \
+	         "(Debian/Ubuntu) or 'brew install icarus-verilog verilator' (macOS), then run make again." >&2; \
+	    exit 1; \
+	  fi; }
+
+demo: $(STAMP) tools
+	$(BIN)/hpu demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check --output-format concise .
+
+test: $(STAMP) tools lint
+	$(BIN)/python -m pytest -m "not slow" -n $(JOBS) -q
+
+test-all: $(STAMP) tools lint
+	$(BIN)/python -m pytest -n auto -q
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache sim_build

@@ -1,0 +1,1 @@
+"""Co-simulation of the HPU (cocotb + Icarus) and the ``hpu`` command line."""

@@ -1,0 +1,61 @@
+"""The ``hpu`` command line: one entry point for the whole co-design flow.
+
+Each subcommand lives in ``cosim/commands/<name>.py`` and exposes
+``register(subparsers)``; the parser built there sets ``func`` to the function
+that runs it.  Option names are shared through :mod:`cosim.options`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from hpu_model import __version__
+from hpu_model.errors import HPUError
+
+__all__ = ["main", "build_parser", "COMMANDS"]
+
+#: Subcommands in the order ``hpu --help`` lists them (the flow's order).
+COMMANDS = ("golden", "export", "sim", "compare", "power", "report", "bench", "demo")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hpu",
+        description="HPU co-design toolkit: golden model, RTL (Icarus), Triton kernel, power reports.",
+    )
+    parser.add_argument("--version", action="version", version=f"hpu {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"cosim.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"cosim.commands.{name}":
+                raise
+            continue  # command not built yet
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except HPUError as exc:
+        print(f"hpu {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        print(f"hpu {args.command}: error: {exc.strerror}: {exc.filename}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"hpu {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""One table of option names, units and ranges shared by every subcommand."""
+
+from __future__ import annotations
+
+import argparse
+
+from hpu_model import spec
+
+__all__ = ["add_options", "int_in", "permeability"]
+
+
+def int_in(lo: int, hi: int, what: str):
+    """argparse type: an integer in [lo, hi], with a message that says so."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be an integer in {lo}..{hi}, got {text!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{what} must be in {lo}..{hi}, got {value}")
+        return value
+    parse.__name__ = what
+    return parse
+
+
+def permeability(text: str) -> float:
+    """argparse type: a permeability p in (0, 1]."""
+    try:
+        spec.permeability_q16(float(text))
+    except (ValueError, spec.SpecError):
+        raise argparse.ArgumentTypeError(f"permeability must be a number in (0, 1], got {text!r}") from None
+    return float(text)
+
+
+# name -> (argparse kwargs); help strings state units and ranges.
+_OPTIONS = {
+    "seq": dict(type=int_in(1, spec.SEQ_MAX, "seq"), default=128,
+                help=f"keys per head n_k (1..{spec.SEQ_MAX}; default %(default)s)"),
+    "queries": dict(type=int_in(1, spec.SEQ_MAX, "queries"), default=None,
+                    help="query rows per head n_q (default: same as --seq)"),
+    "heads": dict(type=int_in(1, 4096, "heads"), default=2, help="attention heads (1..4096; default %(default)s)"),
+    "head-dim": dict(type=int_in(1, spec.HEAD_DIM_MAX, "head-dim"), default=64,
+                     help=f"head dimension D (1..{spec.HEAD_DIM_MAX}; default %(default)s)"),
+    "permeability": dict(type=permeability, default=0.5,
+                         help="fraction p of keys kept per query, in (0, 1] (default %(default)s)"),
+    "causal": dict(action="store_true", help="bottom-right aligned causal mask"),
+    "seed": dict(type=int_in(0, 2**32 - 1, "seed"), default=0, help="random seed (>= 0; default %(default)s)"),
+    "json": dict(metavar="FILE", default=None, help="also write the results as JSON to FILE (atomically)"),
+}
+
+
+def add_options(parser: argparse.ArgumentParser, *names: str, **defaults) -> None:
+    """Add the shared options ``names`` to ``parser``, overriding defaults by keyword."""
+    for name in names:
+        kwargs = dict(_OPTIONS[name])
+        key = name.replace("-", "_")
+        if key in defaults:
+            kwargs["default"] = defaults[key]
+        parser.add_argument(f"--{name}", **kwargs)
