@@ -20,8 +20,15 @@ __all__ = ["main", "build_parser", "COMMANDS"]
 COMMANDS = ("golden", "export", "sim", "compare", "power", "report", "capture", "fidelity", "bench", "demo")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (what was wrong, where to look)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="hpu",
         description="HPU co-design toolkit: golden model, RTL (Icarus), Triton kernel, power reports.",
     )

@@ -113,11 +113,15 @@ def _gate(s: np.ndarray, rows: np.ndarray, n_q: int, p16: int, causal: bool):
     else:
         part = np.sort(sv, axis=1)
     thr = np.take_along_axis(part, rank[:, None], axis=1)
-    above = sv > thr
-    tied = sv == thr
-    # Ties at the threshold: keep the lowest indices, as many as k still needs.
-    need = k - above.sum(axis=1)
-    keep = above | (tied & (np.cumsum(tied, axis=1) <= need[:, None]))
+    keep = sv >= thr
+    # Rows with ties at the threshold hold more than k candidates: keep the
+    # lowest indices among the tied keys, as many as k still needs.
+    crowded = np.flatnonzero(keep.sum(axis=1) > k)
+    if crowded.size:
+        sub, t = sv[crowded], thr[crowded]
+        above, tied = sub > t, sub == t
+        need = k[crowded] - above.sum(axis=1)
+        keep[crowded] = above | (tied & (np.cumsum(tied, axis=1) <= need[:, None]))
     return keep, k, part[:, -1].astype(np.int64)
 
 
@@ -125,8 +129,9 @@ def _head_block(q, kmat, v, rows, n_q, p16, causal, c, r, full: bool):
     """All stages for query rows ``rows`` of one head."""
     s = int_matmul(q, kmat.T)
     keep, k, m = _gate(s, rows, n_q, p16, causal)
-    t = (np.where(keep, m[:, None] - s, 0) * c) >> r
-    e = np.where(keep, spec.exp2_lut(t), 0)
+    # Cut keys get t = T_CUTOFF, so the exp unit's own rule makes their e zero.
+    t = np.where(keep, ((m[:, None] - s) * c) >> r, spec.T_CUTOFF)
+    e = spec.exp2_lut(t)
     z = e.sum(axis=1)
     a = int_matmul(e, v)
     rr = spec.reciprocal(z)

@@ -192,12 +192,14 @@ def keep_count(valid: np.ndarray | int, p16: int) -> np.ndarray:
     return np.clip((valid * p16 + (P16_ONE - 1)) >> 16, 1, valid)
 
 
+# e for every t in [0, T_CUTOFF], read off LUT with the unit's shift rule; one
+# gather replaces the mask/shift/select sequence in the vectorized models.
+_EXP2_BY_T = np.array([LUT[t & 0xFF] >> (t >> LUT_BITS) for t in range(T_CUTOFF)] + [0], dtype=np.int64)
+
+
 def exp2_lut(t: np.ndarray) -> np.ndarray:
-    """e = LUT[t & 255] >> (t >> 8), or 0 once t >= 4096. t is a non-negative int64."""
-    t = np.asarray(t, dtype=np.int64)
-    lut = np.asarray(LUT, dtype=np.int64)
-    e = lut[t & ((1 << LUT_BITS) - 1)] >> np.minimum(t >> LUT_BITS, T_CUTOFF >> LUT_BITS)
-    return np.where(t >= T_CUTOFF, 0, e)
+    """e = LUT[t & 255] >> (t >> 8), or 0 once t >= 4096, for non-negative integer t."""
+    return _EXP2_BY_T[np.minimum(np.asarray(t, dtype=np.int64), T_CUTOFF)]
 
 
 def reciprocal(z: np.ndarray) -> np.ndarray:
