@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
 
+from cosim.config import DEFAULT_PATH, config_argv
 from hpu_model import __version__
 from hpu_model.errors import HPUError
 
@@ -33,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="HPU co-design toolkit: golden model, RTL (Icarus), Triton kernel, power reports.",
     )
     parser.add_argument("--version", action="version", version=f"hpu {__version__}")
+    parser.add_argument("--config", metavar="FILE", default=None,
+                        help=f"options file (TOML, same names as the flags; default ./{DEFAULT_PATH} if present)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:
@@ -45,8 +49,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _with_config(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """Insert the config file's options right after the subcommand name (flags still win)."""
+    pre = parser.parse_known_args(argv)[0]
+    path = Path(pre.config) if pre.config else DEFAULT_PATH
+    if pre.command is None or (not pre.config and not path.is_file()):
+        return argv
+    at = argv.index(pre.command) + 1
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[pre.command]
+    return argv[:at] + config_argv(path, pre.command, sub) + argv[at:]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        argv = _with_config(parser, argv)
+    except HPUError as exc:
+        print(f"hpu: error: {exc}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
