@@ -1,0 +1,343 @@
+"""Triton implementation of numerics contract v1 (token gate), integer-exact.
+
+Two launches per call, both over (query block, head) programs:
+
+``_select_kernel``
+    Recomputes the score tiles S = Q K^T with int8 ``tl.dot`` (int32
+    accumulation), first for the row max m and min, then in a few passes of a
+    4-way interval search for the exact per-row threshold: the largest value x
+    with count(S >= x) >= k.  It writes m, the threshold and ``need``, the
+    number of keys tied at the threshold that the row still keeps.
+``_output_kernel``
+    Recomputes S once more, applies the gate (ties by lowest index through a
+    running count), looks e up in the frozen LUT, accumulates Z and A = e V
+    (two int8 ``tl.dot`` on a split of e), then r = 2**40 // Z and the rounded
+    int16 output.
+
+Scores are biased by 2**(score_bits - 1) so that every value the search
+handles is non-negative; see ``docs/kernel.md`` for the exactness argument.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import torch
+
+if not torch.cuda.is_available():  # must be set before triton.jit decorates the kernels below
+    os.environ["TRITON_INTERPRET"] = "1"
+
+import triton
+import triton.language as tl
+
+from hpu_model import spec
+
+__all__ = ["attention", "INTERPRETED"]
+
+#: True when the kernels run through Triton's CPU interpreter (no GPU here).
+INTERPRETED = os.environ.get("TRITON_INTERPRET", "0") == "1"
+
+_MIN_DP = 32          # int8 tl.dot wants a reduction dim of at least 32 on the GPU
+_NO_KEY = 1 << 30     # above every biased score: neutral for the row minimum
+_O_BIAS = 1 << 47     # |A * r| < 2**47: adding this keeps the final shift on a non-negative value
+
+# Tile shapes: (BM query rows, BN keys, warps, pipeline stages).
+_GPU_TILES = dict(BM=128, BN=64, num_warps=8, num_stages=3)
+_CPU_TILES = dict(BM=32, BN=32)
+_said_interpreted = False
+
+
+# ---------------------------------------------------------------- device code
+@triton.jit
+def _scores(q, k_head, j0, rows, n_k, OFF, BIAS: tl.constexpr, DP: tl.constexpr, BN: tl.constexpr,
+            CAUSAL: tl.constexpr, MASKED: tl.constexpr):
+    """Biased scores S + BIAS >= 0 of one [BM, BN] tile; -1 where a key is not visible."""
+    cols = j0 + tl.arange(0, BN)
+    offs_d = tl.arange(0, DP)
+    ptrs = k_head + cols[:, None] * DP + offs_d[None, :]
+    if MASKED:
+        kt = tl.load(ptrs, mask=cols[:, None] < n_k, other=0)
+    else:
+        kt = tl.load(ptrs)
+    s = tl.dot(q, tl.trans(kt), out_dtype=tl.int32) + BIAS
+    if MASKED:
+        visible = cols[None, :] < n_k
+        if CAUSAL:
+            visible = visible & (cols[None, :] < rows[:, None] + OFF)
+        s = tl.where(visible, s, -1)
+    return s
+
+
+@triton.jit
+def _count3(s, th1, th2, th3, c1, c2, c3):
+    """Per-slot counts of S >= th for three thresholds (summed over slots once, at the end)."""
+    c1 += (s >= th1[:, None]).to(tl.int32)
+    c2 += (s >= th2[:, None]).to(tl.int32)
+    c3 += (s >= th3[:, None]).to(tl.int32)
+    return c1, c2, c3
+
+
+@triton.jit
+def _block_setup(q_ptr, n_q, n_k, OFF, DP: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr,
+                 CAUSAL: tl.constexpr):
+    """Rows of this program, its Q tile, visible keys per row and the tile ranges to visit."""
+    pid_m = tl.num_programs(0) - 1 - tl.program_id(0)  # longest causal blocks first
+    bh = tl.program_id(1).to(tl.int64)
+    rows = pid_m * BM + tl.arange(0, BM)
+    row_ok = rows < n_q
+    offs_d = tl.arange(0, DP)
+    q = tl.load(q_ptr + bh * n_q * DP + rows[:, None] * DP + offs_d[None, :], mask=row_ok[:, None], other=0)
+    if CAUSAL:
+        valid = tl.minimum(rows + OFF, n_k)
+        key_end = tl.minimum(pid_m * BM + BM - 1 + OFF, n_k)   # keys any row of the block sees
+        full_end = tl.minimum(pid_m * BM + OFF, n_k)            # keys every row of the block sees
+    else:
+        valid = tl.full([BM], 0, tl.int32) + n_k
+        key_end = n_k
+        full_end = n_k
+    full_end = full_end // BN * BN
+    return bh, rows, row_ok, q, valid, key_end, full_end
+
+
+@triton.jit
+def _select_kernel(q_ptr, k_ptr, m_ptr, thr_ptr, need_ptr, n_q, n_k, OFF, P16, W,
+                   BIAS: tl.constexpr, CAUSAL: tl.constexpr, DP: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr):
+    bh, rows, row_ok, q, valid, key_end, full_end = _block_setup(q_ptr, n_q, n_k, OFF, DP, BM, BN, CAUSAL)
+    k_head = k_ptr + bh * n_k * DP
+
+    # Pass 1: row max and min over visible keys.
+    mx = tl.full([BM], -1, tl.int32)
+    mn = tl.full([BM], _NO_KEY, tl.int32)
+    for j0 in range(0, full_end, BN):
+        s = _scores(q, k_head, j0, rows, n_k, OFF, BIAS, DP, BN, CAUSAL, False)
+        mx = tl.maximum(mx, tl.max(s, 1))
+        mn = tl.minimum(mn, tl.min(s, 1))
+    for j0 in range(full_end, key_end, BN):
+        s = _scores(q, k_head, j0, rows, n_k, OFF, BIAS, DP, BN, CAUSAL, True)
+        mx = tl.maximum(mx, tl.max(s, 1))
+        mn = tl.minimum(mn, tl.min(tl.where(s >= 0, s, _NO_KEY), 1))
+
+    # k = clamp(ceil(valid * P16 / 2**16), 1, valid); the product needs 32 bits unsigned, so int64.
+    kk = ((valid.to(tl.int64) * P16 + 65535) >> 16).to(tl.int32)
+    kk = tl.minimum(tl.maximum(kk, 1), valid)
+
+    # Search interval [lo, hi): count(S >= lo) >= k > count(S >= hi) = c_hi.  Keys below
+    # m - W + 1 get e = 0 whether kept or not, so the search never needs to look below it.
+    lo = tl.maximum(mn, mx - W + 1)
+    hi = mx + 1
+    lo = tl.where(kk == 1, mx, lo)
+    hi = tl.where(kk >= valid, lo + 1, hi)  # all kept: need = k keeps every tie
+    c_hi = tl.zeros([BM], tl.int32)
+    lo = tl.where(row_ok, lo, 0)
+    hi = tl.where(row_ok, hi, 1)
+
+    # Passes 2..: 4-way interval search, 2 bits of the interval per pass.
+    while tl.max(hi - lo) > 1:
+        w = hi - lo
+        th1 = lo + tl.maximum(w >> 2, 1)
+        th2 = lo + tl.maximum(w >> 1, 1)
+        th3 = lo + tl.maximum((w * 3) >> 2, 1)
+        c1 = tl.zeros([BM, BN], tl.int32)
+        c2 = tl.zeros([BM, BN], tl.int32)
+        c3 = tl.zeros([BM, BN], tl.int32)
+        for j0 in range(0, full_end, BN):
+            s = _scores(q, k_head, j0, rows, n_k, OFF, BIAS, DP, BN, CAUSAL, False)
+            c1, c2, c3 = _count3(s, th1, th2, th3, c1, c2, c3)
+        for j0 in range(full_end, key_end, BN):
+            s = _scores(q, k_head, j0, rows, n_k, OFF, BIAS, DP, BN, CAUSAL, True)
+            c1, c2, c3 = _count3(s, th1, th2, th3, c1, c2, c3)
+        n1, n2, n3 = tl.sum(c1, 1), tl.sum(c2, 1), tl.sum(c3, 1)
+        # counts fall as th rises: lo moves to the highest th still >= k, hi to the lowest below k
+        lo = tl.where(n1 >= kk, th1, lo)
+        lo = tl.where(n2 >= kk, th2, lo)
+        lo = tl.where(n3 >= kk, th3, lo)
+        c_hi = tl.where(n3 < kk, n3, c_hi)
+        hi = tl.where(n3 < kk, th3, hi)
+        c_hi = tl.where(n2 < kk, n2, c_hi)
+        hi = tl.where(n2 < kk, th2, hi)
+        c_hi = tl.where(n1 < kk, n1, c_hi)
+        hi = tl.where(n1 < kk, th1, hi)
+
+    out = bh * n_q + rows
+    tl.store(m_ptr + out, mx, mask=row_ok)
+    tl.store(thr_ptr + out, lo, mask=row_ok)
+    tl.store(need_ptr + out, kk - c_hi, mask=row_ok)
+
+
+@triton.jit
+def _accumulate(s, m, thr, need, taken, z, acc_h, acc_l, vt, lut_ptr, W, C, R,
+                KS: tl.constexpr):
+    """Gate, exp2 and the e*V products of one tile; returns the updated row state."""
+    above = s > thr[:, None]
+    tied = s == thr[:, None]
+    tied_i = tied.to(tl.int32)
+    n_tied = tl.sum(tied_i, 1)
+    left = need - taken
+    if tl.max(((left > 0) & (left < n_tied)).to(tl.int32)) > 0:
+        # some row keeps only part of this tile's ties: lowest indices first
+        keep_tied = tied & (tl.cumsum(tied_i, 1) <= left[:, None])
+    else:
+        keep_tied = tied & (left >= n_tied)[:, None]
+    taken += n_tied
+    keep = above | keep_tied
+
+    # t = ((m - S) * C) >> R.  d >= W means t >= T_CUTOFF (e = 0); below that the product is
+    # split at bit KS so that every piece fits int32: t = (dh*C + ((dl*C) >> KS)) >> (R - KS).
+    d = m[:, None] - s
+    live = keep & (d < W)
+    d = tl.minimum(d, W - 1)
+    dh = d >> KS
+    dl = d & ((1 << KS) - 1)
+    t = (dh * C + ((dl * C) >> KS)) >> (R - KS)
+    e = tl.load(lut_ptr + (t & 255)) >> (t >> 8)
+    e = tl.where(live, e, 0)
+    z += tl.sum(e, 1)
+
+    # e in [0, 2**15] as 256 * hi + lo with hi in [0, 128], lo in [-128, 127]: -hi and lo are int8.
+    e_hi = (e + 128) >> 8
+    e_lo = e - (e_hi << 8)
+    acc_h += tl.dot((-e_hi).to(tl.int8), vt, out_dtype=tl.int32)
+    acc_l += tl.dot(e_lo.to(tl.int8), vt, out_dtype=tl.int32)
+    return taken, z, acc_h, acc_l
+
+
+@triton.jit
+def _output_kernel(q_ptr, k_ptr, vt_ptr, lut_ptr, m_ptr, thr_ptr, need_ptr, o_ptr, n_q, n_k, OFF, W, C, R,
+                   KS: tl.constexpr, BIAS: tl.constexpr, CAUSAL: tl.constexpr, DP: tl.constexpr,
+                   BM: tl.constexpr, BN: tl.constexpr):
+    bh, rows, row_ok, q, valid, key_end, full_end = _block_setup(q_ptr, n_q, n_k, OFF, DP, BM, BN, CAUSAL)
+    k_head = k_ptr + bh * n_k * DP
+    vt_head = vt_ptr + bh * n_k * DP          # V transposed: [DP, n_k], keys contiguous
+    offs_d = tl.arange(0, DP)
+    offs_n = tl.arange(0, BN)
+    rs = bh * n_q + rows
+    m = tl.load(m_ptr + rs, mask=row_ok, other=0)
+    thr = tl.load(thr_ptr + rs, mask=row_ok, other=0)
+    need = tl.load(need_ptr + rs, mask=row_ok, other=0)
+
+    taken = tl.zeros([BM], tl.int32)
+    z = tl.zeros([BM], tl.int32)                  # Z <= k * 2**15 <= 2**30
+    acc_h = tl.zeros([BM, DP], tl.int32)          # |sum| <= n_k * 128 * 127 < 2**29
+    acc_l = tl.zeros([BM, DP], tl.int32)
+    for j0 in range(0, full_end, BN):
+        s = _scores(q, k_head, j0, rows, n_k, OFF, BIAS, DP, BN, CAUSAL, False)
+        vt = tl.load(vt_head + offs_d[None, :] * n_k + (j0 + offs_n)[:, None])
+        taken, z, acc_h, acc_l = _accumulate(s, m, thr, need, taken, z, acc_h, acc_l, vt, lut_ptr, W, C, R, KS)
+    for j0 in range(full_end, key_end, BN):
+        s = _scores(q, k_head, j0, rows, n_k, OFF, BIAS, DP, BN, CAUSAL, True)
+        cols = j0 + offs_n
+        vt = tl.load(vt_head + offs_d[None, :] * n_k + cols[:, None], mask=cols[:, None] < n_k, other=0)
+        taken, z, acc_h, acc_l = _accumulate(s, m, thr, need, taken, z, acc_h, acc_l, vt, lut_ptr, W, C, R, KS)
+
+    # r = 2**40 // Z (Z >= 2**15 > 0, so truncation is floor); A = sum e V in int64.
+    r = (1 << 40) // tl.maximum(z, 1).to(tl.int64)
+    a = acc_l.to(tl.int64) - acc_h.to(tl.int64) * 256
+    # floor((A r + 2**31) / 2**32) on a non-negative value, whatever >> does to negatives
+    o = ((a * r[:, None] + ((1 << 31) + _O_BIAS)) >> 32) - (_O_BIAS >> 32)
+    o = tl.minimum(tl.maximum(o, -32768), 32767).to(tl.int16)
+    tl.store(o_ptr + rs[:, None] * DP + offs_d[None, :], o, mask=row_ok[:, None])
+
+
+# ------------------------------------------------------------------ host code
+def _check_int8(name: str, x) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise spec.SpecError(f"{name} must be a torch.Tensor of dtype int8, got {type(x).__name__}")
+    if x.dtype != torch.int8:
+        raise spec.SpecError(f"{name} must be an int8 tensor, got dtype {x.dtype}")
+    if x.dim() < 2:
+        raise spec.SpecError(f"{name} must have shape [..., n, D], got shape {tuple(x.shape)}")
+    if x.numel() and int(x.min()) < spec.INT8_MIN:
+        raise spec.SpecError(f"{name} contains -128: values must be in [{spec.INT8_MIN}, {spec.INT8_MAX}]")
+    return x
+
+
+def _check_inputs(q, k, v, causal: bool):
+    q, k, v = _check_int8("q", q), _check_int8("k", k), _check_int8("v", v)
+    if not (q.device == k.device == v.device):
+        raise spec.SpecError(f"q, k, v must be on one device, got {q.device}, {k.device}, {v.device}")
+    (n_q, d), (n_k, dk), (n_v, dv) = q.shape[-2:], k.shape[-2:], v.shape[-2:]
+    if not 1 <= d <= spec.HEAD_DIM_MAX:
+        raise spec.SpecError(f"head dim D={d} out of range: allowed 1..{spec.HEAD_DIM_MAX}")
+    if dk != d or dv != d:
+        raise spec.SpecError(f"head dims differ: q has D={d}, k has D={dk}, v has D={dv}")
+    if n_v != n_k:
+        raise spec.SpecError(f"k and v must have the same number of keys, got {n_k} and {n_v}")
+    if not 1 <= n_k <= spec.SEQ_MAX:
+        raise spec.SpecError(f"n_k={n_k} out of range: allowed 1..{spec.SEQ_MAX}")
+    if n_q < 1:
+        raise spec.SpecError(f"n_q={n_q} out of range: at least one query row is needed")
+    if causal and n_q > n_k:
+        raise spec.SpecError(f"causal attention needs n_q <= n_k, got n_q={n_q}, n_k={n_k}")
+    try:
+        batch = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    except RuntimeError:
+        raise spec.SpecError(
+            f"batch dims do not broadcast: q {tuple(q.shape[:-2])}, k {tuple(k.shape[:-2])}, v {tuple(v.shape[:-2])}"
+        ) from None
+    return q, k, v, tuple(batch)
+
+
+def _cutoff(c: int, r: int) -> tuple[int, int]:
+    """W = smallest d = m - S with t >= T_CUTOFF, and the int32 split shift KS for d < W."""
+    w = -(-(spec.T_CUTOFF << r) // c)       # ceil(T_CUTOFF * 2**R / C)
+    w = min(w, 1 << spec.DIFF_BITS)         # d < 2**DIFF_BITS always: larger W never cuts
+    ks = max(0, ((w - 1) * c).bit_length() - 30)
+    assert ks <= r, (c, r, ks)              # (W-1) C < 2**(R+12) + C, so KS <= R - 17 when KS > 0
+    return w, ks
+
+
+_LUTS: dict[torch.device, torch.Tensor] = {}
+
+
+def _lut(device: torch.device) -> torch.Tensor:
+    if device not in _LUTS:
+        _LUTS[device] = torch.tensor(spec.LUT, dtype=torch.int32, device=device)
+    return _LUTS[device]
+
+
+def _pack(x: torch.Tensor, batch: tuple, dp: int, device) -> torch.Tensor:
+    """[..., n, D] -> contiguous [heads, n, dp] on ``device``, zero-padded along D (S is unchanged)."""
+    x = x.to(device).expand(batch + tuple(x.shape[-2:])).reshape(-1, *x.shape[-2:])
+    d = x.shape[-1]
+    if d != dp:
+        x = torch.nn.functional.pad(x, (0, dp - d))
+    return x.contiguous()
+
+
+def attention(q, k, v, *, permeability_q16: int, causal: bool = False, c: int, r: int,
+              _tiles: dict | None = None) -> torch.Tensor:
+    """Gated integer attention on the GPU (or Triton's interpreter): int16 [..., n_q, D]."""
+    global _said_interpreted
+    p16 = spec.check_p16(permeability_q16)
+    c, r = spec.check_multiplier(c, r)
+    q, k, v, batch = _check_inputs(q, k, v, bool(causal))
+    home = q.device
+    if INTERPRETED:
+        device = torch.device("cpu")
+        if not _said_interpreted:
+            warnings.warn("kernels.attention: no CUDA GPU, running through Triton's CPU interpreter "
+                          "(TRITON_INTERPRET=1): exact but slow", RuntimeWarning, stacklevel=2)
+            _said_interpreted = True
+    else:
+        device = home if home.type == "cuda" else torch.device("cuda")
+    tiles = dict(_tiles or (_CPU_TILES if INTERPRETED else _GPU_TILES))
+    bm, bn = tiles.pop("BM"), tiles.pop("BN")
+
+    n_q, d = q.shape[-2:]
+    n_k = k.shape[-2]
+    dp = max(_MIN_DP, triton.next_power_of_2(d))
+    bias = 1 << (spec.score_bits(dp) - 1)
+    w, ks = _cutoff(c, r)
+    qp, kp = _pack(q, batch, dp, device), _pack(k, batch, dp, device)
+    vt = _pack(v, batch, dp, device).transpose(1, 2).contiguous()   # keys contiguous: a K-major dot operand
+    heads = qp.shape[0]
+    off = n_k - n_q + 1 if causal else n_k
+    rows = torch.empty((3, heads, n_q), dtype=torch.int32, device=device)
+    out = torch.empty((heads, n_q, dp), dtype=torch.int16, device=device)
+    grid = (triton.cdiv(n_q, bm), heads)
+    meta = dict(BIAS=bias, CAUSAL=bool(causal), DP=dp, BM=bm, BN=bn, **tiles)
+    _select_kernel[grid](qp, kp, rows[0], rows[1], rows[2], n_q, n_k, off, p16, w, **meta)
+    _output_kernel[grid](qp, kp, vt, _lut(device), rows[0], rows[1], rows[2], out, n_q, n_k, off, w, c, r,
+                         KS=ks, **meta)
+    return out[..., :d].reshape(batch + (n_q, d)).to(home)
