@@ -1,0 +1,1 @@
+"""Real workloads for the HPU."""

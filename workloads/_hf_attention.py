@@ -1,0 +1,129 @@
+"""Route a transformers model's attention through the HPU, by transformers' own hook.
+
+:func:`install` registers one attention function under the name ``"hpu"``
+with ``transformers.AttentionInterface`` and selects it on the model; no model
+code is patched.  While no :class:`AttentionTap` is active the function is the
+model's own SDPA attention, so the installed model stays the unmodified model.
+Inside ``with tap:`` every attention call goes to the tap, head by head.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from hpu_model import reference
+from hpu_model.errors import HPUError
+
+from ._hpu_attention import QuantizedHead, quantize_head, run_head
+
+__all__ = ["NAME", "install", "AttentionTap", "HeadRecord", "PaddingMaskError"]
+
+NAME = "hpu"
+_ACTIVE: contextvars.ContextVar[AttentionTap | None] = contextvars.ContextVar("hpu_attention_tap", default=None)
+
+
+class PaddingMaskError(HPUError):
+    """A masked (padded) attention call: the HPU contract has no padding mask."""
+
+
+def _forward(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    tap = _ACTIVE.get()
+    out = None if tap is None else tap.attend(module, query, key, value, attention_mask, scaling)
+    if out is None:  # float: the model's own attention, bit for bit
+        out = sdpa_attention_forward(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout,
+                                     **kwargs)
+    return out
+
+
+def install(model) -> None:
+    """Register the ``"hpu"`` attention function (once) and select it on ``model``."""
+    from transformers import AttentionInterface
+
+    if AttentionInterface._global_mapping.get(NAME) is not _forward:
+        AttentionInterface.register(NAME, _forward)
+    model.set_attn_implementation(NAME)
+
+
+@dataclass(frozen=True)
+class HeadRecord:
+    """One head of one attention call: float inputs, the HPU run and both outputs [n, D]."""
+
+    layer: int
+    head: int
+    q: np.ndarray
+    k: np.ndarray
+    v: np.ndarray
+    quantized: QuantizedHead
+    out_float: np.ndarray
+    out_hpu: np.ndarray | None
+
+
+class AttentionTap:
+    """What the ``"hpu"`` attention does while this tap is active (``with tap: model(...)``).
+
+    Parameters
+    ----------
+    permeability_q16 : int or None
+        Run every head through the HPU numerics at this P16; None keeps the
+        model's float attention (and only measures).
+    attention : callable
+        Integer attention backend (see :func:`workloads._hpu_attention.backend`).
+    record : bool
+        Keep a :class:`HeadRecord` per head and call in ``records``.
+
+    Per (layer, head), ``cosines`` and ``max_errors`` collect the HPU output's
+    cosine similarity and largest absolute error against float64 softmax
+    attention on the same float inputs, one value per call.
+    """
+
+    def __init__(self, *, permeability_q16: int | None, attention=None, record: bool = False):
+        self.permeability_q16 = permeability_q16
+        self.attention = attention
+        self.record = record
+        self.records: list[HeadRecord] = []
+        self.cosines: dict[tuple[int, int], list[float]] = defaultdict(list)
+        self.max_errors: dict[tuple[int, int], list[float]] = defaultdict(list)
+        self._token = None
+
+    def __enter__(self):
+        self._token = _ACTIVE.set(self)
+        return self
+
+    def __exit__(self, *exc):
+        _ACTIVE.reset(self._token)
+
+    def attend(self, module, query, key, value, attention_mask, scaling):
+        """HPU output in the model's layout and dtype, or None to keep the model's float attention."""
+        import torch
+
+        if attention_mask is not None and bool(torch.any(attention_mask != 0)):
+            raise PaddingMaskError("the attention call has a padding mask, which the HPU contract does not have: "
+                                   "run sentences unpadded (one at a time or bucketed by length)")
+        scaling = float(scaling if scaling is not None else query.shape[-1] ** -0.5)
+        q, k, v = (x.detach().to(torch.float64).cpu().numpy() for x in (query, key, value))
+        out = np.empty_like(q)
+        for b in range(q.shape[0]):
+            for h in range(q.shape[1]):
+                out[b, h] = self._head(module.layer_idx, h, q[b, h], k[b, h], v[b, h], scaling)
+        if self.permeability_q16 is None:
+            return None
+        # back to the model's layout [B, n, H, D], as its own attention functions return it
+        return torch.from_numpy(out).to(query.dtype).transpose(1, 2).contiguous(), None
+
+    def _head(self, layer, h, q, k, v, scaling):
+        ref = reference.attention(q, k, v, scale=scaling)
+        head = quantize_head(q, k, v, scaling=scaling)
+        hpu = None
+        if self.permeability_q16 is not None:
+            hpu = run_head(head, permeability_q16=self.permeability_q16, attention=self.attention)
+            self.cosines[layer, h].append(reference.cosine(hpu, ref))
+            self.max_errors[layer, h].append(reference.max_abs_error(hpu, ref))
+        if self.record:
+            self.records.append(HeadRecord(layer, h, q, k, v, head, ref, hpu))
+        return ref if hpu is None else hpu
