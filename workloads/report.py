@@ -1,0 +1,124 @@
+"""The fidelity report: JSON, Markdown tables and the accuracy-energy plot, in one run folder."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from hpu_model.artifacts import atomic_write_bytes, atomic_write_json, atomic_write_text
+
+__all__ = ["markdown", "plot_png", "write"]
+
+
+def _energy_cells(row: dict, ref: dict) -> str:
+    if "energy_pj_per_head" not in row:
+        return "n/a | n/a | n/a"
+    rel = row["energy_pj_per_head"] / ref["energy_pj_per_head"] if "energy_pj_per_head" in ref else float("nan")
+    return f"{row['cycles_per_head']:.0f} | {row['energy_pj_per_head'] / 1e3:.2f} | {100 * rel:.0f}%"
+
+
+def summary_table(result: dict) -> str:
+    """One row per permeability: end-to-end accuracy, per-head accuracy, cycles and energy per head."""
+    rows = result["results"]
+    ref = max(rows, key=lambda r: r["permeability"])
+    out = ["| p | keys kept | embedding cosine mean (min) | nearest neighbour same | head cosine mean (min) "
+           "| head max error | cycles/head | energy/head (nJ) | energy vs p=" + f"{ref['permeability']:g} |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| {r['permeability']:g} | {100 * r['kept_fraction']:.1f}% "
+                   f"| {r['embedding_cosine_mean']:.5f} ({r['embedding_cosine_min']:.4f}) "
+                   f"| {100 * r['nn_same_fraction']:.1f}% "
+                   f"| {r['head_cosine_mean']:.5f} ({r['head_cosine_min']:.4f}) | {r['head_max_error']:.4f} "
+                   f"| {_energy_cells(r, ref)} |")
+    return "\n".join(out)
+
+
+def layer_table(result: dict) -> str:
+    """Per layer: the mean over heads of the head cosine, one column per permeability."""
+    rows = result["results"]
+    head = "| layer | " + " | ".join(f"p={r['permeability']:g}" for r in rows) + " |"
+    lines = [head, "|---" * (len(rows) + 1) + "|"]
+    for layer in range(result["layers"]):
+        cells = []
+        for r in rows:
+            hs = [h["cosine_mean"] for h in r["heads"] if h["layer"] == layer]
+            cells.append(f"{sum(hs) / len(hs):.5f}")
+        lines.append(f"| {layer} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def head_table(result: dict) -> str:
+    """Every layer and head: cosine (mean over sentences) and max error, per permeability."""
+    rows = result["results"]
+    lines = ["| layer | head | " + " | ".join(f"p={r['permeability']:g} cosine / max err" for r in rows) + " |",
+             "|---|---" + "|---" * len(rows) + "|"]
+    for i, h in enumerate(rows[0]["heads"]):
+        cells = [f"{r['heads'][i]['cosine_mean']:.5f} / {r['heads'][i]['max_error']:.4f}" for r in rows]
+        lines.append(f"| {h['layer']} | {h['head']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def markdown(result: dict, command: str) -> str:
+    """The whole report as Markdown."""
+    missing = {r["missing"] for r in result["results"] if "missing" in r}
+    energy_note = f"\nEnergy: {'; '.join(sorted(missing))}.\n" if missing else ""
+    geometry = result.get("geometry") or {}
+    return (f"# HPU attention fidelity: {result['model']}\n\n"
+            f"Reproduce: `{command}`\n\n"
+            f"{result['sentences']} sentences ({result['tokens']['min']}..{result['tokens']['max']} tokens, "
+            f"mean {result['tokens']['mean']:.1f}), {result['layers']} layers x {result['heads']} heads, "
+            f"D={result['head_dim']}; backend {result['backend']}, numerics spec {result['spec_version']}; "
+            f"HPU geometry {geometry}; {result['seconds']:.0f} s on {result.get('machine', {}).get('cpu', '?')}.\n"
+            f"{energy_note}\n## Summary\n\n{summary_table(result)}\n\n"
+            "Head cosine and max error compare each head's HPU output with float64 softmax attention on the same "
+            "float inputs; embedding cosine compares with the unmodified model.\n\n"
+            f"![accuracy vs energy](fidelity.png)\n\n## Per layer (mean head cosine)\n\n{layer_table(result)}\n\n"
+            f"## Per layer and head\n\n{head_table(result)}\n")
+
+
+def plot_png(result: dict) -> bytes:
+    """Embedding similarity vs p, and the accuracy-energy Pareto curve, as PNG bytes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = sorted(result["results"], key=lambda r: r["permeability"])
+    p = [r["permeability"] for r in rows]
+    cos = [r["embedding_cosine_mean"] for r in rows]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    ax1.plot(p, cos, "o-", label="embedding cosine (mean)")
+    ax1.plot(p, [r["embedding_cosine_min"] for r in rows], "v--", label="embedding cosine (min)")
+    ax1.plot(p, [r["nn_same_fraction"] for r in rows], "s:", label="nearest neighbour unchanged")
+    ax1.plot(p, [r["head_cosine_mean"] for r in rows], "d-.", label="attention head cosine (mean)")
+    ax1.set_xlabel("permeability p (fraction of keys kept)")
+    ax1.set_ylabel("similarity to float model")
+    ax1.set_title(f"{result['model']}: {result['sentences']} sentences, HPU numerics")
+    ax1.grid(alpha=0.3)
+    ax1.legend(fontsize=8)
+    if all("energy_pj_per_head" in r for r in rows):
+        e = [r["energy_pj_per_head"] / 1e3 for r in rows]
+        ax2.plot(e, cos, "o-")
+        for x, y, pp in zip(e, cos, p):
+            ax2.annotate(f"p={pp:g}", (x, y), textcoords="offset points", xytext=(5, -10), fontsize=8)
+        ax2.set_xlabel("energy per head run (nJ, cycle model + energy table)")
+        ax2.set_ylabel("embedding cosine (mean)")
+        ax2.set_title("accuracy vs energy")
+        ax2.grid(alpha=0.3)
+    else:
+        ax2.axis("off")
+        ax2.text(0.5, 0.5, "energy model not available:\n" + rows[0].get("missing", ""), ha="center",
+                 va="center", wrap=True)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def write(result: dict, run_dir: Path, command: str) -> dict[str, Path]:
+    """Write fidelity.json, fidelity.md and fidelity.png into ``run_dir`` (atomically)."""
+    run_dir = Path(run_dir)
+    return {"json": atomic_write_json(run_dir / "fidelity.json", {"command": command, **result}),
+            "png": atomic_write_bytes(run_dir / "fidelity.png", plot_png(result)),
+            "md": atomic_write_text(run_dir / "fidelity.md", markdown(result, command))}
