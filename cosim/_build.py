@@ -1,0 +1,140 @@
+"""Verilog export and Icarus compile, cached per configuration under ``build/rtl/<key>/``.
+
+The key hashes the parameters, the RTL's Python sources and the testbench
+top generator, so an edit to either rebuilds and an unchanged configuration
+is reused.  A file lock per key makes parallel pytest-xdist workers (and
+parallel CLI runs) safe: one builds, the others wait and reuse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock
+
+from hpu_model.artifacts import atomic_write_json, atomic_write_text
+from hpu_model.errors import HPUError
+
+from . import _tbgen
+
+__all__ = ["Build", "BuildError", "get_build", "DEFAULT_ROOT"]
+
+DEFAULT_ROOT = Path("build") / "rtl"
+TIMESCALE = ("1ns", "1ps")
+_FORMAT = 1  # bump when the layout of a build folder changes
+
+
+class BuildError(HPUError):
+    """The RTL could not be exported or compiled; the message names the log."""
+
+
+@dataclass(frozen=True)
+class Build:
+    """One compiled configuration: everything a simulation run needs."""
+
+    dir: Path
+    verilog: Path
+    manifest: Path | None
+    top: Path
+    sim_dir: Path
+    head_dim: int
+    lanes: int
+    max_seq: int
+    outputs: tuple[str, ...]
+
+
+def _sources_digest(h) -> None:
+    """Feed the RTL generator's and the testbench top's sources into hash ``h``."""
+    import hpu_rtl
+
+    for root in (Path(hpu_rtl.__file__).parent,):
+        for path in sorted(root.rglob("*.py")):
+            h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    h.update(Path(_tbgen.__file__).read_bytes())
+
+
+def _export(head_dim: int, lanes: int, max_seq: int, out_dir: Path) -> tuple[Path, Path | None]:
+    try:
+        from hpu_rtl import export_verilog
+    except ImportError as exc:
+        raise BuildError(f"the RTL generator is not available (import hpu_rtl.export_verilog failed: {exc})") from None
+    verilog, manifest = export_verilog(head_dim=head_dim, lanes=lanes, max_seq=max_seq, out_dir=out_dir)
+    return Path(verilog), (Path(manifest) if manifest else None)
+
+
+def _compile(build_dir: Path, verilog: Path, head_dim: int, defines: dict) -> tuple[Path, tuple[str, ...]]:
+    """Write the ``tb`` top and compile it with the design through cocotb's Icarus runner."""
+    from cocotb_tools.runner import get_runner
+
+    ports = _tbgen.contract_ports(head_dim)
+    top = atomic_write_text(build_dir / "tb.v", _tbgen.wrapper(ports))
+    sim_dir, log = build_dir / "sim", build_dir / "iverilog.log"
+    runner = get_runner("icarus")
+    try:
+        runner.build(verilog_sources=[verilog, top], hdl_toplevel="tb", build_dir=sim_dir, timescale=TIMESCALE,
+                     defines=defines, always=True, log_file=log)
+    except (RuntimeError, SystemExit):
+        raise BuildError(f"Icarus could not compile {verilog}:\n{_tail(log)}") from None
+    text = log.read_text(errors="replace") if log.exists() else ""
+    # Icarus only warns when a port's width differs from docs/interfaces.md: for us that is a broken contract.
+    bad = [line for line in text.splitlines() if re.search(r"expects \d+ bits?, got \d+", line)]
+    if bad:
+        raise BuildError("the RTL's ports differ from docs/interfaces.md section 1:\n  " + "\n  ".join(bad))
+    return top, tuple(_tbgen.outputs(ports))
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    if not path.exists():
+        return f"(no log at {path})"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) + f"\n(full log: {path})"
+
+
+def get_build(head_dim: int, lanes: int, max_seq: int, *, root: str | Path | None = None,
+              verilog: str | Path | None = None, defines: dict | None = None) -> Build:
+    """Export (or take ``verilog``), wrap and compile one configuration; reuse it when cached.
+
+    Parameters
+    ----------
+    head_dim, lanes, max_seq : int
+        RTL parameters passed to ``hpu_rtl.export_verilog``.
+    root : path, optional
+        Cache folder (default ``build/rtl`` under the working directory).
+    verilog : path, optional
+        Use this Verilog file as module ``hpu`` instead of exporting the RTL (tests use stand-ins).
+    defines : dict, optional
+        Preprocessor defines for the compile.
+    """
+    defines = dict(defines or {})
+    h = hashlib.sha256(json.dumps([_FORMAT, head_dim, lanes, max_seq, sorted(defines.items())]).encode())
+    if verilog is None:
+        _sources_digest(h)
+    else:
+        verilog = Path(verilog).resolve()
+        h.update(verilog.read_bytes() + Path(_tbgen.__file__).read_bytes())
+    key = f"d{head_dim}-l{lanes}-n{max_seq}-{h.hexdigest()[:12]}"
+    root = Path(root) if root is not None else DEFAULT_ROOT
+    out = (root / key).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(out) + ".lock"):
+        info = out / "build.json"
+        if not info.exists():
+            if out.exists():  # a half-finished build from an interrupted run
+                shutil.rmtree(out)
+            out.mkdir(parents=True)
+            if verilog is None:
+                v, manifest = _export(head_dim, lanes, max_seq, out)
+            else:
+                v, manifest = verilog, None
+            top, outputs = _compile(out, v, head_dim, defines)
+            atomic_write_json(info, {"verilog": str(v), "manifest": manifest and str(manifest), "top": str(top),
+                                     "head_dim": head_dim, "lanes": lanes, "max_seq": max_seq,
+                                     "outputs": list(outputs)})
+        meta = json.loads(info.read_text())
+    return Build(dir=out, verilog=Path(meta["verilog"]), manifest=meta["manifest"] and Path(meta["manifest"]),
+                 top=Path(meta["top"]), sim_dir=out / "sim", head_dim=head_dim, lanes=lanes, max_seq=max_seq,
+                 outputs=tuple(meta["outputs"]))
