@@ -50,8 +50,10 @@ class Build:
 
 def _sources_digest(h) -> None:
     """Feed the RTL generator's and the testbench top's sources into hash ``h``."""
-    import hpu_rtl
-
+    try:
+        import hpu_rtl
+    except ImportError as exc:
+        raise BuildError(f"the RTL generator is not available (import hpu_rtl failed: {exc})") from None
     for root in (Path(hpu_rtl.__file__).parent,):
         for path in sorted(root.rglob("*.py")):
             h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())

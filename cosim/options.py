@@ -46,6 +46,17 @@ _OPTIONS = {
     "causal": dict(action="store_true", help="bottom-right aligned causal mask"),
     "seed": dict(type=int_in(0, 2**32 - 1, "seed"), default=0, help="random seed (>= 0; default %(default)s)"),
     "json": dict(metavar="FILE", default=None, help="also write the results as JSON to FILE (atomically)"),
+    "lanes": dict(type=int_in(1, spec.HEAD_DIM_MAX, "lanes"), default=8,
+                  help="RTL score/PV lanes L (1..D; default %(default)s)"),
+    "max-seq": dict(type=int_in(1, spec.SEQ_MAX, "max-seq"), default=None,
+                    help="RTL buffer depth N_MAX (>= n_q, n_k; default: next power of two, at least 8)"),
+    "inputs": dict(metavar="FILE.npz", default=None,
+                   help="int8 q, k, v ([H, n, D] or [n, D]) and integers c, r from FILE.npz instead of "
+                        "a generated workload (then --seq, --queries, --heads and --head-dim are ignored)"),
+    "vcd": dict(metavar="FILE", default=None, help="write a VCD of the simulation (whole tb; the HPU is tb.dut)"),
+    "vcd-window": dict(metavar="FROM:TO", default=None,
+                       help="dump only cycles FROM..TO-1 since time 0 (either side may be empty)"),
+    "stalls": dict(action="store_true", help="random valid gaps on K, V, Q and random backpressure on O"),
 }
 
 

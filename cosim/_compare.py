@@ -1,0 +1,149 @@
+"""Three-way compare: golden model, Triton kernel and RTL (Icarus) on one workload.
+
+:func:`compare` returns the dict that ``hpu compare --json`` writes; on an
+RTL mismatch it adds the stage-by-stage report of :mod:`cosim._stages`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hpu_model import golden, reference, spec
+from hpu_model.errors import HPUError, SpecError
+
+from . import _stages
+from .sim import default_max_seq, simulate
+
+__all__ = ["compare", "load_inputs", "pair", "predicted_cycles", "run_kernel", "PARTS"]
+
+PARTS = ("golden", "kernel", "rtl")
+
+
+def load_inputs(path: str | Path) -> dict:
+    """int8 ``q, k, v`` ([H, n, D] or [n, D]) and integer ``c, r`` from an ``.npz`` file."""
+    path = Path(path)
+    try:
+        f = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise SpecError(f"cannot read inputs {path}: {exc}") from None
+    with f:
+        missing = [key for key in ("q", "k", "v", "c", "r") if key not in f.files]
+        if missing:
+            raise SpecError(f"{path} lacks {', '.join(missing)}: it must hold int8 q, k, v and integers c, r")
+        out = {key: f[key] for key in ("q", "k", "v")}
+        c, r = f["c"], f["r"]
+    if c.shape != () or r.shape != () or c.dtype.kind not in "iu" or r.dtype.kind not in "iu":
+        raise SpecError(f"{path}: c and r must be integer scalars, got {c!r} and {r!r}")
+    for key in ("q", "k", "v"):
+        if out[key].ndim == 2:
+            out[key] = out[key][None]
+        if out[key].ndim != 3:
+            raise SpecError(f"{path}: {key} must have shape [H, n, D] or [n, D], got {out[key].shape}")
+    out["c"], out["r"] = spec.check_multiplier(int(c), int(r))
+    return out
+
+
+def pair(got: np.ndarray | None, want: np.ndarray | None) -> dict:
+    """``{bit_exact, mismatches, first_mismatch}`` of two [H, n_q, D] outputs (None when one is missing)."""
+    if got is None or want is None:
+        return {"bit_exact": None, "mismatches": None, "first_mismatch": None}
+    bad = np.asarray(got) != np.asarray(want)
+    first = None
+    if bad.any():
+        h, row, col = (int(i) for i in np.argwhere(bad)[0])
+        first = {"head": h, "row": row, "col": col, "value": int(got[h, row, col]),
+                 "expected": int(want[h, row, col])}
+    return {"bit_exact": not bad.any(), "mismatches": int(bad.sum()), "first_mismatch": first}
+
+
+def run_kernel(q, k, v, *, permeability_q16: int, causal: bool, c: int, r: int) -> tuple[np.ndarray, str]:
+    """The Triton kernel's output (CUDA when available, else Triton's interpreter) and where it ran."""
+    import warnings
+
+    try:
+        import torch
+
+        import kernels
+    except ImportError as exc:
+        raise HPUError(f"the Triton kernel is not available ({exc}); pass --skip kernel to compare without it"
+                       ) from None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # "interpreter: exact but slow" is expected here
+        out = kernels.attention(*(torch.from_numpy(np.ascontiguousarray(x)) for x in (q, k, v)),
+                                permeability_q16=permeability_q16, causal=causal, c=c, r=r)
+    return out.cpu().numpy().astype(np.int16), ("triton-interpreter" if kernels.INTERPRETED else "cuda")
+
+
+def predicted_cycles(head_dim, lanes, max_seq, n_q, n_k, p16, causal) -> int | None:
+    try:
+        from hpu_model import perf
+    except ImportError:
+        return None
+    return int(perf.predict(head_dim=head_dim, lanes=lanes, max_seq=max_seq, n_q=n_q, n_k=n_k,
+                            permeability_q16=p16, causal=causal).cycles)
+
+
+def compare(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = False, lanes: int = 8,
+            max_seq: int | None = None, stalls: bool = False, seed: int = 0, skip=(), build_dir=None,
+            vcd=None, vcd_window=None) -> dict:
+    """Run golden model, kernel and RTL on ``q, k, v`` ([H, n, D] int8) and compare them pairwise.
+
+    Returns
+    -------
+    dict
+        ``rtl_vs_golden``, ``kernel_vs_golden``, ``rtl_vs_kernel`` (each ``{bit_exact, mismatches,
+        first_mismatch}``; None entries for a skipped part), ``cycles`` and ``predicted_cycles`` (summed over
+        heads; ``*_per_head`` lists), ``sim_cycles_per_second``, ``fidelity`` (per part: cosine and max abs
+        error in output LSB against float64 attention with the same gate), ``wall_s`` per part,
+        ``stages`` (on an RTL mismatch: first diverging stage) and ``ok`` (no mismatch anywhere).
+    """
+    bad = sorted(set(skip) - set(PARTS[1:]))
+    if bad:
+        raise SpecError(f"cannot skip {bad}: only {list(PARTS[1:])} can be skipped")
+    p16 = spec.check_p16(permeability_q16)
+    c, r = spec.check_multiplier(c, r)
+    q, k, v = golden.check_inputs(q, k, v, causal=causal)
+    heads, n_q, d = q.shape
+    n_k = k.shape[1]
+    max_seq = default_max_seq(max(n_q, n_k)) if max_seq is None else max_seq
+    outs, wall, report = {}, {}, {"params": {"heads": heads, "n_q": n_q, "n_k": n_k, "head_dim": d, "lanes": lanes,
+                                             "max_seq": max_seq, "permeability_q16": p16, "causal": causal,
+                                             "c": c, "r": r, "stalls": stalls, "seed": seed}}
+    t = time.perf_counter()
+    outs["golden"] = golden.attention(q, k, v, permeability_q16=p16, causal=causal, c=c, r=r)
+    wall["golden"] = time.perf_counter() - t
+    if "kernel" not in skip:
+        t = time.perf_counter()
+        outs["kernel"], report["kernel_device"] = run_kernel(q, k, v, permeability_q16=p16, causal=causal, c=c, r=r)
+        wall["kernel"] = time.perf_counter() - t
+    sim = None
+    if "rtl" not in skip:
+        sim = simulate(q, k, v, c=c, r=r, permeability_q16=p16, causal=causal, lanes=lanes, max_seq=max_seq,
+                       stalls=stalls, seed=seed, build_dir=build_dir, vcd=vcd, vcd_window=vcd_window)
+        outs["rtl"], wall["rtl"] = sim.o, sim.wall_s
+    report["rtl_vs_golden"] = pair(outs.get("rtl"), outs["golden"])
+    report["kernel_vs_golden"] = pair(outs.get("kernel"), outs["golden"])
+    report["rtl_vs_kernel"] = pair(outs.get("rtl"), outs.get("kernel"))
+    pred = predicted_cycles(d, lanes, max_seq, n_q, n_k, p16, causal)
+    report["predicted_cycles_per_head"] = None if pred is None else [pred] * heads
+    report["predicted_cycles"] = None if pred is None else pred * heads
+    report["cycles_per_head"] = sim and sim.cycles
+    report["cycles"] = sim and int(sum(sim.cycles))
+    report["sim_cycles_per_second"] = sim and sim.cycles_per_second
+    report["vcd"] = sim and sim.vcd
+    mask = golden.keep_mask(q, k, permeability_q16=p16, causal=causal)
+    ref = reference.attention_like_hpu(q, k, v, c=c, r=r, mask=mask, causal=causal)
+    report["fidelity"] = {part: {"cosine": reference.cosine(o, ref),
+                                 "max_abs_error_lsb": reference.max_abs_error(o, ref)} for part, o in outs.items()}
+    report["wall_s"] = wall
+    report["skipped"] = sorted(skip)
+    report["stages"] = None
+    if sim is not None and not report["rtl_vs_golden"]["bit_exact"]:
+        st = golden.stages(q, k, v, permeability_q16=p16, causal=causal, c=c, r=r)
+        report["stages"] = _stages.diverge(st, sim.debug, sim.o)
+    exact = [report[key]["bit_exact"] for key in ("rtl_vs_golden", "kernel_vs_golden", "rtl_vs_kernel")]
+    report["ok"] = all(x is not False for x in exact)
+    return report

@@ -1,0 +1,91 @@
+"""Stage-by-stage comparison of the RTL's debug taps with the golden model's stages.
+
+The taps (docs/interfaces.md section 1) give, per finished query row, the row
+max m, the kept count k, Z and r, and per kept key its index j and e.  They
+are checked in dataflow order: scores (through m), kept count, kept set, e,
+Z, r and finally O; the first stage that differs is where the RTL diverged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["STAGE_ORDER", "diverge"]
+
+#: (key, what it checks), in dataflow order.
+STAGE_ORDER = (
+    ("rows", "every query row reported once on dbg_row_*"),
+    ("m", "scores (row max m)"),
+    ("k", "kept count k"),
+    ("keep", "kept set"),
+    ("e", "e (exp2 unit)"),
+    ("z", "Z (sum of e)"),
+    ("r", "r (reciprocal)"),
+    ("o", "O (PV sum and normalizer)"),
+)
+
+
+
+
+def _head(st, h: int, dbg: dict, o_rtl: np.ndarray) -> dict[str, list]:
+    """Per stage: list of (count, first) for head ``h``."""
+    m, k, z, r = (np.asarray(getattr(st, a))[h] for a in ("m", "k", "z", "r"))
+    n_q = m.shape[0]
+    keep, e, o = np.asarray(st.keep)[h], np.asarray(st.e)[h], np.asarray(st.o)[h]
+    rows, kept = dbg["rows"], dbg["kept"]
+    found: dict[str, list] = {name: [0, None] for name, _ in STAGE_ORDER}
+
+    def note(stage, row, got, want, **where):
+        found[stage][0] += 1
+        if found[stage][1] is None:
+            where = {key: int(val) for key, val in where.items()}
+            found[stage][1] = {"stage": stage, "head": h, "row": int(row), **where, "value": got, "expected": want}
+
+    seen = np.zeros(n_q, int)
+    for rec in rows:
+        i = int(rec["row"])
+        if not 0 <= i < n_q:
+            note("rows", i, "reported", f"row index in 0..{n_q - 1}")
+            continue
+        seen[i] += 1
+        for name, ref in (("m", m), ("k", k), ("z", z), ("r", r)):
+            if int(rec[name]) != int(ref[i]):
+                note(name, i, int(rec[name]), int(ref[i]))
+    for i in np.flatnonzero(seen != 1):
+        note("rows", i, f"reported {seen[i]} times", "once")
+    got_keep = np.zeros_like(keep)
+    for row, idx, ev in kept.tolist():
+        if not (0 <= row < n_q and 0 <= idx < keep.shape[1]):
+            note("keep", row, f"key {idx}", "a key index within n_k")
+            continue
+        if got_keep[row, idx]:
+            note("keep", row, f"key {idx} twice", "each kept key once", key=idx)
+        got_keep[row, idx] = True
+        if keep[row, idx] and ev != int(e[row, idx]):
+            note("e", row, int(ev), int(e[row, idx]), key=idx)
+    for row, idx in np.argwhere(got_keep != keep):
+        note("keep", row, bool(got_keep[row, idx]), bool(keep[row, idx]), key=idx)
+    for row, col in np.argwhere(o_rtl != o):
+        note("o", row, int(o_rtl[row, col]), int(o[row, col]), col=col)
+    return found
+
+
+def diverge(st, debug: list[dict], o_rtl: np.ndarray) -> dict:
+    """Compare golden ``Stages`` (3-D, one head per leading index) with the RTL's taps and output.
+
+    Returns
+    -------
+    dict
+        ``first_divergence`` (stage key or None), ``description``, ``first`` (where and what: head, row,
+        key or column, value vs expected) and ``stages``: per stage key ``{"mismatches", "first"}``.
+    """
+    total = {name: {"mismatches": 0, "first": None} for name, _ in STAGE_ORDER}
+    for h, dbg in enumerate(debug):
+        for name, (count, first) in _head(st, h, dbg, np.asarray(o_rtl)[h]).items():
+            total[name]["mismatches"] += count
+            if total[name]["first"] is None:
+                total[name]["first"] = first
+    for name, what in STAGE_ORDER:
+        if total[name]["mismatches"]:
+            return {"first_divergence": name, "description": what, "first": total[name]["first"], "stages": total}
+    return {"first_divergence": None, "description": "no stage differs", "first": None, "stages": total}

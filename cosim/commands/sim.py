@@ -1,0 +1,74 @@
+"""``hpu sim``: one Icarus simulation of the RTL, scored against the golden model."""
+
+from __future__ import annotations
+
+from cosim.options import add_options
+from hpu_model import spec
+from hpu_model.artifacts import atomic_write_json
+from hpu_model.workload import random_workload
+
+WORKLOAD_OPTIONS = ("seq", "queries", "heads", "head-dim", "permeability", "causal", "seed", "inputs")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("sim", help="simulate the RTL under Icarus (cocotb) and check it against the golden model",
+                       description="Export the RTL, run it under Icarus Verilog through cocotb on a generated "
+                                   "workload (or --inputs), check every O row against the golden model and print "
+                                   "cycles per head. Exit status 1 on any mismatch.")
+    add_options(p, *WORKLOAD_OPTIONS, "lanes", "max-seq", "stalls", "vcd", "vcd-window", "json", heads=1)
+    p.set_defaults(func=run)
+
+
+def workload_inputs(args) -> dict:
+    """q, k, v, c, r and causal from ``--inputs`` or from a generated Gaussian workload."""
+    if args.inputs:
+        from cosim._compare import load_inputs
+
+        return load_inputs(args.inputs) | {"causal": args.causal}
+    w = random_workload(heads=args.heads, n_q=args.queries, n_k=args.seq, head_dim=args.head_dim,
+                        causal=args.causal, seed=args.seed)
+    return {"q": w.q, "k": w.k, "v": w.v, "c": w.c, "r": w.r, "causal": w.causal}
+
+
+def _predicted(res) -> int | None:
+    from cosim._compare import predicted_cycles
+
+    p = res.params
+    return predicted_cycles(p["head_dim"], p["lanes"], p["max_seq"], p["n_q"], p["n_k"], p["permeability_q16"],
+                            p["causal"])
+
+
+def run(args) -> int:
+    from cosim.sim import simulate
+
+    w = workload_inputs(args)
+    p16 = spec.permeability_q16(args.permeability)
+    res = simulate(w["q"], w["k"], w["v"], c=w["c"], r=w["r"], permeability_q16=p16, causal=w["causal"],
+                   lanes=args.lanes, max_seq=args.max_seq, stalls=args.stalls, seed=args.seed, vcd=args.vcd,
+                   vcd_window=args.vcd_window)
+    p, pred = res.params, _predicted(res)
+    print(f"hpu sim: {p['heads']} head(s) x {p['n_q']} queries x {p['n_k']} keys, D={p['head_dim']}, "
+          f"L={p['lanes']}, N_MAX={p['max_seq']}, p={args.permeability} (P16={p16}), causal={p['causal']}, "
+          f"stalls={p['stalls']}")
+    for h, (cyc, start) in enumerate(zip(res.cycles, res.start_cycles)):
+        tail = "" if pred is None else f" (cycle model {pred}{'' if cyc == pred else ', differs'})"
+        print(f"  head {h}: {cyc} cycles from cycle {start}{tail}")
+    print(f"  speed   {res.cycles_per_second:.0f} simulated cycles/s ({res.total_cycles} cycles in "
+          f"{res.sim_wall_s:.2f} s; {res.wall_s:.2f} s with build and start-up)")
+    if res.vcd:
+        print(f"  waves   {res.vcd}")
+    if res.passed:
+        print(f"  PASS: all {res.o.size} O values match the golden model")
+    else:
+        fm = res.first_mismatch
+        print(f"  FAIL: {res.mismatches} O values differ from the golden model; first at head {fm['head']} "
+              f"row {fm['row']} column {fm['col']}: {fm['value']} vs expected {fm['expected']} "
+              f"(hpu compare says which stage diverged)")
+    if args.json:
+        atomic_write_json(args.json, {"command": "sim", "params": p, "cycles": res.cycles, "predicted_cycles": pred,
+                                      "start_cycles": res.start_cycles, "passed": res.passed,
+                                      "mismatches": res.mismatches, "first_mismatch": res.first_mismatch,
+                                      "cycles_per_second": res.cycles_per_second, "wall_s": res.wall_s,
+                                      "vcd": res.vcd, "verilog": res.verilog, "manifest": res.manifest})
+        print(f"  wrote {args.json}")
+    return 0 if res.passed else 1
