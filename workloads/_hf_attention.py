@@ -44,9 +44,13 @@ def _forward(module, query, key, value, attention_mask, scaling=None, dropout=0.
 def install(model) -> None:
     """Register the ``"hpu"`` attention function (once) and select it on ``model``."""
     from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
     if AttentionInterface._global_mapping.get(NAME) is not _forward:
         AttentionInterface.register(NAME, _forward)
+        # Without a mask function of its own, transformers gives a custom attention no mask at all, even for
+        # padded batches: SDPA's boolean masks let the float path stay exact and the HPU path refuse padding.
+        AttentionMaskInterface.register(NAME, sdpa_mask)
     model.set_attn_implementation(NAME)
 
 
@@ -102,7 +106,8 @@ class AttentionTap:
         """HPU output in the model's layout and dtype, or None to keep the model's float attention."""
         import torch
 
-        if attention_mask is not None and bool(torch.any(attention_mask != 0)):
+        if attention_mask is not None and not bool(torch.all(
+                attention_mask if attention_mask.dtype == torch.bool else attention_mask == 0)):
             raise PaddingMaskError("the attention call has a padding mask, which the HPU contract does not have: "
                                    "run sentences unpadded (one at a time or bucketed by length)")
         scaling = float(scaling if scaling is not None else query.shape[-1] ** -0.5)
