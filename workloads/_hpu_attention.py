@@ -59,12 +59,21 @@ def quantize_head(qf, kf, vf, *, scaling: float) -> QuantizedHead:
 
 
 def _kernel_attention():
+    import os
+    import sys
+
+    import torch
+
+    if ("kernels" not in sys.modules and "triton" in sys.modules and not torch.cuda.is_available()
+            and os.environ.get("TRITON_INTERPRET") != "1"):
+        # Triton picks its CPU interpreter when it is first imported; transformers imports it too.
+        raise BackendError("backend 'kernel' must be loaded before the model on a machine without a GPU: call "
+                           "workloads._hpu_attention.backend('kernel') before workloads.minilm.load()")
     try:
         module = importlib.import_module("kernels")
         fn = module.attention
     except (ImportError, AttributeError) as exc:
         raise BackendError(f"backend 'kernel' is not available here ({exc}); use --backend golden") from None
-    import torch
 
     def run(q, k, v, **kw):
         out = fn(*(torch.from_numpy(np.ascontiguousarray(x)) for x in (q, k, v)), **kw)

@@ -7,7 +7,7 @@ import shlex
 import sys
 
 from cosim.commands.capture import add_model_options
-from cosim.options import int_in, permeability
+from cosim.options import add_options, int_in, permeability
 from hpu_model import spec
 
 
@@ -33,11 +33,9 @@ def register(sub) -> None:
                    help="use only the first N sentences (>= 2; default: all)")
     p.add_argument("--backend", choices=("golden", "kernel"), default="golden",
                    help="integer attention: golden model (numpy) or Triton kernel; same bits (default golden)")
-    p.add_argument("--lanes", type=int_in(1, spec.HEAD_DIM_MAX, "lanes"), default=8,
-                   help="HPU lanes for the cycle and energy model (default %(default)s)")
-    p.add_argument("--max-seq", type=int_in(2, spec.SEQ_MAX, "max-seq"), default=256,
-                   help="HPU key buffer depth for the cycle and energy model (default %(default)s, the model's "
-                        "maximum sequence length)")
+    add_options(p, "lanes", "max-seq")
+    p.add_argument("--manifest", metavar="FILE", default=None,
+                   help="power manifest from 'hpu export' for this geometry (default: build it from the RTL)")
     p.add_argument("--out", metavar="DIR", default="runs", help="base folder for the new run folder (default runs)")
     p.set_defaults(func=run)
 
@@ -46,19 +44,22 @@ def run(args) -> int:
     from cosim.commands.bench import machine
     from hpu_model.artifacts import new_run_dir
     from workloads import corpus, minilm, report
+    from workloads._hpu_attention import backend
     from workloads.fidelity import EnergyModel, measure
 
+    backend(args.backend)  # before the model: the kernel's Triton must be imported first (CPU interpreter)
     sentences = corpus.load_sentences(args.text, limit=args.limit)
     if len(sentences) < 2:
         raise corpus.CorpusError("fidelity needs at least two sentences (nearest neighbours)")
     model = minilm.load(args.model)
     lengths = [len(model.token_ids(s)) for s in sentences]
-    if max(lengths) > args.max_seq:
-        raise spec.SpecError(f"--max-seq {args.max_seq} is shorter than the longest sentence ({max(lengths)} tokens)")
+    max_seq = args.max_seq or max(8, 1 << (max(lengths) - 1).bit_length())
+    if max(lengths) > max_seq:
+        raise spec.SpecError(f"--max-seq {max_seq} is shorter than the longest sentence ({max(lengths)} tokens)")
     print(f"{model.name}: {len(sentences)} sentences, {model.layers} layers x {model.heads} heads, backend "
           f"{args.backend}")
     result = measure(model, sentences, args.permeability, backend=args.backend,
-                     energy=EnergyModel(head_dim=model.head_dim, lanes=args.lanes, max_seq=args.max_seq),
+                     energy=EnergyModel(model.head_dim, args.lanes, max_seq, args.manifest),
                      progress=lambda line: print("  " + line, flush=True))
     result["machine"] = machine()
     command = "hpu " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "hpu fidelity"
