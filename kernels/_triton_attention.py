@@ -39,12 +39,26 @@ __all__ = ["attention", "INTERPRETED"]
 INTERPRETED = os.environ.get("TRITON_INTERPRET", "0") == "1"
 
 _MIN_DP = 32          # int8 tl.dot wants a reduction dim of at least 32 on the GPU
-_NO_KEY = 1 << 30     # above every biased score: neutral for the row minimum
-_O_BIAS = 1 << 47     # |A * r| < 2**47: adding this keeps the final shift on a non-negative value
+_NO_KEY = tl.constexpr(1 << 30)  # above every biased score: neutral for the row minimum
 
-# Tile shapes: (BM query rows, BN keys, warps, pipeline stages).
-_GPU_TILES = dict(BM=128, BN=64, num_warps=8, num_stages=3)
-_CPU_TILES = dict(BM=32, BN=32)
+# Contract constants, as compile-time values for the kernels (the one source is hpu_model.spec).
+_P16_ONE = tl.constexpr(spec.P16_ONE)
+_LUT_BITS = tl.constexpr(spec.LUT_BITS)
+_LUT_SIZE = tl.constexpr(len(spec.LUT))
+_LUT_MASK = tl.constexpr(len(spec.LUT) - 1)
+_RECIP_ONE = tl.constexpr(1 << spec.RECIP_SHIFT)
+_OUT_SHIFT = tl.constexpr(spec.OUT_SHIFT)
+# |A * r| < 2**47: adding 2**47 (a multiple of 2**OUT_SHIFT) keeps the final shift on a non-negative value
+_OUT_ADD = tl.constexpr(spec.OUT_ROUND + (1 << 47))
+_OUT_SUB = tl.constexpr((1 << 47) >> spec.OUT_SHIFT)
+_OUT_MIN = tl.constexpr(spec.OUT_MIN)
+_OUT_MAX = tl.constexpr(spec.OUT_MAX)
+
+# Tile shapes per kernel: BM query rows, BN keys, warps, pipeline stages.  On the GPU the output
+# kernel holds two [BM, D] int32 accumulators, so it takes narrower key tiles than the search.
+_GPU_TILES = {"select": dict(BM=128, BN=64, num_warps=8, num_stages=3),
+              "output": dict(BM=128, BN=32, num_warps=8, num_stages=3)}
+_CPU_TILES = {"select": dict(BM=32, BN=32), "output": dict(BM=32, BN=32)}
 _said_interpreted = False
 
 
@@ -71,10 +85,14 @@ def _scores(q, k_head, j0, rows, n_k, OFF, BIAS: tl.constexpr, DP: tl.constexpr,
 
 @triton.jit
 def _count3(s, th1, th2, th3, c1, c2, c3):
-    """Per-slot counts of S >= th for three thresholds (summed over slots once, at the end)."""
-    c1 += (s >= th1[:, None]).to(tl.int32)
-    c2 += (s >= th2[:, None]).to(tl.int32)
-    c3 += (s >= th3[:, None]).to(tl.int32)
+    """Per-slot counts of S >= th for three thresholds, negated (summed over slots once, at the end).
+
+    (th - 1 - S) >> 31 is -1 exactly when S >= th (|th - S| < 2**24): two instructions per
+    threshold (subtract, shift-accumulate) where a compare and select takes three.
+    """
+    c1 += ((th1 - 1)[:, None] - s) >> 31
+    c2 += ((th2 - 1)[:, None] - s) >> 31
+    c3 += ((th3 - 1)[:, None] - s) >> 31
     return c1, c2, c3
 
 
@@ -101,7 +119,19 @@ def _block_setup(q_ptr, n_q, n_k, OFF, DP: tl.constexpr, BM: tl.constexpr, BN: t
 
 
 @triton.jit
-def _select_kernel(q_ptr, k_ptr, m_ptr, thr_ptr, need_ptr, n_q, n_k, OFF, P16, W,
+def _tie_cut(q, k_head, rows, n_k, OFF, lo, need, cut, j0, BIAS: tl.constexpr, DP: tl.constexpr, BN: tl.constexpr,
+             CAUSAL: tl.constexpr, MASKED: tl.constexpr):
+    """Ties seen before tile j0 come in as ``need`` left; the need-th tie, if here, sets ``cut``."""
+    s = _scores(q, k_head, j0, rows, n_k, OFF, BIAS, DP, BN, CAUSAL, MASKED)
+    tied = (s == lo[:, None]).to(tl.int32)
+    hit = (tl.cumsum(tied, 1) == need[:, None]) & (tied > 0) & (need > 0)[:, None]
+    cols = j0 + tl.arange(0, BN)
+    cut = tl.minimum(cut, tl.min(tl.where(hit, cols[None, :] + 1, _NO_KEY), 1))
+    return need - tl.sum(tied, 1), cut
+
+
+@triton.jit
+def _select_kernel(q_ptr, k_ptr, m_ptr, thr_ptr, cut_ptr, n_q, n_k, OFF, P16, W,
                    BIAS: tl.constexpr, CAUSAL: tl.constexpr, DP: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr):
     bh, rows, row_ok, q, valid, key_end, full_end = _block_setup(q_ptr, n_q, n_k, OFF, DP, BM, BN, CAUSAL)
     k_head = k_ptr + bh * n_k * DP
@@ -119,16 +149,20 @@ def _select_kernel(q_ptr, k_ptr, m_ptr, thr_ptr, need_ptr, n_q, n_k, OFF, P16, W
         mn = tl.minimum(mn, tl.min(tl.where(s >= 0, s, _NO_KEY), 1))
 
     # k = clamp(ceil(valid * P16 / 2**16), 1, valid); the product needs 32 bits unsigned, so int64.
-    kk = ((valid.to(tl.int64) * P16 + 65535) >> 16).to(tl.int32)
+    kk = ((valid.to(tl.int64) * P16 + (_P16_ONE - 1)) // _P16_ONE).to(tl.int32)
     kk = tl.minimum(tl.maximum(kk, 1), valid)
 
-    # Search interval [lo, hi): count(S >= lo) >= k > count(S >= hi) = c_hi.  Keys below
-    # m - W + 1 get e = 0 whether kept or not, so the search never needs to look below it.
+    # Search interval [lo, hi) with c_lo = count(S >= lo) >= k > count(S >= hi) = c_hi; c_lo is
+    # _NO_KEY while unknown.  Keys below m - W + 1 get e = 0 whether kept or not, so the search
+    # never needs to look below it (if fewer than k keys lie above, all of those are kept).
     lo = tl.maximum(mn, mx - W + 1)
     hi = mx + 1
-    lo = tl.where(kk == 1, mx, lo)
-    hi = tl.where(kk >= valid, lo + 1, hi)  # all kept: need = k keeps every tie
+    c_lo = tl.full([BM], _NO_KEY, tl.int32)
     c_hi = tl.zeros([BM], tl.int32)
+    lo = tl.where(kk == 1, mx, lo)
+    all_kept = kk >= valid
+    hi = tl.where(all_kept, lo + 1, hi)
+    c_lo = tl.where(all_kept, kk, c_lo)  # every visible key is kept: no partial ties
     lo = tl.where(row_ok, lo, 0)
     hi = tl.where(row_ok, hi, 1)
 
@@ -147,10 +181,13 @@ def _select_kernel(q_ptr, k_ptr, m_ptr, thr_ptr, need_ptr, n_q, n_k, OFF, P16, W
         for j0 in range(full_end, key_end, BN):
             s = _scores(q, k_head, j0, rows, n_k, OFF, BIAS, DP, BN, CAUSAL, True)
             c1, c2, c3 = _count3(s, th1, th2, th3, c1, c2, c3)
-        n1, n2, n3 = tl.sum(c1, 1), tl.sum(c2, 1), tl.sum(c3, 1)
+        n1, n2, n3 = -tl.sum(c1, 1), -tl.sum(c2, 1), -tl.sum(c3, 1)
         # counts fall as th rises: lo moves to the highest th still >= k, hi to the lowest below k
+        c_lo = tl.where(n1 >= kk, n1, c_lo)
         lo = tl.where(n1 >= kk, th1, lo)
+        c_lo = tl.where(n2 >= kk, n2, c_lo)
         lo = tl.where(n2 >= kk, th2, lo)
+        c_lo = tl.where(n3 >= kk, n3, c_lo)
         lo = tl.where(n3 >= kk, th3, lo)
         c_hi = tl.where(n3 < kk, n3, c_hi)
         hi = tl.where(n3 < kk, th3, hi)
@@ -159,51 +196,57 @@ def _select_kernel(q_ptr, k_ptr, m_ptr, thr_ptr, need_ptr, n_q, n_k, OFF, P16, W
         c_hi = tl.where(n1 < kk, n1, c_hi)
         hi = tl.where(n1 < kk, th1, hi)
 
+    # Threshold lo: keep S > lo and the first `need` keys (in index order) with S == lo.  Where
+    # fewer ties may exist than need (c_lo - c_hi <= need), all are kept: cut = n_k.  Otherwise
+    # one more pass finds cut, the index after the need-th tie.
+    need = kk - c_hi
+    cut = tl.full([BM], 0, tl.int32) + n_k
+    partial = row_ok & (c_lo - c_hi > need)
+    if tl.max(partial.to(tl.int32)) > 0:
+        need = tl.where(partial, need, 0)
+        for j0 in range(0, full_end, BN):
+            need, cut = _tie_cut(q, k_head, rows, n_k, OFF, lo, need, cut, j0, BIAS, DP, BN, CAUSAL, False)
+        for j0 in range(full_end, key_end, BN):
+            need, cut = _tie_cut(q, k_head, rows, n_k, OFF, lo, need, cut, j0, BIAS, DP, BN, CAUSAL, True)
+
     out = bh * n_q + rows
     tl.store(m_ptr + out, mx, mask=row_ok)
     tl.store(thr_ptr + out, lo, mask=row_ok)
-    tl.store(need_ptr + out, kk - c_hi, mask=row_ok)
+    tl.store(cut_ptr + out, cut, mask=row_ok)
 
 
 @triton.jit
-def _accumulate(s, m, thr, need, taken, z, acc_h, acc_l, vt, lut_ptr, W, C, R,
-                KS: tl.constexpr):
-    """Gate, exp2 and the e*V products of one tile; returns the updated row state."""
-    above = s > thr[:, None]
-    tied = s == thr[:, None]
-    tied_i = tied.to(tl.int32)
-    n_tied = tl.sum(tied_i, 1)
-    left = need - taken
-    if tl.max(((left > 0) & (left < n_tied)).to(tl.int32)) > 0:
-        # some row keeps only part of this tile's ties: lowest indices first
-        keep_tied = tied & (tl.cumsum(tied_i, 1) <= left[:, None])
-    else:
-        keep_tied = tied & (left >= n_tied)[:, None]
-    taken += n_tied
-    keep = above | keep_tied
+def _accumulate(s, j0, m, lim, cut, z, acc_h, acc_l, vt, lut, W, C, R, KS: tl.constexpr, BN: tl.constexpr):
+    """Gate, exp2 and the e*V products of one tile; returns the updated row sums.
 
-    # t = ((m - S) * C) >> R.  d >= W means t >= T_CUTOFF (e = 0); below that the product is
-    # split at bit KS so that every piece fits int32: t = (dh*C + ((dl*C) >> KS)) >> (R - KS).
+    With d = m - S, a key is kept and has e > 0 exactly when d < lim, or d == lim and its
+    index is below cut (``lim`` and ``cut`` fold the threshold, the tie rule and the cutoff W).
+    """
     d = m[:, None] - s
-    live = keep & (d < W)
+    cols = j0 + tl.arange(0, BN)
+    live = (d < lim[:, None]) | ((d == lim[:, None]) & (cols[None, :] < cut[:, None]))
+
+    # t = (d * C) >> R, exact for d < W where t < T_CUTOFF.  The product is split at bit KS so that
+    # every piece fits int32: t = (dh*C + ((dl*C) >> KS)) >> (R - KS); KS = 0 unless R > 18.
     d = tl.minimum(d, W - 1)
     dh = d >> KS
     dl = d & ((1 << KS) - 1)
     t = (dh * C + ((dl * C) >> KS)) >> (R - KS)
-    e = tl.load(lut_ptr + (t & 255)) >> (t >> 8)
+    # LUT gather from registers (through shared memory): a pointer per element costs registers and spills
+    f = tl.reshape(t & _LUT_MASK, [t.shape[0] * t.shape[1]])
+    e = tl.reshape(tl.gather(lut, f, 0), [t.shape[0], t.shape[1]]) >> (t >> _LUT_BITS)
     e = tl.where(live, e, 0)
     z += tl.sum(e, 1)
 
-    # e in [0, 2**15] as 256 * hi + lo with hi in [0, 128], lo in [-128, 127]: -hi and lo are int8.
-    e_hi = (e + 128) >> 8
-    e_lo = e - (e_hi << 8)
-    acc_h += tl.dot((-e_hi).to(tl.int8), vt, out_dtype=tl.int32)
-    acc_l += tl.dot(e_lo.to(tl.int8), vt, out_dtype=tl.int32)
-    return taken, z, acc_h, acc_l
+    # e in [0, 2**15] as 256 * hi + lo, lo = int8(e) (low byte, signed), hi = (e + 128) >> 8 in
+    # [0, 128]: -hi = (127 - e) >> 8 (floor) is int8 too.
+    acc_l += tl.dot(e.to(tl.int8), vt, out_dtype=tl.int32)
+    acc_h += tl.dot(((127 - e) >> 8).to(tl.int8), vt, out_dtype=tl.int32)
+    return z, acc_h, acc_l
 
 
 @triton.jit
-def _output_kernel(q_ptr, k_ptr, vt_ptr, lut_ptr, m_ptr, thr_ptr, need_ptr, o_ptr, n_q, n_k, OFF, W, C, R,
+def _output_kernel(q_ptr, k_ptr, vt_ptr, lut_ptr, m_ptr, thr_ptr, cut_ptr, o_ptr, n_q, n_k, OFF, W, C, R,
                    KS: tl.constexpr, BIAS: tl.constexpr, CAUSAL: tl.constexpr, DP: tl.constexpr,
                    BM: tl.constexpr, BN: tl.constexpr):
     bh, rows, row_ok, q, valid, key_end, full_end = _block_setup(q_ptr, n_q, n_k, OFF, DP, BM, BN, CAUSAL)
@@ -214,28 +257,30 @@ def _output_kernel(q_ptr, k_ptr, vt_ptr, lut_ptr, m_ptr, thr_ptr, need_ptr, o_pt
     rs = bh * n_q + rows
     m = tl.load(m_ptr + rs, mask=row_ok, other=0)
     thr = tl.load(thr_ptr + rs, mask=row_ok, other=0)
-    need = tl.load(need_ptr + rs, mask=row_ok, other=0)
+    cut = tl.load(cut_ptr + rs, mask=row_ok, other=0)
+    # m - thr >= W: every key above the cutoff is above the threshold, ties have e = 0.
+    lim = tl.minimum(m - thr, W)
+    cut = tl.where(m - thr < W, cut, 0)
+    lut = tl.load(lut_ptr + tl.arange(0, _LUT_SIZE))   # spec.LUT, passed in as int32
 
-    taken = tl.zeros([BM], tl.int32)
     z = tl.zeros([BM], tl.int32)                  # Z <= k * 2**15 <= 2**30
     acc_h = tl.zeros([BM, DP], tl.int32)          # |sum| <= n_k * 128 * 127 < 2**29
     acc_l = tl.zeros([BM, DP], tl.int32)
     for j0 in range(0, full_end, BN):
         s = _scores(q, k_head, j0, rows, n_k, OFF, BIAS, DP, BN, CAUSAL, False)
         vt = tl.load(vt_head + offs_d[None, :] * n_k + (j0 + offs_n)[:, None])
-        taken, z, acc_h, acc_l = _accumulate(s, m, thr, need, taken, z, acc_h, acc_l, vt, lut_ptr, W, C, R, KS)
+        z, acc_h, acc_l = _accumulate(s, j0, m, lim, cut, z, acc_h, acc_l, vt, lut, W, C, R, KS, BN)
     for j0 in range(full_end, key_end, BN):
         s = _scores(q, k_head, j0, rows, n_k, OFF, BIAS, DP, BN, CAUSAL, True)
         cols = j0 + offs_n
         vt = tl.load(vt_head + offs_d[None, :] * n_k + cols[:, None], mask=cols[:, None] < n_k, other=0)
-        taken, z, acc_h, acc_l = _accumulate(s, m, thr, need, taken, z, acc_h, acc_l, vt, lut_ptr, W, C, R, KS)
+        z, acc_h, acc_l = _accumulate(s, j0, m, lim, cut, z, acc_h, acc_l, vt, lut, W, C, R, KS, BN)
 
     # r = 2**40 // Z (Z >= 2**15 > 0, so truncation is floor); A = sum e V in int64.
-    r = (1 << 40) // tl.maximum(z, 1).to(tl.int64)
+    r = _RECIP_ONE // tl.maximum(z, 1).to(tl.int64)
     a = acc_l.to(tl.int64) - acc_h.to(tl.int64) * 256
-    # floor((A r + 2**31) / 2**32) on a non-negative value, whatever >> does to negatives
-    o = ((a * r[:, None] + ((1 << 31) + _O_BIAS)) >> 32) - (_O_BIAS >> 32)
-    o = tl.minimum(tl.maximum(o, -32768), 32767).to(tl.int16)
+    o = ((a * r[:, None] + _OUT_ADD) >> _OUT_SHIFT) - _OUT_SUB
+    o = tl.minimum(tl.maximum(o, _OUT_MIN), _OUT_MAX).to(tl.int16)
     tl.store(o_ptr + rs[:, None] * DP + offs_d[None, :], o, mask=row_ok[:, None])
 
 
@@ -321,8 +366,7 @@ def attention(q, k, v, *, permeability_q16: int, causal: bool = False, c: int, r
             _said_interpreted = True
     else:
         device = home if home.type == "cuda" else torch.device("cuda")
-    tiles = dict(_tiles or (_CPU_TILES if INTERPRETED else _GPU_TILES))
-    bm, bn = tiles.pop("BM"), tiles.pop("BN")
+    tiles = _tiles or (_CPU_TILES if INTERPRETED else _GPU_TILES)
 
     n_q, d = q.shape[-2:]
     n_k = k.shape[-2]
@@ -335,9 +379,11 @@ def attention(q, k, v, *, permeability_q16: int, causal: bool = False, c: int, r
     off = n_k - n_q + 1 if causal else n_k
     rows = torch.empty((3, heads, n_q), dtype=torch.int32, device=device)
     out = torch.empty((heads, n_q, dp), dtype=torch.int16, device=device)
-    grid = (triton.cdiv(n_q, bm), heads)
-    meta = dict(BIAS=bias, CAUSAL=bool(causal), DP=dp, BM=bm, BN=bn, **tiles)
-    _select_kernel[grid](qp, kp, rows[0], rows[1], rows[2], n_q, n_k, off, p16, w, **meta)
-    _output_kernel[grid](qp, kp, vt, _lut(device), rows[0], rows[1], rows[2], out, n_q, n_k, off, w, c, r,
-                         KS=ks, **meta)
+    if heads:
+        meta = dict(BIAS=bias, CAUSAL=bool(causal), DP=dp)
+        sel, fin = tiles["select"], tiles["output"]
+        _select_kernel[(triton.cdiv(n_q, sel["BM"]), heads)](
+            qp, kp, rows[0], rows[1], rows[2], n_q, n_k, off, p16, w, **meta, **sel)
+        _output_kernel[(triton.cdiv(n_q, fin["BM"]), heads)](
+            qp, kp, vt, _lut(device), rows[0], rows[1], rows[2], out, n_q, n_k, off, w, c, r, KS=ks, **meta, **fin)
     return out[..., :d].reshape(batch + (n_q, d)).to(home)
