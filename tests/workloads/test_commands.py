@@ -76,7 +76,6 @@ def _check_energy(data, text):
         assert row["cycles_per_head"] == pytest.approx(np.mean([r.cycles for r in runs]), rel=1e-12)
     full, half = data["results"]
     assert half["energy_pj_per_head"] < full["energy_pj_per_head"]  # the gate saves energy
-    assert half["cycles_per_head"] <= full["cycles_per_head"]
 
 
 def test_kernel_backend_gives_the_golden_bits(tmp_path, text):
