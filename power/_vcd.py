@@ -1,11 +1,12 @@
 """Waveform readers: stream a VCD (or FST) as time-ordered chunks of value changes.
 
-Every reader pushes *chunks* to a sink.  A chunk is a list of batches
-``(signal index, times, codes)`` with ``times`` int64 ``[n]`` and ``codes``
-uint8 ``[n, width]`` (0, 1, 2 = X, 3 = Z; column 0 is the MSB), and the
-chunk holds *every* change of each time it covers, so a consumer can sample
-values "just before" a clock edge inside one chunk.  Memory is bounded by
-the chunk size, never by the file size.
+Every reader pushes *chunks* to a sink.  A chunk is a list of groups
+``(width, sigs, times, codes)``, one per signal width: ``sigs`` and ``times``
+int64 ``[n]`` sorted by signal then time, ``codes`` uint8 ``[n, width]``
+(0, 1, 2 = X, 3 = Z; column 0 is the MSB).  A chunk holds *every* change of
+each time it covers, so a consumer can sample values "just before" a clock
+edge inside one chunk, and handle all signals of a width with one set of
+numpy operations.  Memory is bounded by the chunk size, never by the file.
 
 Three readers sit behind this one contract:
 
@@ -25,6 +26,7 @@ Three readers sit behind this one contract:
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Callable
@@ -35,7 +37,7 @@ import numpy as np
 
 from ._errors import VCDError
 
-__all__ = ["SignalInfo", "Batch", "Sink", "READERS", "open_reader", "codes_from_strings",
+__all__ = ["SignalInfo", "Group", "Sink", "READERS", "open_reader", "codes_from_strings",
            "CODE_0", "CODE_1", "CODE_X", "CODE_Z"]
 
 CODE_0, CODE_1, CODE_X, CODE_Z = 0, 1, 2, 3
@@ -49,6 +51,12 @@ def _table(chars: bytes) -> np.ndarray:
     t = np.zeros(256, bool)
     t[np.frombuffer(chars, np.uint8)] = True
     return t
+
+
+@functools.lru_cache(maxsize=64)
+def _keep_masks(width: int) -> np.ndarray:
+    """Row L: 0x00 for the width-L columns left of an L-digit value, 0xFF under it (codes &= row)."""
+    return np.where(np.arange(width)[None, :] >= width - np.arange(width + 1)[:, None], 0xFF, 0).astype(np.uint8)
 
 
 # byte classes (a table lookup is much faster than np.isin on millions of tokens)
@@ -69,9 +77,10 @@ class SignalInfo:
     kind: str
 
 
-Batch = tuple[int, np.ndarray, np.ndarray]
-#: sink(batches, last time covered by this chunk)
-Sink = Callable[[list[Batch], int], None]
+#: (width, signal indices, times, codes): see the module docstring
+Group = tuple[int, np.ndarray, np.ndarray, np.ndarray]
+#: sink(groups, last time covered by this chunk)
+Sink = Callable[[list[Group], int], None]
 
 
 def _strip_range(name: str) -> str:
@@ -147,8 +156,11 @@ class _Reader:
             raise VCDError(f"{self.path}: no such waveform file")
         self.size = os.path.getsize(self.path)
 
-    def run(self, sink: Sink) -> int:
-        """Stream every change to ``sink``; return the last time in the file."""
+    def run(self, sink: Sink, wanted: np.ndarray | None = None) -> int:
+        """Stream every change to ``sink``; return the last time in the file.
+
+        ``wanted`` (bool per signal) skips the changes of the other signals early.
+        """
         raise NotImplementedError
 
 
@@ -165,13 +177,16 @@ class _Buffered(_Reader):
                 entry = per[sig] = ([], [])
             entry[0].append(time)
             entry[1].append(value)
-        batches = []
-        for sig, (times, values) in per.items():
+        by_width: dict[int, list] = {}
+        for sig in sorted(per):
+            times, values = per[sig]
             info = self.signals[sig]
             codes = codes_from_strings(self._strings(values, info.width), info.width, f"{self.path}: {info.names[0]}")
-            batches.append((sig, np.asarray(times, np.int64), codes))
+            by_width.setdefault(info.width, []).append((np.full(len(times), sig, np.int64),
+                                                        np.asarray(times, np.int64), codes))
         buf.clear()
-        sink(batches, last_time)
+        sink([(w, *(np.concatenate(col) for col in zip(*parts))) for w, parts in sorted(by_width.items())],
+             last_time)
 
     def _strings(self, values, width):
         return values
@@ -187,10 +202,11 @@ class VcdvcdReader(_Buffered):
         _body_offset(self.path)  # a clear error for a file without a header end
         self.signals, self._ids, self.seconds_per_unit = _header(self.path)
 
-    def run(self, sink: Sink) -> int:
+    def run(self, sink: Sink, wanted: np.ndarray | None = None) -> int:
         import vcdvcd
 
-        index = {code: i for i, code in enumerate(self._ids) if self.signals[i].kind != "real"}
+        index = {code: i for i, code in enumerate(self._ids)
+                 if self.signals[i].kind != "real" and (wanted is None or wanted[i])}
         buf: list = []
         reader = self
 
@@ -250,8 +266,9 @@ class WellenReader(_Buffered):
         fmt = f"0{width}b"
         return [format(v, fmt) if isinstance(v, int) else v for v in values]
 
-    def run(self, sink: Sink) -> int:
-        index = {k: i for k, i in self._index.items() if self.signals[i].kind not in ("real", "string")}
+    def run(self, sink: Sink, wanted: np.ndarray | None = None) -> int:
+        index = {k: i for k, i in self._index.items()
+                 if self.signals[i].kind not in ("real", "string") and (wanted is None or wanted[i])}
         buf: list = []
         state = {"last": 0}
 
@@ -279,12 +296,12 @@ class NumpyReader(_Reader):
 
     name = "numpy"
 
-    def __init__(self, path, block_bytes: int = 8 << 20):
+    def __init__(self, path, block_bytes: int = 16 << 20):
         super().__init__(path)
         self._offset = _body_offset(self.path)
         self.signals, ids, self.seconds_per_unit = _header(self.path)
         self._block = block_bytes
-        self._real = np.array([s.kind == "real" for s in self.signals], bool)
+        self._skip = np.array([s.kind == "real" for s in self.signals], bool)
         self._widths = np.array([s.width for s in self.signals], np.int64)
         keys = []
         for code in ids:
@@ -295,9 +312,11 @@ class NumpyReader(_Reader):
             keys.append(int.from_bytes(raw, "little"))
         keys = np.array(keys, np.uint64)
         order = np.argsort(keys, kind="stable")
-        self._keys, self._key_sig = keys[order], order
+        self._keys, self._key_sig = keys[order], order.astype(np.int32)
 
-    def run(self, sink: Sink) -> int:
+    def run(self, sink: Sink, wanted: np.ndarray | None = None) -> int:
+        if wanted is not None:
+            self._skip = self._skip | ~wanted
         last = 0
         with open(self.path, "rb") as f:
             f.seek(self._offset)
@@ -364,38 +383,30 @@ class NumpyReader(_Reader):
             raise self._error(a, int(starts[t_tok[bad]]), "malformed VCD: time goes backwards")
         stamp_of = np.cumsum(is_time) - 1
 
-        # value changes: scalar "0!" (value 1 char, id after it) and vector "b101 !"
-        sc, vc = np.flatnonzero(is_scalar), np.flatnonzero(is_vec)
-        tok = np.concatenate((sc, vc))
-        v_start = np.concatenate((starts[sc], starts[vc] + 1))
-        v_end = np.concatenate((starts[sc] + 1, ends[vc]))
-        id_start = np.concatenate((starts[sc] + 1, starts[vc + 1]))
-        id_end = np.concatenate((ends[sc], ends[vc + 1]))
-        sig = self._lookup(a, id_start, id_end)
-        real = self._real[sig] | np.concatenate((np.zeros(len(sc), bool),
-                                                 _IS_R[first[vc]]))
-        st = stamp_of[tok]
+        # value changes in token order: scalar "0!" (1-char value, id after it) and vector "b101 !"
+        chg = np.flatnonzero(is_scalar | is_vec)
+        vec = is_vec[chg]
+        v_start = np.where(vec, starts[chg] + 1, starts[chg])
+        v_end = np.where(vec, ends[chg], starts[chg] + 1)
+        id_tok = np.where(vec, chg + 1, chg)
+        sig = self._lookup(a, np.where(vec, starts[id_tok], starts[chg] + 1), ends[id_tok])
+        keep = ~(self._skip[sig] | (vec & _IS_R[first[chg]]))   # real values and unwanted signals
+        st = stamp_of[chg[keep]]
         times = np.where(st >= 0, stamps[np.maximum(st, 0)] if stamps.size else last, last).astype(np.int64)
-
-        keep = ~real
-        order = np.lexsort((tok[keep], sig[keep]))
-        sig, times = sig[keep][order], times[keep][order]
-        v_start, v_end = v_start[keep][order], v_end[keep][order]
-        # one code matrix per width (not per signal): few numpy calls per block
-        batches = []
+        sig, v_start, v_end = sig[keep], v_start[keep], v_end[keep]
+        order = np.argsort(sig, kind="stable")                # by signal, token (= time) order kept
+        sig, times, v_start, v_end = sig[order].astype(np.int64), times[order], v_start[order], v_end[order]
+        groups = []
         width_of = self._widths[sig]
-        for width in np.unique(width_of).tolist():
+        for width in np.flatnonzero(np.bincount(width_of)).tolist():
             rows = np.flatnonzero(width_of == width)
-            step = len(rows) if width == 1 else max(1, _BATCH_CELLS // width)  # 1-bit signals never split
+            step = len(rows) if width == 1 else max(1, _BATCH_CELLS // width)  # 1-bit groups never split
             for r0 in range(0, len(rows), step):
                 r = rows[r0:r0 + step]
-                codes = self._codes(a, v_start[r], v_end[r], width)
-                s_r, t_r = sig[r], times[r]
-                cut = (np.flatnonzero(np.diff(s_r)) + 1).tolist()
-                for lo, hi in zip([0, *cut], [*cut, len(r)]):
-                    batches.append((int(s_r[lo]), t_r[lo:hi], codes[lo:hi]))
-        sink(batches, int(stamps[-1]) if stamps.size else last)
-        return int(stamps[-1]) if stamps.size else last
+                groups.append((width, sig[r], times[r], self._codes(a, v_start[r], v_end[r], width)))
+        stop = int(stamps[-1]) if stamps.size else last
+        sink(groups, stop)
+        return stop
 
     def _keywords(self, block, starts, ends, keyword):
         """Drop $dumpvars/$dumpall/$dumpon/$dumpoff/$end markers and whole $comment ... $end blocks."""
@@ -434,7 +445,7 @@ class NumpyReader(_Reader):
     def _lookup(self, a, lo, hi) -> np.ndarray:
         length = hi - lo
         if length.size == 0:
-            return np.zeros(0, np.int64)
+            return np.zeros(0, np.int32)
         if (length == 0).any():
             raise self._error(a, int(lo[np.argmax(length == 0)]), "truncated VCD: value change without identifier")
         if length.max() > 8:
@@ -455,22 +466,22 @@ class NumpyReader(_Reader):
         length = hi - lo
         if width == 1 and (length == 1).all():
             codes = _LUT[a[lo]][:, None]
-        elif (length == width).all():  # full-width values (Icarus): a plain gather
-            codes = _LUT[a[lo[:, None] + np.arange(width)]]
         else:
-            # gather the `width` bytes that end where the value ends, then blank the part left of the value
+            # copy the `width` bytes that end where each value ends (rows of a sliding-window view: one
+            # memcpy per value), then clear what lies left of a short value: VCD writers drop leading zeros
             if (length > width).any():
                 raise self._error(a, int(lo[np.argmax(length > width)]), f"value wider than {width} bits")
-            idx = hi.astype(np.int32)[:, None] - np.arange(width, 0, -1, dtype=np.int32)[None, :]
-            if idx[:, 0].min() < 0:
-                idx = np.maximum(idx, 0)
-            codes = _LUT[a[idx]]
-            left = np.arange(width, dtype=np.int32)[None, :] < (width - length).astype(np.int32)[:, None]
-            pad = _LUT[a[lo]]
-            if (pad >= CODE_X).any():  # an X/Z leading digit extends to the left (IEEE 1364 18.2.1)
-                codes = np.where(left, np.where(pad >= CODE_X, pad, CODE_0)[:, None], codes)
-            else:
-                codes[left] = CODE_0
+            if int(hi.min()) < width:
+                a, lo, hi = np.concatenate((np.full(width, ord("0"), np.uint8), a)), lo + width, hi + width
+            codes = _LUT[np.lib.stride_tricks.sliding_window_view(a, width)[hi - width]]
+            short = length < width
+            if short.any():
+                codes &= _keep_masks(width)[length]
+                lead = _LUT[a[lo[short]]]
+                if (lead >= CODE_X).any():  # an X/Z leading digit extends to the left (IEEE 1364 18.2.1)
+                    rows = np.flatnonzero(short)[lead >= CODE_X]
+                    left = np.arange(width)[None, :] < (width - length[rows])[:, None]
+                    codes[rows] = np.where(left, _LUT[a[lo[rows]]][:, None], codes[rows])
         if (codes == _BAD).any():
             raise self._error(a, int(lo[np.argmax((codes == _BAD).any(1))]),
                               "malformed VCD: value digit other than 0, 1, x, z")

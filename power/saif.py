@@ -36,7 +36,9 @@ def _timescale(seconds: float | None) -> str:
 
 
 def saif_text(activity) -> str:
-    """The SAIF file of ``activity`` (an :class:`power.activity.Activity`) as text."""
+    """The SAIF file of ``activity`` (from ``analyze(..., detail=True)``) as text."""
+    if activity.bit_toggles2 is None:
+        raise ValueError("SAIF needs per-bit counts: analyze the waveform with detail=True")
     tree: dict = {}
     for name, width, t2, t1, tx in zip(activity.signal_names, activity.signal_widths, activity.bit_toggles2,
                                        activity.bit_time1, activity.bit_timex):

@@ -40,7 +40,7 @@ def add_reading_options(p) -> None:
                    help="count only cycles where this 1-bit signal (relative to the scope, e.g. busy) is 1")
 
 
-def analyze_run(path, args, label=None):
+def analyze_run(path, args, label=None, detail=False):
     """Analyse one waveform with the reading options; return (activity, run record, seconds)."""
     from power import analyze
     from power.report import run_record
@@ -49,7 +49,7 @@ def analyze_run(path, args, label=None):
         from power import ManifestError
         raise ManifestError("analysing a waveform needs --manifest FILE (hpu.manifest.json)")
     t0 = time.perf_counter()
-    act = analyze(path, args.manifest, scope=args.scope, reader=args.reader, during=args.during)
+    act = analyze(path, args.manifest, scope=args.scope, reader=args.reader, during=args.during, detail=detail)
     seconds = time.perf_counter() - t0
     return act, run_record(act, args.energy_table, label), seconds
 
@@ -60,7 +60,8 @@ def run(args) -> int:
     from power.report import write_report
     from power.saif import saif_text
 
-    act, rec, seconds = analyze_run(args.waveform, args, args.label)
+    # per-bit detail (a slower pass) only when a SAIF file is wanted
+    act, rec, seconds = analyze_run(args.waveform, args, args.label, detail=bool(args.saif or args.out))
     mb = os.path.getsize(args.waveform) / 1e6
     tot = rec["energy"]["totals"]
     div, unit = energy_scale(tot["total"])
@@ -73,7 +74,8 @@ def run(args) -> int:
           f" + leakage {tot['leak'] / div:.4g} + toggles {tot['toggle'] / div:.4g} + memories "
           f"{tot['memory'] / div:.4g} ({rec['energy']['table']})")
     print("  not modelled: " + "; ".join(rec["energy"]["left_out"]))
-    saif, counts = saif_text(act), action_counts_yaml(act)
+    saif = saif_text(act) if act.bit_toggles2 is not None else None
+    counts = action_counts_yaml(act)
     for path, text in ((args.saif, saif), (args.action_counts, counts)):
         if path:
             from hpu_model.artifacts import atomic_write_text
