@@ -344,13 +344,10 @@ class NumpyReader(_Reader):
 
     def _scan(self, block: bytes, last: int, sink: Sink) -> int:
         a = np.frombuffer(block, np.uint8)
-        ink = a > 32
-        starts = np.flatnonzero(ink[1:] & ~ink[:-1]) + 1
-        ends = np.flatnonzero(ink[:-1] & ~ink[1:]) + 1
-        if ink[0]:
-            starts = np.concatenate(([0], starts))
-        if ink[-1]:
-            ends = np.concatenate((ends, [len(a)]))
+        # tokens lie between whitespace bytes; one nonzero() pass when separators come singly (the usual case)
+        sep = np.concatenate(([-1], np.flatnonzero(a <= 32), [len(a)]))
+        gap = np.diff(sep) > 1
+        starts, ends = sep[:-1][gap] + 1, sep[1:][gap]
         first = a[starts]
 
         n = len(starts)
@@ -473,7 +470,9 @@ class NumpyReader(_Reader):
                 raise self._error(a, int(lo[np.argmax(length > width)]), f"value wider than {width} bits")
             if int(hi.min()) < width:
                 a, lo, hi = np.concatenate((np.full(width, ord("0"), np.uint8), a)), lo + width, hi + width
-            codes = _LUT[np.lib.stride_tricks.sliding_window_view(a, width)[hi - width]]
+            # each row is a `width`-byte record starting at every byte: gathering records copies whole rows
+            records = np.ndarray((len(a) - width + 1,), np.dtype((np.void, width)), a.data, strides=(1,))
+            codes = _LUT[records[hi - width].view(np.uint8).reshape(-1, width)]
             short = length < width
             if short.any():
                 codes &= _keep_masks(width)[length]

@@ -222,6 +222,32 @@ class Activity:
         }
 
 
+def _pack_rows(codes: np.ndarray) -> np.ndarray:
+    """0/1 code rows as words: uint8/16/32/64 ``[n]`` for widths up to 64, uint64 ``[n, k]`` beyond."""
+    n, width = codes.shape
+    if width == 1:
+        return codes[:, 0]
+    nbytes = 1 << max(0, (width - 1).bit_length() - 3) if width <= 64 else -(-width // 64) * 8
+    if nbytes * 8 != width:    # left-pad with zero columns, so packbits runs over one flat buffer
+        padded = np.zeros((n, nbytes * 8), np.uint8)
+        padded[:, nbytes * 8 - width:] = codes
+        codes = padded
+    rows = np.packbits(codes.reshape(-1)).reshape(n, nbytes)
+    return rows.view({1: np.uint8, 2: np.uint16, 4: np.uint32}.get(nbytes, np.uint64)).reshape(n, -1).squeeze(1) \
+        if nbytes <= 8 else rows.view(np.uint64)
+
+
+def _popcount_rows(words: np.ndarray) -> np.ndarray:
+    """Set bits per row of :func:`_pack_rows` output, as int64."""
+    counts = np.bitwise_count(words)
+    if counts.ndim == 1:
+        return counts.astype(np.int64)
+    total = counts[:, 0].astype(np.int64)
+    for j in range(1, counts.shape[1]):
+        total += counts[:, j]
+    return total
+
+
 class _WidthState:
     """Carried state of every analysed signal of one width, indexed by its local number."""
 
@@ -300,27 +326,30 @@ class _Analyzer:
             raise ManifestError(f"{what} {name!r} must be a 1-bit signal inside the hpu scope")
         return i
 
-    def _before(self, sig: int, one_bit, edge_t: np.ndarray) -> np.ndarray:
+    def _before(self, sig: int, one_bit, ranges, edge_t: np.ndarray) -> np.ndarray:
         """Value of a 1-bit signal just before each edge time (changes at the edge time not yet seen)."""
-        if one_bit is not None:
-            sigs, times, codes = one_bit
-            lo, hi = np.searchsorted(sigs, [sig, sig + 1])
-            if hi > lo:
-                k = np.searchsorted(times[lo:hi], edge_t, side="left") - 1
-                return np.where(k >= 0, codes[lo:hi, 0][np.maximum(k, 0)], self.level[sig]).astype(np.uint8)
+        lo, hi = ranges.get(sig, (0, 0))
+        if hi > lo:
+            k = np.searchsorted(one_bit[1][lo:hi], edge_t, side="left") - 1
+            return np.where(k >= 0, one_bit[2][lo:hi, 0][np.maximum(k, 0)], self.level[sig]).astype(np.uint8)
         return np.full(len(edge_t), self.level[sig], np.uint8)
 
     def __call__(self, groups, last_time: int) -> None:
         one_bit = next(((s, t, c) for w, s, t, c in groups if w == 1), None)   # never split (see _vcd)
+        ranges = {}
+        if one_bit is not None:   # where each sampled signal's changes lie in the 1-bit group
+            sampled = np.array(list(self.level))
+            lo, hi = np.searchsorted(one_bit[0], sampled), np.searchsorted(one_bit[0], sampled + 1)
+            ranges = {s: (a, b) for s, a, b in zip(sampled.tolist(), lo.tolist(), hi.tolist()) if b > a}
         edge_t = np.zeros(0, np.int64)
-        if one_bit is not None:
-            lo, hi = np.searchsorted(one_bit[0], [self.clock, self.clock + 1])
+        if self.clock in ranges:
+            lo, hi = ranges[self.clock]
             c = one_bit[2][lo:hi, 0]
             before = np.concatenate(([self.level[self.clock]], c[:-1]))
             edge_t = one_bit[1][lo:hi][(before == CODE_0) & (c == CODE_1)]
         if len(edge_t):
             edge_idx = self.edges + np.arange(len(edge_t))
-            counted = (self._before(self.during, one_bit, edge_t) == CODE_1
+            counted = (self._before(self.during, one_bit, ranges, edge_t) == CODE_1
                        if self.during is not None else np.ones(len(edge_t), bool))
             self.cycles += int(counted.sum())
             self.first_edge = self.first_edge if self.first_edge is not None else int(edge_t[0])
@@ -329,14 +358,11 @@ class _Analyzer:
             for counts, row0, sigs in ((self.active, 0, self.enables),
                                        (self.mem, 2 * self.n_units, self.mem_ports)):
                 for k, sig in enumerate(sigs):
-                    on = (self._before(sig, one_bit, edge_t) == CODE_1) & counted
+                    on = (self._before(sig, one_bit, ranges, edge_t) == CODE_1) & counted
                     counts[k] += int(on.sum())
                     self.win.add(row0 + k, edge_idx, on)
-        if one_bit is not None:
-            for sig in self.level:
-                lo, hi = np.searchsorted(one_bit[0], [sig, sig + 1])
-                if hi > lo:
-                    self.level[sig] = int(one_bit[2][hi - 1, 0])
+        for sig, (_, hi) in ranges.items():
+            self.level[sig] = int(one_bit[2][hi - 1, 0])
         for width, sigs, times, codes in groups:
             keep = self.wanted[sigs]
             if not keep.all():
@@ -368,20 +394,20 @@ class _Analyzer:
         if self.detail or codes.max() >= 2 or carried.max() >= 2:
             tog2 = self._per_bit(st, loc, starts, codes, carried, spans)
         else:
-            # only 0 and 1 in play (the common case after reset): per-row popcounts of packed rows
-            packed = np.packbits(codes, axis=1)
+            # only 0 and 1 in play (the common case after reset): popcounts of rows packed into words
+            packed = _pack_rows(codes)
             held = np.empty_like(packed)
             held[1:] = packed[:-1]
-            held[starts] = np.packbits(carried, axis=1)
-            tog2 = 2 * np.bitwise_count(held ^ packed).sum(1, dtype=np.int64)
-            ones = np.bitwise_count(held).sum(1, dtype=np.int64)
+            held[starts] = _pack_rows(carried)
+            tog2 = 2 * _popcount_rows(held ^ packed)
             st.sig_tog2[loc[starts]] += np.add.reduceat(tog2, starts)
-            st.sig_t1[loc[starts]] += np.add.reduceat(ones * spans, starts)
+            st.sig_t1[loc[starts]] += np.add.reduceat(_popcount_rows(held) * spans, starts)
         st.prev[loc[last]] = codes[last]
         st.prev_t[loc[last]] = times[last]
         st.seen[loc[starts]] = True
         owner = self.owner[sigs]
         mine = owner >= 0
+        mine &= tog2 > 0                              # changes without toggles add nothing to windows
         if mine.any():
             per_change = tog2[mine]
             self.unit_tog2 += np.bincount(owner[mine], weights=per_change, minlength=self.n_units).astype(np.int64)
