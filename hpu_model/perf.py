@@ -1,0 +1,220 @@
+"""Exact cycle model of the HPU RTL (``hpu_rtl``).
+
+The HPU is a six-stage row pipeline; each stage works on one query row at a
+time and hands it to the next through a one-deep token (see
+``docs/architecture.md``):
+
+====  ========  =========================================================
+ s    stage     steps per row (G = ceil(n_valid/L), K = ceil(k/L))
+====  ========  =========================================================
+ 0    score     G + 2: L score lanes, one key group per cycle
+ 1    select    1 if k = n_valid, else NP * (ceil(G/SW) + 1) + 1 (radix passes)
+ 2    emit      G + 1: keep test and compaction into the kept list
+ 3    pv        K + 3: exp2 unit and L PV lanes, one kept group per cycle
+ 4    divide    RECIP_BITS: restoring divider, one quotient bit per cycle
+ 5    out       0: normalizer writes the O row register in its go cycle
+====  ========  =========================================================
+
+Stage s *goes* on row i in cycle a_s(i) when it is idle, stage s-1 holds row
+i finished, and its own previous result has been taken by stage s+1; it is
+then busy for d_s(i) cycles a_s+1 .. a_s+d_s.  This gives the recurrence
+
+    a_s(i) = max(a_s(i-1) + d_s(i-1) + 1,  a_{s-1}(i) + d_{s-1}(i) + 1,  a_{s+1}(i-1) + 1)
+
+that :func:`predict` evaluates row by row (no cycle loop).
+
+**How cycles are counted.**  Cycle 0 is the cycle in which ``start`` is high
+while ``busy`` is low (the rising edge that ends it latches ``cfg_*``).
+K, V and Q rows are offered (``tvalid`` high) from cycle 0 on and ``o_tready``
+is always high.  ``Prediction.cycles`` is the index of the cycle in which
+``done`` is high, i.e. the number of rising edges from the one that samples
+``start`` to the one that makes ``done`` visible.  ``unit_active[name]`` is
+the number of cycles, in the same window, in which the unit's enable is high.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import spec
+from .errors import HPUError
+
+__all__ = ["Geometry", "Prediction", "predict", "row_steps", "STAGES", "ConfigError"]
+
+STAGES = ("score", "select", "emit", "pv", "divide", "out")
+
+#: Radix of the top-k selector: RADIX_BITS bits of the score per pass.
+RADIX_BITS = 4
+#: Score-buffer words (L scores each) the selector reads per cycle: P = SW * L comparators.
+SEL_WORDS = 4
+#: Rows in flight between score and emit (score-buffer slots) and between emit and pv (kept-list slots).
+SCORE_SLOTS, KEPT_SLOTS = 3, 2
+#: Pipeline depth of the pv stage after the kept-list read: exp scale, exp LUT, PV lanes.
+PV_DEPTH = 3
+
+
+class ConfigError(HPUError, ValueError):
+    """A design parameter or run configuration outside what the HPU supports."""
+
+
+def _check(name: str, value, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ConfigError(f"{name} must be an integer in {lo}..{hi}, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Design parameters and every width derived from them (one source for RTL and model).
+
+    Parameters
+    ----------
+    head_dim : int
+        D, 1..128.
+    lanes : int
+        L, keys scored (and kept keys multiplied) per cycle, 1..16.
+    max_seq : int
+        N_MAX, depth of the K/V memories, 1..4096.
+    """
+
+    head_dim: int
+    lanes: int
+    max_seq: int
+
+    def __post_init__(self):
+        _check("head_dim", self.head_dim, 1, 128)
+        _check("lanes", self.lanes, 1, 16)
+        _check("max_seq", self.max_seq, 1, 4096)
+
+    @property
+    def score_bits(self) -> int:
+        return spec.score_bits(self.head_dim)
+
+    @property
+    def passes(self) -> int:
+        """NP: radix passes of the selector over the score bits."""
+        return -(-self.score_bits // RADIX_BITS)
+
+    @property
+    def sel_words(self) -> int:
+        return SEL_WORDS
+
+    @property
+    def words(self) -> int:
+        """Score-buffer words (and kept-list entries per bank) per row slot: ceil(N_MAX / L)."""
+        return -(-self.max_seq // self.lanes)
+
+    @property
+    def count_bits(self) -> int:
+        """Unsigned width of a key index or count 0..N_MAX."""
+        return self.max_seq.bit_length()
+
+    @property
+    def z_bits(self) -> int:
+        return spec.z_bits(self.max_seq)
+
+    @property
+    def acc_bits(self) -> int:
+        return spec.acc_bits(self.max_seq)
+
+    @property
+    def recip_bits(self) -> int:
+        return spec.recip_bits()
+
+    def digit(self, p: int) -> tuple[int, int]:
+        """(lo, width) of the score bits examined by radix pass p (pass 0 is the top)."""
+        lo = RADIX_BITS * (self.passes - 1 - p)
+        return lo, min(RADIX_BITS, self.score_bits - lo)
+
+    def check_run(self, n_q: int, n_k: int, p16: int, causal: bool) -> None:
+        _check("n_q", n_q, 1, self.max_seq)
+        _check("n_k", n_k, 1, self.max_seq)
+        spec.check_p16(p16)
+        if causal and n_q > n_k:
+            raise ConfigError(f"causal runs need n_q <= n_k, got n_q={n_q}, n_k={n_k}")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Cycle count of one run; see the module docstring for how it is counted."""
+
+    cycles: int
+    unit_active: dict = field(default_factory=dict)
+    phases: dict = field(default_factory=dict)
+
+
+def row_steps(g: Geometry, nv: int, k: int) -> tuple[int, ...]:
+    """Busy cycles d_s of stages 0..5 for one row with n_valid = nv and k kept keys."""
+    groups, kgroups = -(-nv // g.lanes), -(-k // g.lanes)
+    select = 1 if k == nv else g.passes * (-(-groups // g.sel_words) + 1) + 1
+    return (groups + 2, select, groups + 1, kgroups + PV_DEPTH, g.recip_bits, 0)
+
+
+def _lane_cycles(n: int, lanes: int, lane: int) -> int:
+    """Groups of ``lanes`` over n items in which position ``lane`` is used."""
+    return (n - lane + lanes - 1) // lanes if n > lane else 0
+
+
+def predict(*, head_dim: int, lanes: int, max_seq: int, n_q: int, n_k: int,
+            permeability_q16: int, causal: bool) -> Prediction:
+    """Exact cycles and per-unit active cycles of one run of ``hpu_rtl.HPU``.
+
+    Parameters
+    ----------
+    head_dim, lanes, max_seq : int
+        Design parameters D, L, N_MAX (see :class:`Geometry`).
+    n_q, n_k, permeability_q16, causal
+        Run configuration, as on the ``cfg_*`` ports.
+
+    Returns
+    -------
+    Prediction
+        ``cycles`` from the ``start`` cycle to the ``done`` cycle with streams
+        never stalling; ``unit_active`` keyed by the manifest's unit names;
+        ``phases``: ``load`` (cycles before the first row is scored), the
+        summed busy cycles of each stage, and ``pv_cycles`` (PV-lane groups).
+    """
+    g = Geometry(head_dim, lanes, max_seq)
+    g.check_run(n_q, n_k, permeability_q16, causal)
+    nv_all = spec.n_valid(n_q, n_k, causal)
+    k_all = spec.keep_count(nv_all, permeability_q16)
+    n_st = len(STAGES)
+    load = n_k + 1  # K (and V) fully loaded: visible in cycle n_k + 1
+    prev_go = [-1] * n_st
+    prev_d = [0] * n_st
+    busy = dict.fromkeys(STAGES, 0)
+    active = {"row_max": 0, "selector": 0, "emit": 0, "exp_scale": 0, "exp_lut": 0,
+              "z_acc": 0, "pv_reduce": 0, "divider": 0, "normalizer": 0}
+    active |= {f"score_lane{lane}": 0 for lane in range(lanes)} | {f"pv_lane{lane}": 0 for lane in range(lanes)}
+    for i in range(n_q):
+        nv, k = int(nv_all[i]), int(k_all[i])
+        d = row_steps(g, nv, k)
+        go = [0] * n_st
+        for s in range(n_st):
+            t = prev_go[s] + prev_d[s] + 1 if i else 0
+            if s == 0 or s == 3:
+                t = max(t, load)
+            if s:
+                t = max(t, go[s - 1] + d[s - 1] + 1)
+            if i and s + 1 < n_st:
+                t = max(t, prev_go[s + 1] + 1)
+            go[s] = t
+        prev_go, prev_d = go, list(d)
+        for s, name in enumerate(STAGES):
+            busy[name] += d[s]
+        groups, kgroups = -(-nv // lanes), -(-k // lanes)
+        for lane in range(lanes):
+            active[f"score_lane{lane}"] += _lane_cycles(nv, lanes, lane)
+            active[f"pv_lane{lane}"] += _lane_cycles(k, lanes, lane)
+        active["row_max"] += groups
+        active["selector"] += 0 if k == nv else d[1] - 1
+        active["emit"] += groups
+        for name in ("exp_scale", "exp_lut", "z_acc"):
+            active[name] += kgroups
+        active["pv_reduce"] += 1
+        active["divider"] += g.recip_bits
+        active["normalizer"] += 1
+    cycles = prev_go[-1] + 2
+    phases = {"load": load, **{f"{name}_busy": busy[name] for name in STAGES},
+              "pv_cycles": sum(-(-int(k) // lanes) for k in k_all)}
+    return Prediction(cycles=cycles, unit_active=active, phases=phases)

@@ -1,0 +1,62 @@
+"""The exp2 unit in two gated stages: scale t = ((m - S) * C) >> R, then e = LUT[t & 255] >> (t >> 8)."""
+
+from __future__ import annotations
+
+from amaranth import Module, Mux, signed, unsigned
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from hpu_model import spec
+
+from ._unit import Unit
+
+__all__ = ["ExpScale", "ExpLUT", "T_SAT_BITS"]
+
+#: t saturates at T_CUTOFF (e = 0 from there on), so 13 bits carry it to the LUT stage.
+T_SAT_BITS = spec.T_CUTOFF.bit_length()
+
+
+class ExpScale(Unit):
+    """L multipliers (m - S) * C and a shift by R, saturated at T_CUTOFF; carries the key index along."""
+
+    kind = "mul"
+
+    def __init__(self, geometry):
+        g = self.g = geometry
+        sb, cb, lanes = g.score_bits, g.count_bits, g.lanes
+        super().__init__({"s": In(signed(sb)).array(lanes), "j": In(cb).array(lanes), "m": In(signed(sb)),
+                          "c": In(15), "r": In(5), "t": Out(T_SAT_BITS).array(lanes),
+                          "j_out": Out(cb).array(lanes)}, ops=lanes, bits=sb)
+
+    def elaborate(self, platform):
+        m = Module()
+        with m.If(self.en):
+            for s, j, t, j_out in zip(self.s, self.j, self.t, self.j_out):
+                full = (((self.m - s).as_unsigned() * self.c) >> self.r)
+                m.d.sync += [t.eq(Mux(full >= spec.T_CUTOFF, spec.T_CUTOFF, full)), j_out.eq(j)]
+        return m
+
+
+class ExpLUT(Unit):
+    """L reads of the 256-entry exp2 ROM (``spec.LUT``) and a right shift by t >> 8."""
+
+    kind = "lut_read"
+
+    def __init__(self, geometry):
+        g = self.g = geometry
+        cb, lanes = g.count_bits, g.lanes
+        e_bits = spec.E_MAX.bit_length()
+        super().__init__({"t": In(T_SAT_BITS).array(lanes), "j": In(cb).array(lanes),
+                          "e": Out(unsigned(e_bits)).array(lanes), "j_out": Out(cb).array(lanes)},
+                         ops=lanes, bits=e_bits)
+        self.rom = Memory(shape=unsigned(e_bits), depth=len(spec.LUT), init=spec.LUT)
+        self.rom_ports = [self.rom.read_port(domain="comb") for _ in range(lanes)]
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.rom = self.rom
+        for t, j, e, j_out, port in zip(self.t, self.j, self.e, self.j_out, self.rom_ports):
+            m.d.comb += port.addr.eq(t[:spec.LUT_BITS])
+            with m.If(self.en):
+                m.d.sync += [e.eq(Mux(t >= spec.T_CUTOFF, 0, port.data >> t[spec.LUT_BITS:])), j_out.eq(j)]
+        return m

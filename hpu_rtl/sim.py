@@ -1,0 +1,109 @@
+"""Run one head through :class:`hpu_rtl.HPU` in Amaranth's simulator (no Icarus).
+
+The testbench drives the K, V and Q streams and takes O with optional random
+stalls (``stall`` = probability that a valid or ready is low in a cycle), and
+records the cycle count, per-unit enable cycles and the debug taps, counted
+exactly as :mod:`hpu_model.perf` defines them.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+import numpy as np
+from amaranth.sim import Simulator
+
+from hpu_model import golden, spec
+
+from .top import HPU
+
+__all__ = ["SimResult", "simulate", "pack_rows", "unpack_rows"]
+
+
+@dataclass
+class SimResult:
+    """Outputs of one simulated run; ``cycles`` and ``unit_active`` as in ``perf.Prediction``."""
+
+    o: np.ndarray
+    cycles: int
+    unit_active: dict
+    rows: list = field(default_factory=list)   # (i, m, k, z, r) from dbg_row_*
+    keeps: list = field(default_factory=list)  # (i, j, e) from dbg_keep_*
+
+
+def pack_rows(x: np.ndarray, bits: int) -> list[int]:
+    """Pack each row of a 2-D integer array: element d in bits [bits*d + bits-1 : bits*d]."""
+    mask = (1 << bits) - 1
+    return [sum((int(v) & mask) << (bits * d) for d, v in enumerate(row)) for row in x]
+
+
+def unpack_rows(words: list[int], n: int, bits: int) -> np.ndarray:
+    """Inverse of :func:`pack_rows` for signed elements."""
+    out = np.empty((len(words), n), dtype=np.int64)
+    for i, w in enumerate(words):
+        for d in range(n):
+            v = (w >> (bits * d)) & ((1 << bits) - 1)
+            out[i, d] = v - (1 << bits) if v >> (bits - 1) else v
+    return out
+
+
+def simulate(q, k, v, *, permeability_q16: int, causal: bool = False, c: int, r: int, lanes: int,
+             max_seq: int | None = None, stall: float = 0.0, seed: int = 0, dut: HPU | None = None,
+             max_cycles: int | None = None, vcd: str | None = None) -> SimResult:
+    """Simulate one head: int8 ``q`` [n_q, D], ``k``/``v`` [n_k, D] (validated like the golden model)."""
+    p16 = spec.check_p16(permeability_q16)
+    c, r = spec.check_multiplier(c, r)
+    q, k, v = golden.check_inputs(q, k, v, causal=causal)
+    (n_q, d), n_k = q.shape, k.shape[0]
+    dut = dut or HPU(head_dim=d, lanes=lanes, max_seq=max_seq or max(n_q, n_k))
+    dut.g.check_run(n_q, n_k, p16, causal)
+    rng = random.Random(seed)
+    feeds = {"k": pack_rows(k, 8), "v": pack_rows(v, 8), "q": pack_rows(q, 8)}
+    ens = {name: unit.en for name, unit in dut.units.items()}
+    limit = max_cycles or 200 + 40 * n_k + n_q * (n_k * 4 + 200)
+    res = SimResult(o=None, cycles=-1, unit_active=dict.fromkeys(ens, 0))
+    outs = []
+
+    async def bench(ctx):
+        for port, value in (("cfg_n_q", n_q), ("cfg_n_k", n_k), ("cfg_p16", p16), ("cfg_causal", int(causal)),
+                            ("cfg_c", c), ("cfg_r", r), ("start", 1)):
+            ctx.set(getattr(dut, port), value)
+        pos = dict.fromkeys(feeds, 0)
+        for cycle in range(limit):
+            for name, rows in feeds.items():
+                offer = pos[name] < len(rows) and rng.random() >= stall
+                ctx.set(getattr(dut, f"{name}_tvalid"), offer)
+                ctx.set(getattr(dut, f"{name}_tdata"), rows[pos[name]] if offer else 0)
+            ready = rng.random() >= stall
+            ctx.set(dut.o_tready, ready)
+            if ctx.get(dut.done):
+                res.cycles = cycle
+                return
+            for name, en in ens.items():
+                res.unit_active[name] += ctx.get(en)
+            for name in feeds:
+                if ctx.get(getattr(dut, f"{name}_tvalid")) and ctx.get(getattr(dut, f"{name}_tready")):
+                    pos[name] += 1
+            if ctx.get(dut.o_tvalid) and ready:
+                outs.append(ctx.get(dut.o_tdata))
+            if ctx.get(dut.dbg_row_valid):
+                res.rows.append(tuple(ctx.get(getattr(dut, f"dbg_row_{f}")) for f in ("idx", "m", "k", "z", "r")))
+            if ctx.get(dut.dbg_keep_valid):
+                res.keeps.append(tuple(ctx.get(getattr(dut, f"dbg_keep_{f}")) for f in ("row", "idx", "e")))
+            await ctx.tick()
+            ctx.set(dut.start, 0)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    if vcd:
+        with sim.write_vcd(vcd):
+            sim.run()
+    else:
+        sim.run()
+    if res.cycles < 0:
+        raise RuntimeError(f"HPU did not finish within {limit} cycles ({len(outs)} of {n_q} O rows)")
+    res.o = unpack_rows(outs, d, 16).astype(np.int16)
+    res.rows = [(i, m - (1 << 24) if m >> 23 else m, kk, z, rr) for i, m, kk, z, rr in res.rows]
+    return res

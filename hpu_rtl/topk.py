@@ -1,0 +1,131 @@
+"""The top-k gate: a radix selector finds the k-th largest score, the emitter compacts the kept keys.
+
+Selection is exact and data-independent in time: NP = ceil(score_bits / 4)
+passes over the row's scores, P = SW * L comparators per cycle.  Each pass
+histograms one 4-bit digit of the scores (offset to unsigned) that still match
+the chosen prefix, then picks the digit holding the k-th largest.  After the
+last pass the prefix is the threshold T (the k-th largest score) and ``rem``
+the number of scores equal to T that are kept; the emitter keeps every valid
+score above T and the first ``rem`` equal to T in index order.
+"""
+
+from __future__ import annotations
+
+from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib.wiring import In, Out
+
+from hpu_model.perf import RADIX_BITS
+
+from ._unit import Unit
+
+__all__ = ["Selector", "Emitter", "offset"]
+
+
+def offset(s, score_bits: int):
+    """Order-preserving unsigned view of a signed score: flip the sign bit."""
+    return s.as_unsigned() ^ (1 << (score_bits - 1))
+
+
+class Selector(Unit):
+    """Radix-16 select over P scores per cycle.
+
+    In an enabled cycle with ``pick`` low, the histogram of pass ``pass_idx``
+    counts the valid scores whose bits above the digit equal the prefix; with
+    ``pick`` high it chooses the digit, extends the prefix ``thr`` and lowers
+    ``rem`` by the count above it, and clears the histogram.  ``first`` marks
+    a row's first enabled cycle (prefix 0, rem = ``k``).
+    """
+
+    kind = "cmp"
+
+    def __init__(self, geometry, n_scores: int):
+        g = self.g = geometry
+        self.n_scores = n_scores
+        sb, cb = g.score_bits, g.count_bits
+        super().__init__({"s": In(signed(sb)).array(n_scores), "valid": In(n_scores), "pick": In(1),
+                          "first": In(1), "pass_idx": In(range(g.passes)), "k": In(cb),
+                          "thr": Out(unsigned(sb)), "rem": Out(unsigned(cb))}, ops=n_scores, bits=sb)
+
+    def elaborate(self, platform):
+        m = Module()
+        g, sb, cb = self.g, self.g.score_bits, self.g.count_bits
+        hist = [Signal(cb, name=f"hist{b}") for b in range(1 << RADIX_BITS)]
+        pfx = Mux(self.first, 0, self.thr)
+        rem = Mux(self.first, self.k, self.rem)
+        u = [offset(s, sb) for s in self.s]
+        with m.If(self.en & ~self.pick):
+            with m.Switch(self.pass_idx):
+                for p in range(g.passes):
+                    lo, w = g.digit(p)
+                    with m.Case(p):
+                        match = [self.valid[i] & (x[lo + w:] == pfx[lo + w:]) for i, x in enumerate(u)]
+                        for b, h in enumerate(hist[:1 << w]):
+                            hits = [mt & (x[lo:lo + w] == b) for mt, x in zip(match, u)]
+                            m.d.sync += h.eq(h + sum(hits))
+            m.d.sync += [self.thr.eq(pfx), self.rem.eq(rem)]
+        with m.If(self.en & self.pick):
+            # suffix sums: above[b] = scores in digits > b; exactly one b has above < rem <= above + hist
+            above = Const(0, cb)
+            digit, taken = Const(0, RADIX_BITS), Const(0, cb)
+            for b in reversed(range(1 << RADIX_BITS)):
+                here = (above < rem) & (above + hist[b] >= rem)
+                digit, taken = Mux(here, b, digit), Mux(here, above, taken)
+                above = (above + hist[b])[:cb]
+            with m.Switch(self.pass_idx):
+                for p in range(g.passes):
+                    lo, w = g.digit(p)
+                    with m.Case(p):
+                        m.d.sync += self.thr.eq(self.thr | (digit[:w] << lo))
+            m.d.sync += [self.rem.eq(self.rem - taken)] + [h.eq(0) for h in hist]
+        return m
+
+
+class Emitter(Unit):
+    """Keep test and compaction of L scores per cycle into L kept-list banks.
+
+    Kept entry number q (in index order) goes to bank q mod L, word q div L,
+    so the up to L keys kept in one cycle hit L different banks and the PV
+    stage later reads L consecutive kept keys per cycle.  An entry is the key
+    index j and its score S, packed as Cat(j, S).
+    """
+
+    kind = "cmp"
+
+    def __init__(self, geometry):
+        g = self.g = geometry
+        sb, cb, lanes = g.score_bits, g.count_bits, g.lanes
+        super().__init__({"s": In(signed(sb)).array(lanes), "base": In(cb), "nv": In(cb),
+                          "thr": In(unsigned(sb)), "rem": In(cb), "keep_all": In(1), "first": In(1),
+                          "we": Out(lanes), "waddr": Out(range(g.words + 1)).array(lanes),
+                          "wdata": Out(cb + sb).array(lanes), "count": Out(cb)}, ops=lanes, bits=sb)
+
+    def elaborate(self, platform):
+        m = Module()
+        g, sb, cb, lanes = self.g, self.g.score_bits, self.g.count_bits, self.g.lanes
+        ties = Signal(cb)
+        pos_word = Signal(range(g.words + 1))
+        pos_bank = Signal(range(lanes))
+        tie_run = Mux(self.first, 0, ties)
+        kept_run = Mux(self.first, 0, self.count)
+        word0, bank0 = Mux(self.first, 0, pos_word), Mux(self.first, 0, pos_bank)
+        rank = Const(0, range(lanes + 1))
+        for lane in range(lanes):
+            j = self.base + lane
+            u = offset(self.s[lane], sb)
+            valid = j < self.nv
+            eq = valid & (u == self.thr)
+            keep = valid & (self.keep_all | (u > self.thr) | (eq & (tie_run < self.rem)))
+            slot = bank0 + rank  # < 2L: wraps at most once
+            wrap = slot >= lanes
+            bank = Mux(wrap, slot - lanes, slot)
+            for b in range(lanes):
+                with m.If(self.en & keep & (bank == b)):
+                    m.d.comb += [self.we[b].eq(1), self.waddr[b].eq(word0 + wrap),
+                                 self.wdata[b].eq(Cat(j[:cb], self.s[lane]))]
+            tie_run = tie_run + eq
+            rank = rank + keep
+        slot = bank0 + rank
+        with m.If(self.en):
+            m.d.sync += [ties.eq(tie_run), self.count.eq(kept_run + rank),
+                         pos_word.eq(word0 + (slot >= lanes)), pos_bank.eq(Mux(slot >= lanes, slot - lanes, slot))]
+        return m
