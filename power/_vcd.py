@@ -59,6 +59,9 @@ def _keep_masks(width: int) -> np.ndarray:
     return np.where(np.arange(width)[None, :] >= width - np.arange(width + 1)[:, None], 0xFF, 0).astype(np.uint8)
 
 
+#: _BYTE_MASKS[n] keeps the low n bytes of a word
+_BYTE_MASKS = np.array([(1 << (8 * n)) - 1 for n in range(9)], np.uint64)
+
 # byte classes (a table lookup is much faster than np.isin on millions of tokens)
 _IS_BR, _IS_R, _IS_SCALAR = _table(b"bBrR"), _table(b"rR"), _table(b"01xzXZ")
 
@@ -355,10 +358,13 @@ class NumpyReader(_Reader):
             return last
         # "b<value> <id>" / "r<value> <id>": in a run of b/r tokens values and ids alternate
         br = _IS_BR[first]
-        run_start = br & ~np.concatenate(([False], br[:-1]))
-        run_first = np.concatenate(([0], np.flatnonzero(run_start)))
-        in_run = np.arange(n) - run_first[np.cumsum(run_start)]
-        is_vec = br & (in_run % 2 == 0)
+        is_vec = br.copy()
+        bi = np.flatnonzero(br)
+        follows = np.diff(bi) == 1               # a b/r token right after another: an id starting with b/r
+        if follows.any():
+            run_first = np.concatenate(([0], np.flatnonzero(~follows) + 1))
+            starts_of = run_first[np.cumsum(np.concatenate(([True], ~follows))) - 1]
+            is_vec[bi] = (np.arange(len(bi)) - starts_of) % 2 == 0
         is_id = np.concatenate(([False], is_vec[:-1]))
         if is_vec[-1]:
             raise self._error(a, int(starts[-1]), "truncated VCD: vector value without identifier code")
@@ -447,10 +453,10 @@ class NumpyReader(_Reader):
             raise self._error(a, int(lo[np.argmax(length == 0)]), "truncated VCD: value change without identifier")
         if length.max() > 8:
             raise self._error(a, int(lo[np.argmax(length > 8)]), "identifier code longer than 8 characters")
-        key = np.zeros(len(lo), np.uint64)
-        for j in range(int(length.max())):
-            m = length > j
-            key[m] |= a[lo[m] + j].astype(np.uint64) << np.uint64(8 * j)
+        # read 8 bytes at each code as one little-endian word, then keep the code's own bytes
+        padded = np.concatenate((a, np.zeros(8, np.uint8)))
+        words = np.ndarray((len(a) + 1,), np.dtype("<u8"), padded.data, strides=(1,))
+        key = words[lo] & _BYTE_MASKS[length]
         pos = np.minimum(np.searchsorted(self._keys, key), len(self._keys) - 1)
         unknown = self._keys[pos] != key
         if unknown.any():
