@@ -29,7 +29,9 @@ from __future__ import annotations
 import functools
 import os
 import re
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -299,11 +301,13 @@ class NumpyReader(_Reader):
 
     name = "numpy"
 
-    def __init__(self, path, block_bytes: int = 16 << 20):
+    #: 6 MB blocks and 2 threads: 55 MB/s at 270 MB peak RSS on 2 cores (docs/power.md)
+    def __init__(self, path, block_bytes: int = 6 << 20, threads: int | None = None):
         super().__init__(path)
         self._offset = _body_offset(self.path)
         self.signals, ids, self.seconds_per_unit = _header(self.path)
         self._block = block_bytes
+        self._threads = threads or min(2, os.cpu_count() or 1)
         self._skip = np.array([s.kind == "real" for s in self.signals], bool)
         self._widths = np.array([s.width for s in self.signals], np.int64)
         keys = []
@@ -321,31 +325,54 @@ class NumpyReader(_Reader):
         if wanted is not None:
             self._skip = self._skip | ~wanted
         last = 0
-        with open(self.path, "rb") as f:
-            f.seek(self._offset)
-            rest = b""
-            while True:
-                data = f.read(self._block)
-                buf = rest + data
-                if data:
-                    cut = buf.rfind(b"\n#")
-                    if cut < 0:  # one time step longer than a block: read on
-                        rest = buf
-                        continue
-                    block, rest = buf[:cut + 1], buf[cut + 1:]
-                else:
-                    block, rest = buf, b""
-                if block.strip():
-                    last = self._scan(block, last, sink)
-                if not data:
-                    return last
+        # blocks are independent (each starts at a time stamp): scan them in threads (numpy releases the
+        # GIL), hand them to the sink in file order; at most `threads + 1` blocks are in memory
+        with open(self.path, "rb") as f, ThreadPoolExecutor(self._threads) as pool:
+            pending: deque = deque()
+            for block in self._blocks(f):
+                pending.append(pool.submit(self._scan, block))
+                if len(pending) > self._threads:
+                    last = self._deliver(pending.popleft().result(), last, sink)
+            while pending:
+                last = self._deliver(pending.popleft().result(), last, sink)
+        return last
+
+    def _blocks(self, f):
+        """Body blocks of about ``block_bytes``, each cut just before a line starting with '#'."""
+        f.seek(self._offset)
+        rest = b""
+        while True:
+            data = f.read(self._block)
+            buf = rest + data
+            if data:
+                cut = buf.rfind(b"\n#")
+                if cut < 0:  # one time step longer than a block: read on
+                    rest = buf
+                    continue
+                block, rest = buf[:cut + 1], buf[cut + 1:]
+            else:
+                block, rest = buf, b""
+            if block.strip():
+                yield block
+            if not data:
+                return
+
+    def _deliver(self, scanned, last: int, sink: Sink) -> int:
+        groups, first, stop = scanned
+        if first is not None and first < last:
+            raise VCDError(f"{self.path}: malformed VCD: time goes backwards (#{first} after #{last})")
+        if groups:
+            sink(groups, stop if stop is not None else last)
+        return stop if stop is not None else last
 
     def _error(self, a: np.ndarray, at: int, what: str) -> VCDError:
         lo = max(0, at - 20)
         text = bytes(a[lo:at + 20]).decode("ascii", "replace").replace("\n", "\\n")
         return VCDError(f"{self.path}: {what} near ...{text}...")
 
-    def _scan(self, block: bytes, last: int, sink: Sink) -> int:
+    def _scan(self, block: bytes):
+        """Tokenize one block: (groups, its first time stamp, its last time stamp)."""
+        last = 0   # only the first block can hold changes before any time stamp: they happen at time 0
         a = np.frombuffer(block, np.uint8)
         # tokens lie between whitespace bytes; one nonzero() pass when separators come singly (the usual case)
         sep = np.concatenate(([-1], np.flatnonzero(a <= 32), [len(a)]))
@@ -355,7 +382,7 @@ class NumpyReader(_Reader):
 
         n = len(starts)
         if n == 0:
-            return last
+            return [], None, None
         # "b<value> <id>" / "r<value> <id>": in a run of b/r tokens values and ids alternate
         br = _IS_BR[first]
         is_vec = br.copy()
@@ -381,8 +408,8 @@ class NumpyReader(_Reader):
         # time stamps, parsed vectorized; every change takes the latest preceding stamp
         t_tok = np.flatnonzero(is_time)
         stamps = self._numbers(a, starts[t_tok] + 1, ends[t_tok])
-        if stamps.size and (np.diff(np.concatenate(([last], stamps))) < 0).any():
-            bad = int(np.argmax(np.diff(np.concatenate(([last], stamps))) < 0))
+        if stamps.size > 1 and (np.diff(stamps) < 0).any():
+            bad = int(np.argmax(np.diff(stamps) < 0)) + 1
             raise self._error(a, int(starts[t_tok[bad]]), "malformed VCD: time goes backwards")
         stamp_of = np.cumsum(is_time) - 1
 
@@ -407,9 +434,7 @@ class NumpyReader(_Reader):
             for r0 in range(0, len(rows), step):
                 r = rows[r0:r0 + step]
                 groups.append((width, sig[r], times[r], self._codes(a, v_start[r], v_end[r], width)))
-        stop = int(stamps[-1]) if stamps.size else last
-        sink(groups, stop)
-        return stop
+        return groups, (int(stamps[0]) if stamps.size else None), (int(stamps[-1]) if stamps.size else None)
 
     def _keywords(self, block, starts, ends, keyword):
         """Drop $dumpvars/$dumpall/$dumpon/$dumpoff/$end markers and whole $comment ... $end blocks."""

@@ -5,7 +5,8 @@ The VCD is synthesized in a temporary folder (never kept, never in git):
 drawn with probability ``--permeability``, until the file reaches
 ``--size-mb``.  Each reader analyses it end to end (toggles, cycles, energy)
 in its own subprocess, so the peak RSS reported is that of the analysis
-alone (``ru_maxrss`` of the child; its RSS after imports is given too).
+alone (the child's ``VmHWM``, which, unlike ``ru_maxrss``, does not inherit
+the parent's size through fork; its RSS after imports is given too).
 All readers must report identical counts; the benchmark fails otherwise.
 """
 
@@ -34,18 +35,21 @@ def add_arguments(p) -> None:
                    help="comma-separated readers to time (default %(default)s; numpy is the default path)")
 
 
+def _peak_rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
+
+
 def _child(vcd: str, manifest: str, reader: str) -> None:
     """Run in a subprocess: analyse once, print figures as JSON."""
-    import resource
-
     from .energy import energy
 
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    base = _peak_rss_mb()
     t0 = time.perf_counter()
     act = analyze(vcd, manifest, reader=reader)
     total = energy(act)["totals"]["total"]
     seconds = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _peak_rss_mb()
     print(json.dumps({"seconds": seconds, "peak_rss_mb": peak, "rss_after_imports_mb": base, "cycles": act.cycles,
                       "unit_active": act.unit_active, "unit_toggles2": act.unit_toggles2, "energy_pj": total}))
 
