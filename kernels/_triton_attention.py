@@ -130,7 +130,7 @@ def _tie_cut(q, k_head, rows, n_k, OFF, lo, need, cut, j0, BIAS: tl.constexpr, D
     return need - tl.sum(tied, 1), cut
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["n_q", "n_k", "OFF", "P16", "W"])  # one compile per (D, causal, tiles)
 def _select_kernel(q_ptr, k_ptr, m_ptr, thr_ptr, cut_ptr, n_q, n_k, OFF, P16, W,
                    BIAS: tl.constexpr, CAUSAL: tl.constexpr, DP: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr):
     bh, rows, row_ok, q, valid, key_end, full_end = _block_setup(q_ptr, n_q, n_k, OFF, DP, BM, BN, CAUSAL)
@@ -216,7 +216,7 @@ def _select_kernel(q_ptr, k_ptr, m_ptr, thr_ptr, cut_ptr, n_q, n_k, OFF, P16, W,
 
 
 @triton.jit
-def _accumulate(s, j0, m, lim, cut, z, acc_h, acc_l, vt, lut, W, C, R, KS: tl.constexpr, BN: tl.constexpr):
+def _accumulate(s, j0, m, lim, cut, z, acc_h, acc_l, vt, lut, W, C, R, BN: tl.constexpr):
     """Gate, exp2 and the e*V products of one tile; returns the updated row sums.
 
     With d = m - S, a key is kept and has e > 0 exactly when d < lim, or d == lim and its
@@ -226,12 +226,10 @@ def _accumulate(s, j0, m, lim, cut, z, acc_h, acc_l, vt, lut, W, C, R, KS: tl.co
     cols = j0 + tl.arange(0, BN)
     live = (d < lim[:, None]) | ((d == lim[:, None]) & (cols[None, :] < cut[:, None]))
 
-    # t = (d * C) >> R, exact for d < W where t < T_CUTOFF.  The product is split at bit KS so that
-    # every piece fits int32: t = (dh*C + ((dl*C) >> KS)) >> (R - KS); KS = 0 unless R > 18.
+    # t = (d * C) >> R: the product needs up to 38 bits, so int64 (d >= 0, so the shift is a floor).
+    # d is clamped below W, where t < T_CUTOFF fits int32; keys at or past W are not live.
     d = tl.minimum(d, W - 1)
-    dh = d >> KS
-    dl = d & ((1 << KS) - 1)
-    t = (dh * C + ((dl * C) >> KS)) >> (R - KS)
+    t = ((d.to(tl.int64) * C) >> R).to(tl.int32)
     # LUT gather from registers (through shared memory): a pointer per element costs registers and spills
     f = tl.reshape(t & _LUT_MASK, [t.shape[0] * t.shape[1]])
     e = tl.reshape(tl.gather(lut, f, 0), [t.shape[0], t.shape[1]]) >> (t >> _LUT_BITS)
@@ -245,13 +243,13 @@ def _accumulate(s, j0, m, lim, cut, z, acc_h, acc_l, vt, lut, W, C, R, KS: tl.co
     return z, acc_h, acc_l
 
 
-@triton.jit
-def _output_kernel(q_ptr, k_ptr, vt_ptr, lut_ptr, m_ptr, thr_ptr, cut_ptr, o_ptr, n_q, n_k, OFF, W, C, R,
-                   KS: tl.constexpr, BIAS: tl.constexpr, CAUSAL: tl.constexpr, DP: tl.constexpr,
+@triton.jit(do_not_specialize=["n_q", "n_k", "OFF", "W", "C", "R"])
+def _output_kernel(q_ptr, k_ptr, vt_ptr, lut_ptr, m_ptr, thr_ptr, cut_ptr, o_ptr, n_q, n_k, OFF, W, C, R, VT_STRIDE,
+                   BIAS: tl.constexpr, CAUSAL: tl.constexpr, DP: tl.constexpr,
                    BM: tl.constexpr, BN: tl.constexpr):
     bh, rows, row_ok, q, valid, key_end, full_end = _block_setup(q_ptr, n_q, n_k, OFF, DP, BM, BN, CAUSAL)
     k_head = k_ptr + bh * n_k * DP
-    vt_head = vt_ptr + bh * n_k * DP          # V transposed: [DP, n_k], keys contiguous
+    vt_head = vt_ptr + bh * DP * VT_STRIDE    # V transposed: [DP, VT_STRIDE >= n_k], keys contiguous
     offs_d = tl.arange(0, DP)
     offs_n = tl.arange(0, BN)
     rs = bh * n_q + rows
@@ -268,13 +266,13 @@ def _output_kernel(q_ptr, k_ptr, vt_ptr, lut_ptr, m_ptr, thr_ptr, cut_ptr, o_ptr
     acc_l = tl.zeros([BM, DP], tl.int32)
     for j0 in range(0, full_end, BN):
         s = _scores(q, k_head, j0, rows, n_k, OFF, BIAS, DP, BN, CAUSAL, False)
-        vt = tl.load(vt_head + offs_d[None, :] * n_k + (j0 + offs_n)[:, None])
-        z, acc_h, acc_l = _accumulate(s, j0, m, lim, cut, z, acc_h, acc_l, vt, lut, W, C, R, KS, BN)
+        vt = tl.load(vt_head + offs_d[None, :] * VT_STRIDE + (j0 + offs_n)[:, None])
+        z, acc_h, acc_l = _accumulate(s, j0, m, lim, cut, z, acc_h, acc_l, vt, lut, W, C, R, BN)
     for j0 in range(full_end, key_end, BN):
         s = _scores(q, k_head, j0, rows, n_k, OFF, BIAS, DP, BN, CAUSAL, True)
         cols = j0 + offs_n
-        vt = tl.load(vt_head + offs_d[None, :] * n_k + cols[:, None], mask=cols[:, None] < n_k, other=0)
-        z, acc_h, acc_l = _accumulate(s, j0, m, lim, cut, z, acc_h, acc_l, vt, lut, W, C, R, KS, BN)
+        vt = tl.load(vt_head + offs_d[None, :] * VT_STRIDE + cols[:, None], mask=cols[:, None] < n_k, other=0)
+        z, acc_h, acc_l = _accumulate(s, j0, m, lim, cut, z, acc_h, acc_l, vt, lut, W, C, R, BN)
 
     # r = 2**40 // Z (Z >= 2**15 > 0, so truncation is floor); A = sum e V in int64.
     r = _RECIP_ONE // tl.maximum(z, 1).to(tl.int64)
@@ -323,13 +321,11 @@ def _check_inputs(q, k, v, causal: bool):
     return q, k, v, tuple(batch)
 
 
-def _cutoff(c: int, r: int) -> tuple[int, int]:
-    """W = smallest d = m - S with t >= T_CUTOFF, and the int32 split shift KS for d < W."""
+def _cutoff(c: int, r: int) -> int:
+    """W = the smallest d = m - S with t = (d * C) >> R >= T_CUTOFF (capped: d < 2**DIFF_BITS always)."""
     w = -(-(spec.T_CUTOFF << r) // c)       # ceil(T_CUTOFF * 2**R / C)
     w = min(w, 1 << spec.DIFF_BITS)         # d < 2**DIFF_BITS always: larger W never cuts
-    ks = max(0, ((w - 1) * c).bit_length() - 30)
-    assert ks <= r, (c, r, ks)              # (W-1) C < 2**(R+12) + C, so KS <= R - 17 when KS > 0
-    return w, ks
+    return w
 
 
 _LUTS: dict[torch.device, torch.Tensor] = {}
@@ -350,40 +346,88 @@ def _pack(x: torch.Tensor, batch: tuple, dp: int, device) -> torch.Tensor:
     return x.contiguous()
 
 
+class _Plan:
+    """One call's packed operands and launches: ``select()`` then ``output()`` (timed apart by the bench)."""
+
+    def __init__(self, q, k, v, *, permeability_q16: int, causal: bool = False, c: int, r: int,
+                 tiles: dict | None = None):
+        global _said_interpreted
+        self.p16 = spec.check_p16(permeability_q16)
+        self.c, self.r = spec.check_multiplier(c, r)
+        self.causal = bool(causal)
+        q, k, v, self.batch = _check_inputs(q, k, v, self.causal)
+        self.home = q.device
+        if INTERPRETED:
+            device = torch.device("cpu")
+            if not _said_interpreted:
+                warnings.warn("kernels.attention: no CUDA GPU, running through Triton's CPU interpreter "
+                              "(TRITON_INTERPRET=1): exact but slow", RuntimeWarning, stacklevel=3)
+                _said_interpreted = True
+        else:
+            device = self.home if self.home.type == "cuda" else torch.device("cuda")
+        self.tiles = tiles or (_CPU_TILES if INTERPRETED else _GPU_TILES)
+        (self.n_q, self.d), self.n_k = q.shape[-2:], k.shape[-2]
+        dp = max(_MIN_DP, triton.next_power_of_2(self.d))
+        self.w = _cutoff(self.c, self.r)
+        self.q, self.k = _pack(q, self.batch, dp, device), _pack(k, self.batch, dp, device)
+        self.heads = self.q.shape[0]
+        # V transposed (keys contiguous: a K-major dot operand), rows padded to 16 keys for aligned loads
+        self.vt = torch.zeros((self.heads, dp, triton.cdiv(self.n_k, 16) * 16), dtype=torch.int8, device=device)
+        self.vt[..., :self.n_k] = _pack(v, self.batch, dp, device).transpose(1, 2)
+        self.off = self.n_k - self.n_q + 1 if self.causal else self.n_k
+        self.lut = _lut(device)
+        self.rows = torch.empty((3, self.heads, self.n_q), dtype=torch.int32, device=device)  # m, thr, cut
+        self.out = torch.empty((self.heads, self.n_q, dp), dtype=torch.int16, device=device)
+        self.meta = dict(BIAS=1 << (spec.score_bits(dp) - 1), CAUSAL=self.causal, DP=dp)
+
+    def _grid(self, kernel: str):
+        return (triton.cdiv(self.n_q, self.tiles[kernel]["BM"]), self.heads)
+
+    def select(self) -> None:
+        """Row max, exact threshold and tie cut per query row."""
+        m, thr, cut = self.rows
+        _select_kernel[self._grid("select")](self.q, self.k, m, thr, cut, self.n_q, self.n_k, self.off, self.p16,
+                                              self.w, **self.meta, **self.tiles["select"])
+
+    def output(self) -> torch.Tensor:
+        """Gate, exp2, Z, A and the normalised int16 output, shaped [..., n_q, D] on the caller's device."""
+        m, thr, cut = self.rows
+        _output_kernel[self._grid("output")](self.q, self.k, self.vt, self.lut, m, thr, cut, self.out, self.n_q,
+                                              self.n_k, self.off, self.w, self.c, self.r, self.vt.shape[-1],
+                                              **self.meta, **self.tiles["output"])
+        return self.out[..., :self.d].reshape(self.batch + (self.n_q, self.d)).to(self.home)
+
+    def run(self) -> torch.Tensor:
+        if self.heads:
+            self.select()
+        return self.output() if self.heads else self.out[..., :self.d].reshape(self.batch + (self.n_q, self.d))
+
+
 def attention(q, k, v, *, permeability_q16: int, causal: bool = False, c: int, r: int,
               _tiles: dict | None = None) -> torch.Tensor:
-    """Gated integer attention on the GPU (or Triton's interpreter): int16 [..., n_q, D]."""
-    global _said_interpreted
-    p16 = spec.check_p16(permeability_q16)
-    c, r = spec.check_multiplier(c, r)
-    q, k, v, batch = _check_inputs(q, k, v, bool(causal))
-    home = q.device
-    if INTERPRETED:
-        device = torch.device("cpu")
-        if not _said_interpreted:
-            warnings.warn("kernels.attention: no CUDA GPU, running through Triton's CPU interpreter "
-                          "(TRITON_INTERPRET=1): exact but slow", RuntimeWarning, stacklevel=2)
-            _said_interpreted = True
-    else:
-        device = home if home.type == "cuda" else torch.device("cuda")
-    tiles = _tiles or (_CPU_TILES if INTERPRETED else _GPU_TILES)
+    """Gated integer attention on the GPU (or Triton's interpreter): int16 [..., n_q, D].
 
-    n_q, d = q.shape[-2:]
-    n_k = k.shape[-2]
-    dp = max(_MIN_DP, triton.next_power_of_2(d))
-    bias = 1 << (spec.score_bits(dp) - 1)
-    w, ks = _cutoff(c, r)
-    qp, kp = _pack(q, batch, dp, device), _pack(k, batch, dp, device)
-    vt = _pack(v, batch, dp, device).transpose(1, 2).contiguous()   # keys contiguous: a K-major dot operand
-    heads = qp.shape[0]
-    off = n_k - n_q + 1 if causal else n_k
-    rows = torch.empty((3, heads, n_q), dtype=torch.int32, device=device)
-    out = torch.empty((heads, n_q, dp), dtype=torch.int16, device=device)
-    if heads:
-        meta = dict(BIAS=bias, CAUSAL=bool(causal), DP=dp)
-        sel, fin = tiles["select"], tiles["output"]
-        _select_kernel[(triton.cdiv(n_q, sel["BM"]), heads)](
-            qp, kp, rows[0], rows[1], rows[2], n_q, n_k, off, p16, w, **meta, **sel)
-        _output_kernel[(triton.cdiv(n_q, fin["BM"]), heads)](
-            qp, kp, vt, _lut(device), rows[0], rows[1], rows[2], out, n_q, n_k, off, w, c, r, KS=ks, **meta, **fin)
-    return out[..., :d].reshape(batch + (n_q, d)).to(home)
+    Parameters
+    ----------
+    q : torch.Tensor, int8 [..., n_q, D]
+    k, v : torch.Tensor, int8 [..., n_k, D]
+        Values in [-127, 127], on one device (CUDA or CPU); leading (batch, head) dims broadcast.
+        D is 1..256 (zero-padded to a power of two >= 32 inside), n_k up to 32768.
+    permeability_q16 : int
+        P16 in [1, 65536]; see :func:`hpu_model.spec.permeability_q16`.
+    causal : bool
+        Bottom-right aligned causal mask (query i sees keys j <= i + n_k - n_q).
+    c, r : int
+        Softmax multiplier from :func:`hpu_model.spec.softmax_multiplier`.
+
+    Returns
+    -------
+    torch.Tensor
+        int16 [..., n_q, D] on the device of ``q``, bit-identical to :func:`hpu_model.golden.attention`.
+
+    Raises
+    ------
+    hpu_model.spec.SpecError
+        For any input the contract does not accept (dtype, -128, shapes, P16, C, R, devices).
+    """
+    return _Plan(q, k, v, permeability_q16=permeability_q16, causal=causal, c=c, r=r, tiles=_tiles).run()
