@@ -53,15 +53,19 @@ class Selector(Unit):
         pfx = Mux(self.first, 0, self.thr)
         rem = Mux(self.first, self.k, self.rem)
         u = [offset(s, sb) for s in self.s]
+        # the pass only selects which bits are compared: one mask and one digit mux per score
+        himask, digits = Signal(sb), [Signal(RADIX_BITS, name=f"digit{i}") for i in range(self.n_scores)]
+        with m.Switch(self.pass_idx):
+            for p in range(g.passes):
+                lo, w = g.digit(p)
+                with m.Case(p):
+                    m.d.comb += himask.eq(((1 << sb) - 1) ^ ((1 << (lo + w)) - 1))
+                    m.d.comb += [d.eq(x[lo:lo + w]) for d, x in zip(digits, u)]
+        match = Signal(self.n_scores)  # a named signal: each match feeds 16 buckets, built once
+        m.d.comb += match.eq(Cat(*(self.valid[i] & ((x ^ pfx) & himask == 0) for i, x in enumerate(u))))
         with m.If(self.en & ~self.pick):
-            with m.Switch(self.pass_idx):
-                for p in range(g.passes):
-                    lo, w = g.digit(p)
-                    with m.Case(p):
-                        match = [self.valid[i] & (x[lo + w:] == pfx[lo + w:]) for i, x in enumerate(u)]
-                        for b, h in enumerate(hist[:1 << w]):
-                            hits = [mt & (x[lo:lo + w] == b) for mt, x in zip(match, u)]
-                            m.d.sync += h.eq(h + sum(hits))
+            for b, h in enumerate(hist):
+                m.d.sync += h.eq(h + sum(mt & (d == b) for mt, d in zip(match, digits)))
             m.d.sync += [self.thr.eq(pfx), self.rem.eq(rem)]
         with m.If(self.en & self.pick):
             # suffix sums: above[b] = scores in digits > b; exactly one b has above < rem <= above + hist
@@ -113,11 +117,12 @@ class Emitter(Unit):
             j = self.base + lane
             u = offset(self.s[lane], sb)
             valid = j < self.nv
-            eq = valid & (u == self.thr)
-            keep = valid & (self.keep_all | (u > self.thr) | (eq & (tie_run < self.rem)))
+            eq, keep = Signal(name=f"eq{lane}"), Signal(name=f"keep{lane}")
+            bank, wrap = Signal(range(lanes), name=f"bank{lane}"), Signal(name=f"wrap{lane}")
+            m.d.comb += [eq.eq(valid & (u == self.thr)),
+                         keep.eq(valid & (self.keep_all | (u > self.thr) | (eq & (tie_run < self.rem))))]
             slot = bank0 + rank  # < 2L: wraps at most once
-            wrap = slot >= lanes
-            bank = Mux(wrap, slot - lanes, slot)
+            m.d.comb += [wrap.eq(slot >= lanes), bank.eq(Mux(wrap, slot - lanes, slot))]
             for b in range(lanes):
                 with m.If(self.en & keep & (bank == b)):
                     m.d.comb += [self.we[b].eq(1), self.waddr[b].eq(word0 + wrap),

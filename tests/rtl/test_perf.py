@@ -1,0 +1,64 @@
+"""The cycle model: a hand-worked timeline, its error messages, and the performance targets of issue 3."""
+
+import math
+import re
+
+import numpy as np
+import pytest
+
+from hpu_model import perf
+from hpu_model.errors import HPUError
+from hpu_rtl import simulate
+from hpu_rtl.bench import table
+
+
+def test_hand_worked_timeline_and_rtl():
+    """D=8, L=2, n_q=1, n_k=7, p=0.5: n_valid=7, k=4, G=4 key groups, K=2 kept groups.
+
+    score_bits(8) = 18 -> 5 radix passes of ceil(4/4)=1 read cycle each.  Stage busy
+    cycles: score 4+2=6, select 5*(1+1)+1=11, emit 4+1=5, pv 2+3=5, divide 26.
+    K is loaded in cycles 1..7, so score goes in cycle 8; each later stage goes the
+    cycle after the previous one's last busy cycle: 8+6+1=15, 15+11+1=27, 27+5+1=33,
+    33+5+1=39, out at 39+26+1=66; the O row is accepted in 67 and done is high in 68.
+    """
+    pred = perf.predict(head_dim=8, lanes=2, max_seq=8, n_q=1, n_k=7, permeability_q16=1 << 15, causal=False)
+    assert pred.cycles == 68
+    assert pred.unit_active["score_lane0"] == 4 and pred.unit_active["score_lane1"] == 3
+    assert pred.unit_active["pv_lane0"] == 2 and pred.unit_active["pv_lane1"] == 2
+    assert pred.unit_active["selector"] == 10 and pred.unit_active["divider"] == 26
+    q = [[1] * 8]
+    k = [[i - 3] * 8 for i in range(7)]
+    res = simulate(np.array(q, np.int8), np.array(k, np.int8), np.array(k, np.int8), permeability_q16=1 << 15,
+                   c=100, r=8, lanes=2, max_seq=8)
+    assert res.cycles == 68 and res.unit_active == pred.unit_active
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"head_dim": 0}, "head_dim must be an integer in 1..128"),
+    ({"lanes": 17}, "lanes must be an integer in 1..16"),
+    ({"max_seq": 5000}, "max_seq must be an integer in 1..4096"),
+    ({"n_k": 300}, "n_k must be an integer in 1..256"),
+    ({"n_q": 0}, "n_q must be an integer in 1..256"),
+    ({"permeability_q16": 0}, "permeability_q16 must be an integer in [1, 65536]"),
+    ({"causal": True, "n_q": 20, "n_k": 10}, "causal runs need n_q <= n_k"),
+])
+def test_bad_configuration_is_one_clear_error(kwargs, message):
+    base = {"head_dim": 64, "lanes": 8, "max_seq": 256, "n_q": 4, "n_k": 16, "permeability_q16": 1 << 15,
+            "causal": False}
+    with pytest.raises(HPUError, match=re.escape(message)):
+        perf.predict(**(base | kwargs))
+
+
+def test_pv_cycles_follow_k_and_keep_all_skips_selection():
+    full = perf.predict(head_dim=64, lanes=8, max_seq=256, n_q=8, n_k=256, permeability_q16=1 << 16, causal=False)
+    half = perf.predict(head_dim=64, lanes=8, max_seq=256, n_q=8, n_k=256, permeability_q16=1 << 15, causal=False)
+    assert full.unit_active["selector"] == 0 and half.unit_active["selector"] > 0
+    assert half.phases["pv_cycles"] * 2 == full.phases["pv_cycles"] == 8 * 32
+
+
+def test_issue_targets_d64_l8_n256():
+    """Within 1.5x of ceil(n/L) + ceil(k/L) per row at p=0.5; PV cycles cut by >= 45% against p=1."""
+    rows = {r["permeability"]: r for r in table(head_dim=64, lanes=8, seq=256, permeabilities=[1.0, 0.5, 0.25])}
+    assert rows[0.5]["ideal_per_row"] == math.ceil(256 / 8) + math.ceil(128 / 8)
+    assert rows[0.5]["ratio_to_ideal"] <= 1.5
+    assert rows[0.5]["pv_cut_vs_p1"] >= 0.45
