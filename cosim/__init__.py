@@ -6,13 +6,16 @@ and RTL on one workload and reports pairwise bit-exactness, cycles and
 fidelity, stage by stage on a mismatch.
 """
 
-from .sim import SimResult, SimulationError, simulate
-
 __all__ = ["SimResult", "SimulationError", "simulate", "compare"]
 
 
 def __getattr__(name):
-    # compare pulls in the kernel (torch) only when asked for
+    # Lazy: the cocotb test module (cosim._tb) runs inside the simulator and must not pay for the golden
+    # model's imports (torch) at every start-up.
+    if name in ("SimResult", "SimulationError", "simulate"):
+        from . import sim
+
+        return getattr(sim, name)
     if name == "compare":
         from ._compare import compare
 

@@ -54,7 +54,7 @@ def _sources_digest(h) -> None:
         import hpu_rtl
     except ImportError as exc:
         raise BuildError(f"the RTL generator is not available (import hpu_rtl failed: {exc})") from None
-    for root in (Path(hpu_rtl.__file__).parent,):
+    for root in map(Path, hpu_rtl.__path__):
         for path in sorted(root.rglob("*.py")):
             h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
     h.update(Path(_tbgen.__file__).read_bytes())
@@ -78,7 +78,7 @@ def _compile(build_dir: Path, verilog: Path, head_dim: int, defines: dict) -> tu
     sim_dir, log = build_dir / "sim", build_dir / "iverilog.log"
     runner = get_runner("icarus")
     try:
-        runner.build(verilog_sources=[verilog, top], hdl_toplevel="tb", build_dir=sim_dir, timescale=TIMESCALE,
+        runner.build(sources=[verilog, top], hdl_toplevel="tb", build_dir=sim_dir, timescale=TIMESCALE,
                      defines=defines, always=True, log_file=log)
     except (RuntimeError, SystemExit):
         raise BuildError(f"Icarus could not compile {verilog}:\n{_tail(log)}") from None

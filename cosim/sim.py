@@ -220,10 +220,10 @@ def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = F
         job = {"heads": heads, "n_q": n_q, "n_k": n_k, "head_dim": d, "p16": p16, "causal": int(causal),
                "c": c, "r": r, "stalls": bool(stalls), "stall_prob": STALL_PROB, "seed": int(seed),
                "timeout_cycles": int(timeout_cycles), "outputs": list(build.outputs),
-               "job_npz": str(run_dir / "job.npz"), "result_npz": str(run_dir / "result.npz"),
-               "result_json": str(run_dir / "result.json")}
-        np.savez(job["job_npz"], q=np.ascontiguousarray(q), k=np.ascontiguousarray(k),
-                 v=np.ascontiguousarray(v), expected=expected)
+               "result_o": str(run_dir / "o.bin"), "result_json": str(run_dir / "result.json")}
+        for name, x in (("q", q), ("k", k), ("v", v), ("expected", expected.astype("<i2"))):
+            job[f"{name}_bin"] = str(run_dir / f"{name}.bin")
+            Path(job[f"{name}_bin"]).write_bytes(np.ascontiguousarray(x).tobytes())
         (run_dir / "job.json").write_text(json.dumps(job))
         plusargs = [f"+taps={run_dir / 'taps.txt'}"]
         vcd_path = None
@@ -241,8 +241,7 @@ def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = F
             raise SimulationError(f"the simulator ended without a result:\n{_build._tail(run_dir / 'sim.log')}")
         if res["error"]:
             raise SimulationError(res["error"])
-        with np.load(job["result_npz"]) as f:
-            o = f["o"]
+        o = np.frombuffer(Path(job["result_o"]).read_bytes(), "<i2").astype(np.int16).reshape(heads, n_q, d)
         cycles, starts, debug = _parse_taps(run_dir / "taps.txt", heads)
     finally:
         if not os.environ.get("HPU_KEEP_RUN"):
