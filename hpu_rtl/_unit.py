@@ -20,6 +20,8 @@ class Unit(wiring.Component):
     """
 
     kind = "reg"
+    #: output ports that are combinational (valid in the cycle en is high); all others are registers
+    comb_outputs = ()
 
     def __init__(self, signature_members: dict, *, ops: int, bits: int):
         super().__init__({"en": In(1), **signature_members})

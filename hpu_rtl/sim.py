@@ -30,6 +30,7 @@ class SimResult:
     unit_active: dict
     rows: list = field(default_factory=list)   # (i, m, k, z, r) from dbg_row_*
     keeps: list = field(default_factory=list)  # (i, j, e) from dbg_keep_*
+    noisy: list = field(default_factory=list)  # (cycle, unit, port): an output moved while the unit was gated
 
 
 def pack_rows(x: np.ndarray, bits: int) -> list[int]:
@@ -50,8 +51,14 @@ def unpack_rows(words: list[int], n: int, bits: int) -> np.ndarray:
 
 def simulate(q, k, v, *, permeability_q16: int, causal: bool = False, c: int, r: int, lanes: int,
              max_seq: int | None = None, stall: float = 0.0, seed: int = 0, dut: HPU | None = None,
-             max_cycles: int | None = None, vcd: str | None = None) -> SimResult:
-    """Simulate one head: int8 ``q`` [n_q, D], ``k``/``v`` [n_k, D] (validated like the golden model)."""
+             max_cycles: int | None = None, vcd: str | None = None, check_silent: bool = False) -> SimResult:
+    """Simulate one head: int8 ``q`` [n_q, D], ``k``/``v`` [n_k, D] (validated like the golden model).
+
+    With ``check_silent`` every output port of every unit is watched: a
+    register output that changes from cycle c to c+1 although ``en`` was low
+    in cycle c (for a comb output: in both cycles) is recorded in
+    ``SimResult.noisy``, which should stay empty.
+    """
     p16 = spec.check_p16(permeability_q16)
     c, r = spec.check_multiplier(c, r)
     q, k, v = golden.check_inputs(q, k, v, causal=causal)
@@ -61,6 +68,8 @@ def simulate(q, k, v, *, permeability_q16: int, causal: bool = False, c: int, r:
     rng = random.Random(seed)
     feeds = {"k": pack_rows(k, 8), "v": pack_rows(v, 8), "q": pack_rows(q, 8)}
     ens = {name: unit.en for name, unit in dut.units.items()}
+    watched = {name: [(".".join(map(str, path)), sig) for path, flow, sig in unit.signature.flatten(unit)
+                      if flow.flow.name == "Out"] for name, unit in dut.units.items()} if check_silent else {}
     limit = max_cycles or 200 + 40 * n_k + n_q * (n_k * 4 + 200)
     res = SimResult(o=None, cycles=-1, unit_active=dict.fromkeys(ens, 0))
     outs = []
@@ -70,6 +79,7 @@ def simulate(q, k, v, *, permeability_q16: int, causal: bool = False, c: int, r:
                             ("cfg_c", c), ("cfg_r", r), ("start", 1)):
             ctx.set(getattr(dut, port), value)
         pos = dict.fromkeys(feeds, 0)
+        last, was_on = {}, dict.fromkeys(ens, 0)
         for cycle in range(limit):
             for name, rows in feeds.items():
                 offer = pos[name] < len(rows) and rng.random() >= stall
@@ -81,7 +91,16 @@ def simulate(q, k, v, *, permeability_q16: int, causal: bool = False, c: int, r:
                 res.cycles = cycle
                 return
             for name, en in ens.items():
-                res.unit_active[name] += ctx.get(en)
+                on = ctx.get(en)
+                res.unit_active[name] += on
+                for port, sig in watched.get(name, ()):
+                    # a register may change only after a cycle with en high; a comb output also in one
+                    value = ctx.get(sig)
+                    allowed = was_on[name] or (on and port.split(".")[0] in dut.units[name].comb_outputs)
+                    if cycle and not allowed and value != last[name, port]:
+                        res.noisy.append((cycle, name, port))
+                    last[name, port] = value
+                was_on[name] = on
             for name in feeds:
                 if ctx.get(getattr(dut, f"{name}_tvalid")) and ctx.get(getattr(dut, f"{name}_tready")):
                     pos[name] += 1

@@ -94,6 +94,7 @@ class Emitter(Unit):
     """
 
     kind = "cmp"
+    comb_outputs = ("we", "waddr", "wdata")
 
     def __init__(self, geometry):
         g = self.g = geometry
