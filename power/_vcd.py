@@ -378,8 +378,10 @@ class NumpyReader(_Reader):
         sep = np.concatenate(([-1], np.flatnonzero(a <= 32), [len(a)]))
         gap = np.diff(sep) > 1
         starts, ends = sep[:-1][gap] + 1, sep[1:][gap]
-        first = a[starts]
 
+        if b"$comment" in block:
+            starts, ends = self._drop_comments(block, starts, ends)
+        first = a[starts]
         n = len(starts)
         if n == 0:
             return [], None, None
@@ -436,23 +438,29 @@ class NumpyReader(_Reader):
                 groups.append((width, sig[r], times[r], self._codes(a, v_start[r], v_end[r], width)))
         return groups, (int(stamps[0]) if stamps.size else None), (int(stamps[-1]) if stamps.size else None)
 
+    def _drop_comments(self, block, starts, ends):
+        """Remove the tokens of ``$comment ... $end`` blocks (free text, so before any classification)."""
+        drop = np.zeros(len(starts), bool)
+        dollar = np.flatnonzero(np.frombuffer(block, np.uint8)[starts] == ord("$"))
+        words = [block[starts[i]:ends[i]] for i in dollar]
+        k = 0
+        while k < len(words):
+            if words[k] == b"$comment":
+                end = next((j for j in range(k + 1, len(words)) if words[j] == b"$end"), None)
+                if end is None:
+                    raise VCDError(f"{self.path}: $comment without $end (truncated VCD?)")
+                drop[dollar[k]:dollar[end] + 1] = True
+                k = end
+            k += 1
+        return starts[~drop], ends[~drop]
+
     def _keywords(self, block, starts, ends, keyword):
-        """Drop $dumpvars/$dumpall/$dumpon/$dumpoff/$end markers and whole $comment ... $end blocks."""
-        drop = keyword.copy()
-        comment_from = None
+        """Markers to drop: $dumpvars/$dumpall/$dumpon/$dumpoff and their $end; anything else is an error."""
         for i in np.flatnonzero(keyword):
             word = block[starts[i]:ends[i]]
-            if comment_from is not None:
-                if word == b"$end":
-                    drop[comment_from:i + 1] = True
-                    comment_from = None
-            elif word == b"$comment":
-                comment_from = i
-            elif word not in (b"$dumpvars", b"$dumpall", b"$dumpon", b"$dumpoff", b"$end"):
+            if word not in (b"$dumpvars", b"$dumpall", b"$dumpon", b"$dumpoff", b"$end"):
                 raise VCDError(f"{self.path}: unexpected {word.decode('ascii', 'replace')} in the VCD body")
-        if comment_from is not None:
-            raise VCDError(f"{self.path}: $comment without $end (truncated VCD?)")
-        return drop
+        return keyword
 
     def _numbers(self, a, lo, hi) -> np.ndarray:
         length = hi - lo
