@@ -90,8 +90,9 @@ async def _run(dut, job, arrays, result) -> None:
     want = {"k": n_k, "v": n_k, "q": n_q, "o": n_q}
     t0 = time.perf_counter()
     for h in range(job["heads"]):
-        for name in ("n_q", "n_k", "p16", "causal", "c", "r"):
-            getattr(dut, f"cfg_{name}").value = int(job[name])
+        dut.cfg_n_q.value, dut.cfg_n_k.value = n_q, n_k
+        for name, value in job["runs"][h].items():
+            getattr(dut, f"cfg_{name}").value = int(value)
         dut.start.value = 1
         await RisingEdge(clk)
         dut.start.value = 0

@@ -48,7 +48,8 @@ class SimResult:
     mismatches : int
         O values that differ from ``expected``; ``first_mismatch`` locates the first one.
     cycles : list of int
-        Per head, cycles from the edge that sampled ``start`` to the edge where ``done`` is high.
+        Per head, clock periods from the edge that samples ``start`` to the edge that raises ``done``
+        (the convention of :func:`hpu_model.perf.predict`).
     start_cycles : list of int
         Per head, the absolute cycle (since time 0) at which ``start`` was sampled: use it to place a VCD window.
     debug : list of dict
@@ -121,10 +122,33 @@ def _timeout_cycles(head_dim, lanes, max_seq, n_q, n_k, p16, causal, stalls) -> 
         from hpu_model import perf
         base = perf.predict(head_dim=head_dim, lanes=lanes, max_seq=max_seq, n_q=n_q, n_k=n_k,
                             permeability_q16=p16, causal=causal).cycles
-    except ImportError:
-        # Without the cycle model: a bound no sane schedule exceeds (every score, exp and MAC serialised).
+    except (ImportError, HPUError):
+        # Without the cycle model (or outside its range): a bound no sane schedule exceeds (every score, exp
+        # and MAC serialised).
         base = n_q * n_k * (2 * math.ceil(head_dim / lanes) + 8) + 8 * (n_q + 2 * n_k)
     return int(base * (4 if stalls else 2)) + 1000
+
+
+def _runs(heads: int, **per_head) -> list[dict]:
+    """Per-head run settings from scalars or length-H sequences, validated as the spec demands."""
+    lists = {}
+    for name, value in per_head.items():
+        if isinstance(value, (list, tuple, np.ndarray)):
+            if len(value) != heads:
+                raise SpecError(f"{name} has {len(value)} entries for {heads} heads: give one value or one per head")
+            lists[name] = list(value)
+        else:
+            lists[name] = [value] * heads
+    runs = []
+    for h in range(heads):
+        c, r = spec.check_multiplier(lists["c"][h], lists["r"][h])
+        runs.append({"p16": spec.check_p16(lists["permeability_q16"][h]), "causal": bool(lists["causal"][h]),
+                     "c": c, "r": r})
+    return runs
+
+
+def _one_or_list(values: list):
+    return values[0] if all(x == values[0] for x in values) else values
 
 
 def _parse_taps(path: Path, heads: int) -> tuple[list[int], list[int], list[dict]]:
@@ -150,7 +174,9 @@ def _parse_taps(path: Path, heads: int) -> tuple[list[int], list[int], list[dict
     row_dtype = [(name, np.int64) for name, _, _ in _tbgen.TAP_RECORDS["R"][1]]
     debug = [{"rows": np.array(rows[h], dtype=row_dtype),
               "kept": np.array(kept[h], dtype=np.int64).reshape(-1, 3)} for h in range(heads)]
-    cycles = [d - s for s, d in zip(starts, dones)]
+    # The top logs done on the edge that samples it, one edge after the edge that raised it; a run's cycles are
+    # counted from the edge that samples start to the edge that raises done (as hpu_model.perf counts them).
+    cycles = [d - s - 1 for s, d in zip(starts, dones)]
     return cycles, starts, debug
 
 
@@ -164,7 +190,8 @@ def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = F
     q : int8 ndarray [H, n_q, D]
     k, v : int8 ndarray [H, n_k, D]
     c, r, permeability_q16, causal
-        As for :func:`hpu_model.golden.attention`.
+        As for :func:`hpu_model.golden.attention`; each may also be a sequence with one value per head (the
+        configuration is latched per start/done run, so one simulation can sweep them).
     lanes : int
         RTL score lanes.
     max_seq : int, optional
@@ -191,14 +218,14 @@ def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = F
         The HPU hung, drove X/Z on an output, broke the stream protocol, or the simulator failed.
     """
     t_wall = time.perf_counter()
-    p16 = spec.check_p16(permeability_q16)
-    c, r = spec.check_multiplier(c, r)
     q, k, v = (np.asarray(x) for x in (q, k, v))
     for name, x in (("q", q), ("k", k), ("v", v)):
         if x.ndim != 3:
             raise SpecError(f"{name} must have shape [H, n, D] (3 dims), got shape {x.shape}")
-    q, k, v = golden.check_inputs(q, k, v, causal=causal)
-    heads, n_q, d = q.shape
+    heads = q.shape[0]
+    runs = _runs(heads, permeability_q16=permeability_q16, causal=causal, c=c, r=r)
+    q, k, v = golden.check_inputs(q, k, v, causal=any(run["causal"] for run in runs))
+    _, n_q, d = q.shape
     n_k = k.shape[1]
     if isinstance(lanes, bool) or not isinstance(lanes, (int, np.integer)) or not 1 <= lanes <= d:
         raise SpecError(f"lanes must be an integer in 1..D={d}, got {lanes!r}")
@@ -210,15 +237,17 @@ def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = F
     window = _check_window(vcd_window)
     if window is not None and vcd is None:
         raise SpecError("a VCD window needs a VCD file (vcd=...)")
-    expected = golden.attention(q, k, v, permeability_q16=p16, causal=causal, c=c, r=r)
+    expected = np.stack([golden.attention(q[h], k[h], v[h], permeability_q16=run["p16"], causal=run["causal"],
+                                          c=run["c"], r=run["r"]) for h, run in enumerate(runs)])
     build = _build.get_build(d, int(lanes), int(max_seq), root=build_dir, verilog=verilog, defines=defines)
     if timeout_cycles is None:
-        timeout_cycles = _timeout_cycles(d, lanes, max_seq, n_q, n_k, p16, causal, stalls)
+        timeout_cycles = max(_timeout_cycles(d, lanes, max_seq, n_q, n_k, run["p16"], run["causal"], stalls)
+                             for run in runs)
 
     run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=build.dir))
     try:
-        job = {"heads": heads, "n_q": n_q, "n_k": n_k, "head_dim": d, "p16": p16, "causal": int(causal),
-               "c": c, "r": r, "stalls": bool(stalls), "stall_prob": STALL_PROB, "seed": int(seed),
+        job = {"heads": heads, "n_q": n_q, "n_k": n_k, "head_dim": d, "runs": runs, "stalls": bool(stalls),
+               "stall_prob": STALL_PROB, "seed": int(seed),
                "timeout_cycles": int(timeout_cycles), "outputs": list(build.outputs),
                "result_o": str(run_dir / "o.bin"), "result_json": str(run_dir / "result.json")}
         for name, x in (("q", q), ("k", k), ("v", v), ("expected", expected.astype("<i2"))):
@@ -251,7 +280,9 @@ def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = F
                      manifest=build.manifest, vcd=vcd_path, wall_s=time.perf_counter() - t_wall,
                      sim_wall_s=res["sim_wall_s"], total_cycles=res["last_cycle"], build_dir=build.dir,
                      params={"head_dim": d, "lanes": int(lanes), "max_seq": int(max_seq), "n_q": n_q, "n_k": n_k,
-                             "heads": heads, "permeability_q16": p16, "causal": bool(causal), "c": c, "r": r,
+                             "heads": heads, **{key: _one_or_list([run[src] for run in runs]) for key, src in
+                                                (("permeability_q16", "p16"), ("causal", "causal"), ("c", "c"),
+                                                 ("r", "r"))},
                              "stalls": bool(stalls), "seed": int(seed)})
 
 

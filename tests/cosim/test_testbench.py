@@ -98,12 +98,12 @@ def test_vcd_is_real_vcd_and_cycles_match_it(build_dir, tmp_path):
     assert text.startswith("$date") and "$enddefinitions" in text and "$var" in text
     w = vcdvcd.VCDVCD(str(res.vcd))
     assert "tb.dut.busy" in w.signals and "tb.dut.o_tdata[63:0]" in w.signals
-    period = 10_000  # ps
+    period = 10_000  # ps; rising edges at 5 ns + k * 10 ns
+    # start is sampled by the first rising edge after it rises; done rises right after the edge that raises it
+    sampled = lambda t: (t // period) * period + period // 2 + (period if t % period >= period // 2 else 0)
     start_t = [t for t, val in w["tb.start"].tv if val == "1"]
     done_t = [t for t, val in w["tb.dut.done"].tv if val == "1"]
-    # start is sampled by the next rising edge; done is sampled by the edge after it rises
-    first_edge = lambda t: (t // period) * period + period // 2 + (period if t % period > period // 2 else 0)
-    measured = [(first_edge(d) - first_edge(s)) // period for s, d in zip(start_t, done_t)]
+    measured = [(d - sampled(s)) // period for s, d in zip(start_t, done_t)]
     assert measured == res.cycles
 
 
