@@ -11,6 +11,7 @@ from pathlib import Path
 
 from amaranth import Shape
 from amaranth.back import verilog
+from amaranth.hdl import Fragment
 
 from hpu_model import spec
 from hpu_model.artifacts import atomic_write_json, atomic_write_text
@@ -58,7 +59,7 @@ def manifest_of(dut: HPU) -> dict:
 def build_manifest(*, head_dim: int, lanes: int, max_seq: int) -> dict:
     """The manifest dict of ``hpu export`` for these parameters, without writing Verilog."""
     dut = HPU(head_dim=head_dim, lanes=lanes, max_seq=max_seq)
-    _convert(dut)
+    Fragment.get(dut, None)  # elaborating creates the memory ports the manifest lists
     return manifest_of(dut)
 
 

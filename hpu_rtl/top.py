@@ -17,7 +17,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from hpu_model.perf import KEPT_SLOTS, SCORE_SLOTS, Geometry
+from hpu_model.perf import KEPT_SLOTS, SCORE_SLOTS, STAGES, Geometry
 
 from .control import Controller
 from .exp2 import ExpLUT, ExpScale
@@ -147,7 +147,7 @@ class HPU(wiring.Component):
             for name, value in values.items():
                 regs[name] = Signal.like(value, name=f"{stage}_{name}") if isinstance(value, Signal) \
                     else Signal(value.shape(), name=f"{stage}_{name}")
-            with m.If(go[("score", "select", "emit", "pv", "divide", "out").index(stage)]):
+            with m.If(go[STAGES.index(stage)]):
                 m.d.sync += [regs[n].eq(v) for n, v in values.items()]
             return regs
 
