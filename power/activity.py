@@ -113,12 +113,19 @@ def find_scope(names, manifest: dict, scope: str | None = None, during: str | No
             raise ManifestError(f"signal {(scope + '.' if scope else '') + lost[0]!r} named by the manifest is "
                                 f"not in the waveform ({len(lost)} of {len(required)} missing under scope {scope!r})")
         return scope
-    anchor = manifest["units"][0]["enable"]
-    candidates = sorted({n[: -len(anchor) - 1] for n in names if n.endswith("." + anchor)} |
-                        ({""} if anchor in names else set()))
+    # candidate scopes: every prefix under which some required signal appears
+    wanted = set(required)
+    candidates = set()
+    for n in names:
+        if n in wanted:
+            candidates.add("")
+        for i, ch in enumerate(n):
+            if ch == "." and n[i + 1:] in wanted:
+                candidates.add(n[:i])
+    candidates = sorted(candidates)
     if not candidates:
-        raise ManifestError(f"no signal ending in {anchor!r} (enable of unit {manifest['units'][0]['name']!r}) "
-                            "in the waveform: is it a VCD of this design, dumped with the unit enables?")
+        raise ManifestError(f"none of the {len(required)} signals the manifest names (clock {manifest['clock']!r}, "
+                            "unit enables, memory enables) is in the waveform: is it a VCD of this design?")
     full = [c for c in candidates if not missing(c)]
     if len(full) > 1:
         raise ManifestError(f"several instances fit the manifest: {', '.join(full)}; choose one with --scope")
