@@ -80,7 +80,7 @@ def _sweep(args, do_bench, log) -> dict:
             plan = _Plan(q, k, v, permeability_q16=p16, c=c, r=r, tiles=tiles)
             plan.select()
             try:
-                times[cfg] = do_bench(getattr(plan, kernel), return_mode="median")
+                times[cfg] = do_bench(getattr(plan, kernel))
             except Exception as exc:  # a shape that does not compile or fit: report it, try the next
                 log(f"  {kernel} {cfg}: failed ({type(exc).__name__}: {str(exc).splitlines()[0][:100]})")
                 continue
