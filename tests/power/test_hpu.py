@@ -1,0 +1,67 @@
+"""The analyzer on VCDs of the real HPU RTL (Icarus via cosim.simulate) against the cycle model.
+
+Needs the RTL (``hpu_rtl``), the co-simulation (``cosim.sim``) and the cycle model (``hpu_model.perf``);
+the module is skipped, saying which is missing, when one of them is not importable.
+"""
+
+import pytest
+
+from hpu_model import spec
+from hpu_model.workload import random_workload
+
+perf = pytest.importorskip("hpu_model.perf", reason="cycle model hpu_model.perf not available")
+pytest.importorskip("hpu_rtl", reason="RTL package hpu_rtl not available")
+sim = pytest.importorskip("cosim.sim", reason="co-simulation cosim.sim not available")
+
+from power import analyze  # noqa: E402
+from power.energy import energy, from_activity  # noqa: E402
+
+# small enough for CI (two short Icarus runs), big enough that p = 0.5 keeps 6 of 12 keys per row
+D, LANES, N = 8, 4, 12
+
+
+@pytest.fixture(scope="module")
+def hpu_runs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("hpu")
+    w = random_workload(heads=1, n_k=N, head_dim=D, seed=11)
+    runs = {}
+    for p in (1.0, 0.5):
+        p16 = spec.permeability_q16(p)
+        res = sim.simulate(w.q, w.k, w.v, c=w.c, r=w.r, permeability_q16=p16, lanes=LANES, vcd=tmp / f"p{p}.vcd",
+                           build_dir=tmp / "build")
+        # output correctness is cosim's test (tests/cosim); here only the activity matters
+        pred = perf.predict(head_dim=D, lanes=LANES, max_seq=res.params["max_seq"], n_q=N, n_k=N,
+                            permeability_q16=p16, causal=False)
+        runs[p] = (res, pred)
+    return runs
+
+
+@pytest.mark.parametrize("p", [1.0, 0.5])
+def test_unit_active_cycles_equal_the_cycle_model(hpu_runs, p):
+    res, pred = hpu_runs[p]
+    act = analyze(res.vcd, res.manifest, during="busy")
+    assert act.scope == "tb.dut"
+    assert act.unit_active == pred.unit_active          # exact, unit by unit
+    assert act.cycles == pred.cycles == res.cycles[0]   # busy cycles = start-to-done cycles
+    whole = analyze(res.vcd, res.manifest)              # all cycles of the dump: same active counts
+    assert whole.unit_active == pred.unit_active and whole.cycles > act.cycles
+
+
+def test_gating_direction(hpu_runs):
+    """p = 0.5 gates the exp and PV units half of the time: they get more silent and cheaper."""
+    (dense, pd), (gated, pg) = hpu_runs[1.0], hpu_runs[0.5]
+    a1, a5 = (analyze(r.vcd, r.manifest, during="busy") for r in (dense, gated))
+    gated_units = [u for u in pd.unit_active if pg.unit_active[u] < pd.unit_active[u]]
+    assert any(u.startswith("pv_lane") for u in gated_units) and "exp_lut" in gated_units
+    s1, s5 = a1.silent_ratio()["unit"], a5.silent_ratio()["unit"]
+    assert all(s5[u] > s1[u] for u in gated_units)
+    e1, e5 = energy(a1)["units"], energy(a5)["units"]
+    assert sum(e5[u]["op"] for u in gated_units) < sum(e1[u]["op"] for u in gated_units)
+    assert sum(e5[u]["toggle"] for u in gated_units) < sum(e1[u]["toggle"] for u in gated_units)
+    for cls in ("mul", "lut_read"):   # exp scale and exp LUT: only the kept keys reach them
+        assert a5.silent_ratio()["class"][cls] > a1.silent_ratio()["class"][cls]
+    # without switching (cycle-model path) the whole design is cheaper at p = 0.5: operations saved in
+    # exp/PV exceed the selector's extra comparisons
+    f1 = from_activity(dense.manifest, pd.unit_active, pd.cycles)["totals"]["total"]
+    f5 = from_activity(gated.manifest, pg.unit_active, pg.cycles)["totals"]["total"]
+    assert f5 < f1
