@@ -7,7 +7,16 @@ from amaranth.hdl import Fragment
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 
-__all__ = ["Unit", "Seq", "reg_bits"]
+from hpu_model import spec
+
+__all__ = ["Unit", "Seq", "reg_bits", "C_BITS", "R_BITS", "P16_BITS", "E_BITS", "O_BITS"]
+
+#: Port widths of the run parameters and values, from the spec's ranges.
+C_BITS = (spec.C_LIMIT - 1).bit_length()        # 15
+R_BITS = spec.R_MAX.bit_length()                # 5
+P16_BITS = spec.P16_ONE.bit_length()            # 17
+E_BITS = spec.E_MAX.bit_length()                # 16, e <= 2**15
+O_BITS = spec.OUT_MAX.bit_length() + 1          # 16, signed
 
 
 class Unit(wiring.Component):

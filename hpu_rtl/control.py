@@ -13,7 +13,7 @@ from amaranth import Module, Signal
 
 from hpu_model.perf import STAGES
 
-from ._unit import Seq
+from ._unit import C_BITS, P16_BITS, R_BITS, Seq
 
 __all__ = ["Controller"]
 
@@ -32,8 +32,8 @@ class Controller:
         self.start = Signal()
         cb = 16
         self.n_q, self.n_k = Signal(cb, name="cfg_n_q_r"), Signal(cb, name="cfg_n_k_r")
-        self.p16, self.causal = Signal(17, name="cfg_p16_r"), Signal(name="cfg_causal_r")
-        self.c, self.r = Signal(15, name="cfg_c_r"), Signal(5, name="cfg_r_r")
+        self.p16, self.causal = Signal(P16_BITS, name="cfg_p16_r"), Signal(name="cfg_causal_r")
+        self.c, self.r = Signal(C_BITS, name="cfg_c_r"), Signal(R_BITS, name="cfg_r_r")
         self.o_valid = Signal(name="o_valid")
 
     def load(self, name: str, stream, data, port, wr_en, *, count_to):

@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from hpu_model import spec
 
-from ._unit import Unit
+from ._unit import C_BITS, E_BITS, R_BITS, Unit
 
 __all__ = ["ExpScale", "ExpLUT", "T_SAT_BITS"]
 
@@ -25,7 +25,7 @@ class ExpScale(Unit):
         g = self.g = geometry
         sb, cb, lanes = g.score_bits, g.count_bits, g.lanes
         super().__init__({"s": In(signed(sb)).array(lanes), "j": In(cb).array(lanes), "m": In(signed(sb)),
-                          "c": In(15), "r": In(5), "t": Out(T_SAT_BITS).array(lanes),
+                          "c": In(C_BITS), "r": In(R_BITS), "t": Out(T_SAT_BITS).array(lanes),
                           "j_out": Out(cb).array(lanes)}, ops=lanes, bits=sb)
 
     def elaborate(self, platform):
@@ -45,11 +45,10 @@ class ExpLUT(Unit):
     def __init__(self, geometry):
         g = self.g = geometry
         cb, lanes = g.count_bits, g.lanes
-        e_bits = spec.E_MAX.bit_length()
         super().__init__({"t": In(T_SAT_BITS).array(lanes), "j": In(cb).array(lanes),
-                          "e": Out(unsigned(e_bits)).array(lanes), "j_out": Out(cb).array(lanes)},
-                         ops=lanes, bits=e_bits)
-        self.rom = Memory(shape=unsigned(e_bits), depth=len(spec.LUT), init=spec.LUT)
+                          "e": Out(unsigned(E_BITS)).array(lanes), "j_out": Out(cb).array(lanes)},
+                         ops=lanes, bits=E_BITS)
+        self.rom = Memory(shape=unsigned(E_BITS), depth=len(spec.LUT), init=spec.LUT)
         self.rom_ports = [self.rom.read_port(domain="comb") for _ in range(lanes)]
 
     def elaborate(self, platform):

@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from hpu_model import spec
 
-from ._unit import Unit
+from ._unit import O_BITS, Unit
 
 __all__ = ["Divider", "Normalizer"]
 
@@ -48,7 +48,7 @@ class Normalizer(Unit):
     def __init__(self, geometry):
         g = self.g = geometry
         super().__init__({"a": In(signed(g.acc_bits)).array(g.head_dim), "r": In(unsigned(g.recip_bits)),
-                          "o": Out(signed(16)).array(g.head_dim)}, ops=g.head_dim, bits=g.acc_bits)
+                          "o": Out(signed(O_BITS)).array(g.head_dim)}, ops=g.head_dim, bits=g.acc_bits)
 
     def elaborate(self, platform):
         m = Module()

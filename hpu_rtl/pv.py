@@ -5,7 +5,7 @@ from __future__ import annotations
 from amaranth import Module, Mux, signed, unsigned
 from amaranth.lib.wiring import In, Out
 
-from ._unit import Unit
+from ._unit import E_BITS, Unit
 from .score import int8_elems
 
 __all__ = ["PVLane", "ZAcc", "PVReduce"]
@@ -22,7 +22,7 @@ class PVLane(Unit):
 
     def __init__(self, geometry):
         g = self.g = geometry
-        super().__init__({"e": In(unsigned(16)), "v": In(8 * g.head_dim), "first": In(1),
+        super().__init__({"e": In(unsigned(E_BITS)), "v": In(8 * g.head_dim), "first": In(1),
                           "a": Out(signed(g.acc_bits)).array(g.head_dim)}, ops=g.head_dim, bits=16)
 
     def elaborate(self, platform):
@@ -40,7 +40,7 @@ class ZAcc(Unit):
 
     def __init__(self, geometry):
         g = self.g = geometry
-        super().__init__({"e": In(unsigned(16)).array(g.lanes), "valid": In(g.lanes), "first": In(1),
+        super().__init__({"e": In(unsigned(E_BITS)).array(g.lanes), "valid": In(g.lanes), "first": In(1),
                           "z": Out(unsigned(g.z_bits))}, ops=g.lanes, bits=g.z_bits)
 
     def elaborate(self, platform):

@@ -19,6 +19,7 @@ from amaranth.lib.wiring import In, Out
 
 from hpu_model.perf import KEPT_SLOTS, SCORE_SLOTS, STAGES, Geometry
 
+from ._unit import C_BITS, O_BITS, P16_BITS, R_BITS
 from .control import Controller
 from .exp2 import ExpLUT, ExpScale
 from .normalize import Divider, Normalizer
@@ -61,10 +62,10 @@ class HPU(wiring.Component):
         g = self.g = Geometry(head_dim, lanes, max_seq)
         d8 = 8 * head_dim
         super().__init__({
-            "cfg_n_q": In(16), "cfg_n_k": In(16), "cfg_p16": In(17), "cfg_causal": In(1),
-            "cfg_c": In(15), "cfg_r": In(5), "start": In(1), "busy": Out(1), "done": Out(1),
+            "cfg_n_q": In(16), "cfg_n_k": In(16), "cfg_p16": In(P16_BITS), "cfg_causal": In(1),
+            "cfg_c": In(C_BITS), "cfg_r": In(R_BITS), "start": In(1), "busy": Out(1), "done": Out(1),
             **_stream_ports("k", d8, False), **_stream_ports("v", d8, False), **_stream_ports("q", d8, False),
-            **_stream_ports("o", 16 * head_dim, True),
+            **_stream_ports("o", O_BITS * head_dim, True),
             "dbg_row_valid": Out(1), "dbg_row_idx": Out(16), "dbg_row_m": Out(24), "dbg_row_k": Out(16),
             "dbg_row_z": Out(32), "dbg_row_r": Out(26),
             "dbg_keep_valid": Out(1), "dbg_keep_row": Out(16), "dbg_keep_idx": Out(16), "dbg_keep_e": Out(16),

@@ -1,5 +1,6 @@
 """The cycle model: a hand-worked timeline, its error messages, and the performance targets of issue 3."""
 
+import json
 import math
 import re
 
@@ -62,3 +63,16 @@ def test_issue_targets_d64_l8_n256():
     assert rows[0.5]["ideal_per_row"] == math.ceil(256 / 8) + math.ceil(128 / 8)
     assert rows[0.5]["ratio_to_ideal"] <= 1.5
     assert rows[0.5]["pv_cut_vs_p1"] >= 0.45
+
+
+def test_bench_rtl_command_writes_json(tmp_path, capsys):
+    from cosim.cli import main
+
+    path = tmp_path / "bench.json"
+    assert main(["bench", "rtl", "--head-dim", "8", "--lanes", "2", "--seq", "8", "--permeability", "1", "0.5",
+                 "--verify-rows", "1", "--json", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "ratio" in out
+    data = json.loads(path.read_text())
+    assert data["machine"]["cores"] >= 1 and [r["permeability"] for r in data["rows"]] == [1.0, 0.5]
+    assert all(r["rtl_check"]["model_error"] == 0 for r in data["rows"])
