@@ -17,6 +17,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from hpu_model import spec
 from hpu_model.perf import KEPT_SLOTS, SCORE_SLOTS, STAGES, Geometry
 
 from ._unit import C_BITS, O_BITS, P16_BITS, R_BITS
@@ -157,7 +158,7 @@ class HPU(wiring.Component):
         slot_next = Signal(range(SCORE_SLOTS))
         nv_causal = (rows0 + ctl.n_k + 1 - ctl.n_q)[:16]
         nv_in = Mux(ctl.causal, nv_causal, ctl.n_k)
-        k_raw = (nv_in * ctl.p16 + 0xFFFF) >> 16
+        k_raw = (nv_in * ctl.p16 + spec.P16_ONE - 1) >> (P16_BITS - 1)  # spec.keep_count, clamped below
         k_in = Mux(k_raw < 1, 1, Mux(k_raw > nv_in, nv_in, k_raw))
         with m.If(ctl.start):
             m.d.sync += [rows0.eq(0), slot_next.eq(0)]
