@@ -97,11 +97,15 @@ def _notes(runs) -> list[str]:
 
 
 def write_report(runs: list[dict], base="reports", *, title: str = "HPU power and dark-silicon report",
-                 extra_files: dict[str, str | bytes] | None = None) -> Path:
+                 extra_files: dict[str, str | bytes] | None = None, folder: Path | None = None,
+                 sections=(), summary: dict | None = None) -> Path:
     """Write the report of ``runs`` (run records, baseline first) to a new folder under ``base``.
 
-    Returns the folder.  It holds ``report.html`` (figures embedded), ``summary.md``,
-    ``report.json`` (the run records), one PNG per figure and ``extra_files``.
+    Returns the folder.  It holds ``index.html`` (figures embedded), ``report.md``,
+    ``summary.json`` (``summary`` plus the run records), one PNG per figure and ``extra_files``.
+    ``folder`` writes into a folder the caller just created (``hpu demo``); ``sections`` are
+    extra ``(caption, header, rows)`` tables placed before the power tables.  ``index.html``
+    and ``summary.json`` are written last: a folder without them is an interrupted run.
     """
     if not runs:
         raise ManifestError("a report needs at least one run")
@@ -114,20 +118,19 @@ def write_report(runs: list[dict], base="reports", *, title: str = "HPU power an
         figures["dense_vs_gated.png"] = plots.dense_vs_gated(runs)
     for k, r in enumerate(runs):
         figures[f"dark_silicon_map_{k}.png"] = plots.dark_silicon_map(r)
-    folder = new_run_dir(base, "power")
+    folder = Path(folder) if folder is not None else new_run_dir(base, "power")
     for name, data in figures.items():
         atomic_write_bytes(folder / name, data)
     for name, data in (extra_files or {}).items():
         (atomic_write_bytes if isinstance(data, bytes) else atomic_write_text)(folder / name, data)
-    atomic_write_json(folder / "report.json", {"title": title, "runs": runs})
-    tables, notes = _summary_tables(runs), _notes(runs)
+    tables, notes = [*sections, *_summary_tables(runs)], _notes(runs)
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     md = [f"# {title}", "", f"hpu {__version__}, {stamp}.", ""]
     for caption, head, rows in tables:
         md += [f"## {caption}", "", _md_table(head, rows), ""]
     md += ["## Notes", "", *(f"- {n}" for n in notes), "", "## Figures", ""]
     md += [f"![{name}]({name})" for name in figures]
-    atomic_write_text(folder / "summary.md", "\n".join(md) + "\n")
+    atomic_write_text(folder / "report.md", "\n".join(md) + "\n")
     body = [f"<h1>{html.escape(title)}</h1><p>hpu {__version__}, {stamp}.</p>"]
     for caption, head, rows in tables:
         body.append(f"<h2>{html.escape(caption)}</h2>{_html_table(head, rows)}")
@@ -139,5 +142,6 @@ def write_report(runs: list[dict], base="reports", *, title: str = "HPU power an
              "td,th{border:1px solid #bbb;padding:3px 8px;text-align:right}img{max-width:100%}")
     page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")
-    atomic_write_text(folder / "report.html", page)
+    atomic_write_text(folder / "index.html", page)
+    atomic_write_json(folder / "summary.json", {"title": title, **(summary or {}), "power_runs": runs})
     return folder

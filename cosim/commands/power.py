@@ -86,5 +86,5 @@ def run(args) -> int:
         print(f"  wrote {args.json}")
     if args.out:
         folder = write_report([rec], args.out, extra_files={"activity.saif": saif, "action_counts.yaml": counts})
-        print(f"  wrote {folder}/report.html")
+        print(f"  wrote {folder}/index.html")
     return 0

@@ -34,7 +34,7 @@ def run(args) -> int:
             rec = analyze_run(path, args, label)[1]
         records.append(rec)
     folder = write_report(records, args.out, title=args.title)
-    print(f"wrote {folder}/report.html")
+    print(f"wrote {folder}/index.html")
     for r in records:
         print(f"  {r['label']}: {r['cycles']} cycles, silent ratio {r['silent_ratio']['design']:.1%}, "
               f"energy {r['energy']['totals']['total']:.4g} pJ "

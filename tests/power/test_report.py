@@ -42,14 +42,14 @@ def test_report_folder(runs, tmp_path):
     names = {p.name for p in first.iterdir()}
     figures = {"silent_ratio.png", "energy_by_class.png", "power_over_time.png", "dense_vs_gated.png",
                "dark_silicon_map_0.png", "dark_silicon_map_1.png", "dark_silicon_map_2.png"}
-    assert figures | {"report.html", "summary.md", "report.json"} <= names
+    assert figures | {"index.html", "report.md", "summary.json"} <= names
     assert all((first / f).read_bytes().startswith(PNG) for f in figures)
-    html = (first / "report.html").read_text()
+    html = (first / "index.html").read_text()
     assert html.count("data:image/png;base64,") == len(figures) and "src=\"http" not in html
-    md = (first / "summary.md").read_text()
+    md = (first / "report.md").read_text()
     e = [r["energy"]["totals"]["total"] for r in recs]
     assert "| p=0.5 |" in md and f"{e[1] / e[0]:.3f}" in md and "clock tree" in md
-    assert json.loads((first / "report.json").read_text())["runs"][2]["label"] == "p=0.25"
+    assert json.loads((first / "summary.json").read_text())["power_runs"][2]["label"] == "p=0.25"
 
 
 def test_power_and_report_commands(runs, tmp_path, capsys):
@@ -61,14 +61,14 @@ def test_power_and_report_commands(runs, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "MB/s" in out and "silent ratio" in out and "not modelled" in out
     folder = next((tmp_path / "r").iterdir())
-    assert {"activity.saif", "action_counts.yaml", "report.html"} <= {p.name for p in folder.iterdir()}
+    assert {"activity.saif", "action_counts.yaml", "index.html"} <= {p.name for p in folder.iterdir()}
     assert (tmp_path / "a.saif").read_text().startswith("(SAIFILE")
     assert main(["report", str(j1), f"gated={j2}", f"quarter={paths[2]}", "--manifest", str(man),
                  "--out", str(tmp_path / "cmp")]) == 0
     out = capsys.readouterr().out
     assert "dense:" in out and "gated:" in out and "quarter:" in out
-    rep = json.loads(next((tmp_path / "cmp").iterdir()).joinpath("report.json").read_text())
-    assert [r["label"] for r in rep["runs"]] == ["dense", "gated", "quarter"]
+    rep = json.loads(next((tmp_path / "cmp").iterdir()).joinpath("summary.json").read_text())
+    assert [r["label"] for r in rep["power_runs"]] == ["dense", "gated", "quarter"]
 
 
 def test_report_errors(runs, tmp_path, capsys):
