@@ -58,17 +58,23 @@ def head_table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def _machine(result: dict) -> str:
+    m = result.get("machine") or {}
+    return f"{m.get('host', '?')} ({m.get('cpu', '?')}, {m.get('cores', '?')} cores, Python {m.get('python', '?')})"
+
+
 def markdown(result: dict, command: str) -> str:
     """The whole report as Markdown."""
     missing = {r["missing"] for r in result["results"] if "missing" in r}
     energy_note = f"\nEnergy: {'; '.join(sorted(missing))}.\n" if missing else ""
-    geometry = result.get("geometry") or {}
+    g = result.get("geometry")
+    geometry = "none" if not g else f"D={g['head_dim']}, L={g['lanes']}, N_MAX={g['max_seq']}"
     return (f"# HPU attention fidelity: {result['model']}\n\n"
             f"Reproduce: `{command}`\n\n"
             f"{result['sentences']} sentences ({result['tokens']['min']}..{result['tokens']['max']} tokens, "
             f"mean {result['tokens']['mean']:.1f}), {result['layers']} layers x {result['heads']} heads, "
             f"D={result['head_dim']}; backend {result['backend']}, numerics spec {result['spec_version']}; "
-            f"HPU geometry {geometry}; {result['seconds']:.0f} s on {result.get('machine', {}).get('cpu', '?')}.\n"
+            f"HPU geometry {geometry}; {result['seconds']:.0f} s on {_machine(result)}.\n"
             f"{energy_note}\n## Summary\n\n{summary_table(result)}\n\n"
             "Head cosine and max error compare each head's HPU output with float64 softmax attention on the same "
             "float inputs; embedding cosine compares with the unmodified model.\n\n"
