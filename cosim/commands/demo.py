@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 from contextlib import nullcontext
 from dataclasses import replace
 
 from cosim.options import add_options
+from hpu_model.errors import SpecError
 
 
 def register(sub) -> None:
@@ -24,18 +26,40 @@ def register(sub) -> None:
     p.add_argument("--large", action="store_true",
                    help=f"bigger workload: n={LARGE.seq}, {LARGE.heads} heads, "
                         f"p={', '.join(f'{p:g}' for p in LARGE.permeabilities)} (several times longer)")
-    add_options(p, "seed")
+    add_options(p, "seq", "heads", "head-dim", "lanes", "seed", seq=None, heads=None, head_dim=None, lanes=None)
+    for action in p._actions:  # the demo's own defaults, not the shared ones
+        if action.dest in ("seq", "heads", "head_dim", "lanes"):
+            action.help = (action.help.split(" (")[0] + f" (default {getattr(DEFAULT, action.dest)}, "
+                           f"with --large {getattr(LARGE, action.dest)})")
+    p.add_argument("--permeabilities", metavar="P,P,...", default=None,
+                   help="comma-separated permeabilities, first is the baseline of every ratio (default "
+                        f"{','.join(f'{p:g}' for p in DEFAULT.permeabilities)})")
     p.set_defaults(func=run)
+
+
+def config(args):
+    """The demo workload: defaults (or --large), then any option given on the command line."""
+    from cosim.demo import DEFAULT, LARGE
+    from cosim.options import permeability
+
+    cfg = LARGE if args.large else DEFAULT
+    given = {k: getattr(args, k) for k in ("seq", "heads", "head_dim", "lanes", "seed") if getattr(args, k) is not None}
+    if args.permeabilities:
+        given["permeabilities"] = tuple(permeability(x) for x in args.permeabilities.split(","))
+    return replace(cfg, **given)
 
 
 def run(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from cosim.demo import DEFAULT, LARGE, run_demo
+    from cosim.demo import run_demo
 
     console = Console(highlight=False)
-    cfg = replace(LARGE if args.large else DEFAULT, seed=args.seed)
+    try:
+        cfg = config(args)
+    except argparse.ArgumentTypeError as exc:
+        raise SpecError(str(exc)) from None
 
     def progress(step, total, text):
         console.print(f"[{step}/{total}] {text}", style="bold" if console.is_terminal else None)
