@@ -46,7 +46,7 @@ STAGES = ("score", "select", "emit", "pv", "divide", "out")
 #: Radix of the top-k selector: RADIX_BITS bits of the score per pass.
 RADIX_BITS = 4
 #: Score-buffer words (L scores each) the selector reads per cycle: P = SW * L comparators.
-SEL_WORDS = 4
+SEL_WORDS = 8
 #: Rows in flight between score and emit (score-buffer slots) and between emit and pv (kept-list slots).
 SCORE_SLOTS, KEPT_SLOTS = 3, 2
 #: Pipeline depth of the pv stage after the kept-list read: exp scale, exp LUT, PV lanes.

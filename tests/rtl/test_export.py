@@ -139,3 +139,15 @@ def test_synth_stat_reports_figures(tmp_path, capsys):
     stat = json.loads((tmp_path / "hpu.stat.json").read_text())
     assert stat["cells"] > 1000 and stat["flip_flops"] > 100 and stat["multipliers"] >= D
     assert stat["memory_bits"] >= 2 * 4 * 8 * D
+
+
+@pytest.mark.slow
+def test_benchmark_size_exports_compiles_and_lints(tmp_path):
+    """D=64, L=8, N_MAX=256 (the performance table's design) through all three Verilog tools."""
+    from pyverilog.vparser.parser import parse
+
+    v, man = export_verilog(head_dim=64, lanes=8, max_seq=256, out_dir=tmp_path)
+    assert subprocess.run(["iverilog", "-g2012", "-o", str(tmp_path / "a.vvp"), str(v)]).returncode == 0
+    assert subprocess.run(["verilator", "--lint-only", "-Wno-WIDTH", "-Wno-CASEINCOMPLETE", str(v)]).returncode == 0
+    parse([str(v)], outputdir=str(tmp_path), debug=False)
+    assert len(json.loads(man.read_text())["units"]) == 2 * 8 + 9

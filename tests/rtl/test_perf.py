@@ -16,7 +16,7 @@ from hpu_rtl.bench import table
 def test_hand_worked_timeline_and_rtl():
     """D=8, L=2, n_q=1, n_k=7, p=0.5: n_valid=7, k=4, G=4 key groups, K=2 kept groups.
 
-    score_bits(8) = 18 -> 5 radix passes of ceil(4/4)=1 read cycle each.  Stage busy
+    score_bits(8) = 18 -> 5 radix passes of ceil(4/8)=1 read cycle each.  Stage busy
     cycles: score 4+2=6, select 5*(1+1)+1=11, emit 4+1=5, pv 2+3=5, divide 26.
     K is loaded in cycles 1..7, so score goes in cycle 8; each later stage goes the
     cycle after the previous one's last busy cycle: 8+6+1=15, 15+11+1=27, 27+5+1=33,
