@@ -61,7 +61,7 @@ def waves(tmp_path_factory):
 
 def test_vcd_and_fst_agree(waves):
     results = [analyze(waves["vcd"], MANIFEST, reader=r, detail=True) for r in ("numpy", "vcdvcd", "pywellen")]
-    results.append(analyze(waves["fst"], MANIFEST))          # auto: pywellen for .fst
+    results.append(analyze(waves["fst"], MANIFEST, detail=True))   # auto: pywellen for .fst
     assert results[-1].reader == "pywellen"
     ref = results[0].to_dict()
     assert ref["cycles"] == 400 and results[0].unit_active == _expected_active()
