@@ -10,6 +10,7 @@ import kernels
 from hpu_model import golden, spec
 from hpu_model.workload import random_workload
 from kernels import _triton_attention as ka
+from kernels import regression
 
 HALF = 1 << 15
 #: Small tiles: several row blocks and key tiles, full and masked, at n <= 64.
@@ -175,3 +176,32 @@ def test_random_cases_match_golden():
         p16 = int(rng.choice([1, 4096, HALF, 65535, spec.P16_ONE, int(rng.integers(1, spec.P16_ONE + 1))]))
         c, r = int(rng.integers(1, spec.C_LIMIT)), int(rng.integers(0, spec.R_MAX + 1))
         check(q, k, v, [None, SMALL][int(rng.integers(2))], permeability_q16=p16, causal=causal, c=c, r=r)
+
+
+def test_regression_plan_covers_the_space():
+    cases = regression.plan(400, 4096, seed=1)
+    assert sum(c.heads for c in cases) >= 400
+    assert sum(c.n_k == 4096 for c in cases) >= 2 and max(c.n_k for c in cases) == 4096
+    assert {c.kind for c in cases} == set(regression.KINDS) and {c.d for c in cases} == {32, 64, 128}
+    assert {c.causal for c in cases} == {False, True} and any(c.n_q != c.n_k for c in cases)
+    assert any(c.p16 == spec.P16_ONE for c in cases) and min(c.p16 for c in cases) == 4096
+    assert regression.plan(400, 4096, seed=1) == cases                  # reproducible
+    q, k, v, c, r = regression.inputs(cases[0])
+    assert q.dtype == k.dtype == v.dtype == np.int8 and q.min() >= spec.INT8_MIN
+    spec.check_multiplier(c, r)
+
+
+def test_regression_passes_and_catches_a_wrong_kernel(monkeypatch):
+    assert regression.run(heads=6, max_seq=24, workers=1, log=lambda _: None)["mismatched_heads"] == 0
+    real = kernels.attention
+
+    def off_by_one_on_row_0(*args, **kw):                                 # a planted bug: one row off by 1
+        out = real(*args, **kw).clone()
+        out[..., 0, 0] += 1
+        return out
+
+    monkeypatch.setattr(kernels, "attention", off_by_one_on_row_0)
+    lines = []
+    summary = regression.run(heads=6, max_seq=24, workers=1, log=lines.append)
+    assert summary["mismatched_heads"] == summary["heads"] > 0
+    assert any(line.startswith("MISMATCH case") for line in lines)
