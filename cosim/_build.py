@@ -26,7 +26,12 @@ __all__ = ["Build", "BuildError", "get_build", "DEFAULT_ROOT"]
 
 DEFAULT_ROOT = Path("build") / "rtl"
 TIMESCALE = ("1ns", "1ps")
-_FORMAT = 1  # bump when the layout of a build folder changes
+_FORMAT = 2  # bump when the layout of a build folder or the compile flags change
+#: Overrides the runner's -g2012 (the last -g wins).  Under SystemVerilog rules a declaration initializer such as
+#: yosys's ``reg \$auto$verilog_backend... = 0`` raises no event at time 0, so the ``always @*`` blocks it is meant
+#: to kick never run until an input changes and their outputs read X: Amaranth's Verilog then simulates wrongly
+#: (a wrong kept set in the first query row).  Verilog-2005 rules give the intended event.
+VERILOG_GENERATION = "-g2005"
 
 
 class BuildError(HPUError):
@@ -79,7 +84,7 @@ def _compile(build_dir: Path, verilog: Path, head_dim: int, defines: dict) -> tu
     runner = get_runner("icarus")
     try:
         runner.build(sources=[verilog, top], hdl_toplevel="tb", build_dir=sim_dir, timescale=TIMESCALE,
-                     defines=defines, always=True, log_file=log)
+                     defines=defines, always=True, log_file=log, build_args=[VERILOG_GENERATION])
     except (RuntimeError, SystemExit):
         raise BuildError(f"Icarus could not compile {verilog}:\n{_tail(log)}") from None
     text = log.read_text(errors="replace") if log.exists() else ""
@@ -112,7 +117,8 @@ def get_build(head_dim: int, lanes: int, max_seq: int, *, root: str | Path | Non
         Preprocessor defines for the compile.
     """
     defines = dict(defines or {})
-    h = hashlib.sha256(json.dumps([_FORMAT, head_dim, lanes, max_seq, sorted(defines.items())]).encode())
+    key = [_FORMAT, VERILOG_GENERATION, head_dim, lanes, max_seq, sorted(defines.items())]
+    h = hashlib.sha256(json.dumps(key).encode())
     if verilog is None:
         _sources_digest(h)
     else:

@@ -65,5 +65,5 @@ def run(args) -> int:
     command = "hpu " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "hpu fidelity"
     paths = report.write(result, new_run_dir(args.out, "fidelity"), command)
     print(report.summary_table(result))
-    print(f"wrote {paths['md']} (+ fidelity.json, fidelity.png)")
+    print(f"wrote {paths['md']} (+ fidelity.png, summary.json)")
     return 0

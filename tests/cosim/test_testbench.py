@@ -80,6 +80,19 @@ def test_x_on_an_output_names_signal_and_cycle(build_dir):
         _sim(build_dir, q, k, v, defines={"FAULT_X": 1})
 
 
+def test_bug_yosys_always_star_reads_x_under_g2012(build_dir, monkeypatch):
+    """Regression: cocotb's runner compiles with -g2012, where yosys's time-0 kick of `always @*` raises no
+    event; Amaranth's Verilog then ran with X inside and gave a wrong kept set in the first query row.
+    The build overrides it with -g2005; with -g2012 the stand-in's O data (such a block) reads X."""
+    from cosim import _build
+
+    q, k, v = _data()
+    assert _sim(build_dir, q, k, v).passed
+    monkeypatch.setattr(_build, "VERILOG_GENERATION", "-g2012")
+    with pytest.raises(SimulationError, match="X or Z on output o_tdata at cycle 0"):
+        _sim(build_dir, q, k, v)
+
+
 def test_missing_tlast_is_reported(build_dir):
     q, k, v = _data()
     with pytest.raises(SimulationError, match="o_tlast never came"):
