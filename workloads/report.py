@@ -1,4 +1,4 @@
-"""The fidelity report: JSON, Markdown tables and the accuracy-energy plot, in one run folder."""
+"""The fidelity report: Markdown tables, the accuracy-energy plot and JSON, in one new run folder."""
 
 from __future__ import annotations
 
@@ -123,8 +123,12 @@ def plot_png(result: dict) -> bytes:
 
 
 def write(result: dict, run_dir: Path, command: str) -> dict[str, Path]:
-    """Write fidelity.json, fidelity.md and fidelity.png into ``run_dir`` (atomically)."""
+    """Write report.md, fidelity.png and summary.json into ``run_dir``, atomically.
+
+    The layout of the toolkit's report folders: ``summary.json`` comes last, so a
+    folder without it is an interrupted run.
+    """
     run_dir = Path(run_dir)
-    return {"json": atomic_write_json(run_dir / "fidelity.json", {"command": command, **result}),
-            "png": atomic_write_bytes(run_dir / "fidelity.png", plot_png(result)),
-            "md": atomic_write_text(run_dir / "fidelity.md", markdown(result, command))}
+    png = atomic_write_bytes(run_dir / "fidelity.png", plot_png(result))
+    md = atomic_write_text(run_dir / "report.md", markdown(result, command))
+    return {"png": png, "md": md, "json": atomic_write_json(run_dir / "summary.json", {"command": command, **result})}

@@ -40,11 +40,11 @@ def test_fidelity_writes_json_markdown_and_png(tmp_path, text, capsys):
     assert main(["fidelity", "--text", str(text), "--permeability", "1,0.5", "--max-seq", "32",
                  "--out", str(tmp_path / "runs")]) == 0
     (run,) = (tmp_path / "runs").iterdir()
-    data = json.loads((run / "fidelity.json").read_text())
+    data = json.loads((run / "summary.json").read_text())
     assert data["sentences"] == 2 and [r["permeability"] for r in data["results"]] == [1.0, 0.5]
     assert data["results"][0]["embedding_cosine_min"] > data["results"][1]["embedding_cosine_min"]
     assert len(data["results"][1]["heads"]) == 72 and data["machine"]["cores"]
-    md = (run / "fidelity.md").read_text()
+    md = (run / "report.md").read_text()
     assert "| p | keys kept |" in md and "## Per layer and head" in md and "![accuracy vs energy]" in md
     assert (run / "fidelity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| 0.5 |" in capsys.readouterr().out
