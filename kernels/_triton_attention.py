@@ -6,13 +6,13 @@ Two launches per call, both over (query block, head) programs:
     Recomputes the score tiles S = Q K^T with int8 ``tl.dot`` (int32
     accumulation), first for the row max m and min, then in a few passes of a
     4-way interval search for the exact per-row threshold: the largest value x
-    with count(S >= x) >= k.  It writes m, the threshold and ``need``, the
-    number of keys tied at the threshold that the row still keeps.
+    with count(S >= x) >= k.  Where more keys tie at it than the row keeps, one
+    more pass finds the ``cut`` index after the last kept tie (lowest indices
+    first).  It writes m, the threshold and cut per row.
 ``_output_kernel``
-    Recomputes S once more, applies the gate (ties by lowest index through a
-    running count), looks e up in the frozen LUT, accumulates Z and A = e V
-    (two int8 ``tl.dot`` on a split of e), then r = 2**40 // Z and the rounded
-    int16 output.
+    Recomputes S once more, applies the gate (S > thr, or S == thr and j < cut),
+    looks e up in the frozen LUT, accumulates Z and A = e V (two int8 ``tl.dot``
+    on a byte split of e), then r = 2**40 // Z and the rounded int16 output.
 
 Scores are biased by 2**(score_bits - 1) so that every value the search
 handles is non-negative; see ``docs/kernel.md`` for the exactness argument.
