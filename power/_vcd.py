@@ -90,7 +90,7 @@ Sink = Callable[[list[Group], int], None]
 
 def _strip_range(name: str) -> str:
     # vcdvcd joins "bus [7:0]" into "bus[7:0]"; the analyzer names signals without their range
-    return re.sub(r"\s*\[\d+:\d+\]$", "", name)
+    return re.sub(r"\s*\[\d+:\d+\]$", "", name) if name.endswith("]") else name
 
 
 def codes_from_strings(values: list[str], width: int, what: str) -> np.ndarray:

@@ -306,13 +306,18 @@ class _Analyzer:
                           for j, k in self.port_of]
         # a signal belongs to the unit with the longest scope that contains it
         self.owner = np.full(len(signals), -1, np.int64)
-        scopes = sorted(((u["scope"].strip("."), k) for k, u in enumerate(units)), key=lambda x: -len(x[0]))
+        scope_of = {u["scope"].strip("."): k for k, u in enumerate(units)}
         for i in self.tracked:
-            names = [n[len(prefix):] for n in signals[i].names if n.startswith(prefix)]
-            for sc, k in scopes:
-                if any(n.startswith(sc + ".") for n in names):
-                    self.owner[i] = k
-                    break
+            best = -1, -1                                    # (scope depth, unit)
+            for n in signals[i].names:
+                if n.startswith(prefix):
+                    parts = n[len(prefix):].split(".")
+                    for depth in range(len(parts) - 1, 0, -1):
+                        k = scope_of.get(".".join(parts[:depth]))
+                        if k is not None:
+                            best = max(best, (depth, k))
+                            break
+            self.owner[i] = best[1]
         self.sampled = [self.clock, *([self.during] if self.during is not None else []), *self.enables,
                         *self.mem_ports]
         self.level = {i: 2 for i in self.sampled}   # value before the next edge (2 = X until first value)
@@ -451,10 +456,12 @@ class _Analyzer:
                 st.t1 += span[:, None] * (st.prev == CODE_1)
                 st.tx += span[:, None] * ((st.prev & 2) != 0)
 
-    def totals(self, sig: int) -> tuple[int, int, int]:
-        """(half toggles, bit-time at 1, bit-time at X/Z) of a tracked signal, summed over its bits."""
-        st, k = self.state[self.widths[sig]], self.local[sig]
-        return int(st.sig_tog2[k]), int(st.sig_t1[k]), int(st.sig_tx[k])
+    def totals(self, sigs: list[int]) -> tuple[list[int], list[int], list[int]]:
+        """Per tracked signal, summed over its bits: half toggles, bit-time at 1, bit-time at X/Z."""
+        per_width = {w: (st.sig_tog2.tolist(), st.sig_t1.tolist(), st.sig_tx.tolist())
+                     for w, st in self.state.items()}
+        rows = [(per_width[self.widths[i]], int(self.local[i])) for i in sigs]
+        return tuple([cols[j][k] for cols, k in rows] for j in range(3))
 
     def bits(self, sig: int):
         """(half toggles, time at 1, time at X/Z) per bit of a tracked signal (``detail`` only)."""
@@ -517,8 +524,7 @@ def analyze(waveform, manifest, *, scope: str | None = None, reader: str = "auto
         path=str(waveform), reader=rd.name, scope=scope, manifest=manifest, seconds_per_unit=rd.seconds_per_unit,
         end_time=end_time, cycles=sink.cycles, clock_period=period,
         signal_names=[sink.tracked[i] for i in order], signal_widths=[sink.widths[i] for i in order],
-        signal_toggles2=[sink.totals(i)[0] for i in order], signal_time1=[sink.totals(i)[1] for i in order],
-        signal_timex=[sink.totals(i)[2] for i in order],
+        **dict(zip(("signal_toggles2", "signal_time1", "signal_timex"), sink.totals(order))),
         unit_active={u["name"]: int(a) for u, a in zip(units, sink.active)},
         unit_toggles2={u["name"]: int(t) for u, t in zip(units, sink.unit_tog2)},
         memory_reads={m["name"]: int(totals[0, j]) for j, m in enumerate(mems)},
