@@ -1,20 +1,18 @@
-"""The testbench itself, on a protocol-correct stand-in DUT (tests/cosim/fixtures/fake_hpu.v).
+"""The testbench itself, on a protocol-correct stand-in DUT (cosim/fake_hpu.v).
 
 The stand-in emits all-zero O rows: right exactly when V is all zeros.  Its
 fault variants (compile-time defines) check that a hang, an X, a missing
 o_tlast and wrong data each end in a clear failure instead of a hang or a pass.
 """
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import vcdvcd
 
 from cosim import SimulationError, simulate
+from cosim.bench import FAKE
 from hpu_model import golden
 
-FAKE = Path(__file__).parent / "fixtures" / "fake_hpu.v"
 H, N, D = 2, 6, 4  # the stand-in is D=4
 C, R, P16 = 100, 8, 1 << 15
 
