@@ -136,11 +136,12 @@ def power_over_time(runs: list[dict]) -> bytes:
         cyc = np.asarray(r["windows"]["cycles"], float)
         n = r["windows"]["cycles_per_window"]
         x = (np.arange(len(e)) + 0.5) * n
+        per_cycle = np.where(cyc > 0, e / np.maximum(cyc, 1), np.nan)   # windows outside the counted cycles: gaps
         if watts:
-            seconds = np.maximum(cyc, 1) * r["clock_period"] * r["seconds_per_time_unit"]
-            ax.step(x, e * 1e-12 / seconds * 1e3, where="mid", label=r["label"])
+            ax.step(x, per_cycle * 1e-12 / (r["clock_period"] * r["seconds_per_time_unit"]) * 1e3, where="mid",
+                    label=r["label"])
         else:
-            ax.step(x, e / np.maximum(cyc, 1), where="mid", label=r["label"])
+            ax.step(x, per_cycle, where="mid", label=r["label"])
     ax.set_xlabel("clock cycle")
     if watts:
         mhz = 1e-6 / (runs[0]["clock_period"] * runs[0]["seconds_per_time_unit"])
@@ -149,5 +150,5 @@ def power_over_time(runs: list[dict]) -> bytes:
         ax.set_ylabel("energy per cycle (pJ)")
     ax.set_title("Power over time (energy per window / window time)" if watts else "Energy per cycle over time")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, bbox_to_anchor=(1.01, 1), loc="upper left")
     return _png(fig)
