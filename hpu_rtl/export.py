@@ -29,9 +29,14 @@ MANIFEST_FORMAT = "hpu-manifest/1"
 _ATTRIBUTE = re.compile(r"\(\* [^*]*\*\)\s*")
 
 
+#: Yosys' Verilog writer relies on implicit zero/sign extension (WIDTH) and on defaults assigned before a
+#: case statement (CASEINCOMPLETE); both are intended, so the file switches those two lint warnings off.
+_LINT = "// verilator lint_off WIDTH\n// verilator lint_off CASEINCOMPLETE\n"
+
+
 def _convert(dut: HPU) -> str:
     text = verilog.convert(dut, name="hpu", emit_src=False, strip_internal_attrs=True)
-    return _ATTRIBUTE.sub("", text)
+    return _LINT + _ATTRIBUTE.sub("", text)
 
 
 def manifest_of(dut: HPU) -> dict:
