@@ -19,7 +19,8 @@ def register(sub) -> None:
     p.add_argument("--lanes", type=int_in(1, 16, "lanes"), default=8, help="lanes L (1..16; default %(default)s)")
     p.add_argument("--max-seq", type=int_in(1, 4096, "max-seq"), default=256,
                    help="on-chip sequence capacity N_MAX (1..4096; default %(default)s)")
-    p.add_argument("--out", metavar="DIR", required=True, help="output folder (created; files replaced atomically)")
+    p.add_argument("--out", metavar="DIR", required=True, help="output folder (created; files written atomically)")
+    p.add_argument("--force", action="store_true", help="replace hpu.v and hpu.manifest.json if DIR has them")
     p.add_argument("--stat", action="store_true", help="also run Yosys synth and report cells, flip-flops, "
                    "multipliers and memory bits (written to DIR/hpu.stat.json)")
     p.set_defaults(func=run)
@@ -31,6 +32,10 @@ def run(args) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} exists and is not a directory")
+    taken = [name for name in ("hpu.v", "hpu.manifest.json") if (out / name).exists()]
+    if taken and not args.force:
+        raise ConfigError(f"--out {out} already holds {' and '.join(taken)} from an earlier export: "
+                          "choose a new folder or pass --force to replace them")
     v, man = export_verilog(head_dim=args.head_dim, lanes=args.lanes, max_seq=args.max_seq, out_dir=out)
     manifest = json.loads(man.read_text())
     print(f"wrote {v} ({v.stat().st_size // 1024} KiB) and {man}: {len(manifest['units'])} units, "

@@ -127,6 +127,8 @@ def test_export_cli_and_bad_values(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["export", "--lanes", "0", "--out", str(tmp_path / "y")])
     assert exc.value.code == 2 and "lanes must be in 1..16" in capsys.readouterr().err
+    assert main(["export", "--head-dim", "8", "--lanes", "1", "--max-seq", "4", "--out", str(tmp_path / "x")]) == 2
+    assert "already holds hpu.v and hpu.manifest.json" in capsys.readouterr().err
     (tmp_path / "file").write_text("")
     assert main(["export", "--head-dim", "8", "--lanes", "1", "--max-seq", "4", "--out", str(tmp_path / "file")]) == 2
     assert "exists and is not a directory" in capsys.readouterr().err
