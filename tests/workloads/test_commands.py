@@ -109,10 +109,21 @@ def test_kernel_backend_gives_the_golden_bits(tmp_path, text):
     (["fidelity", "--limit", "1"], "limit must be in 2..100000"),
     (["capture", "--out", "x.txt"], "--out must name a .npz file"),
 ])
-def test_bad_input_gives_one_line_and_exit_2(args, message, tmp_path):
-    res = subprocess.run([sys.executable, "-m", "cosim.cli", *args], capture_output=True, text=True, timeout=300,
-                         cwd=tmp_path)
-    assert res.returncode == 2 and message in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
+def test_bad_input_gives_one_line_and_exit_2(args, message, capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    try:
+        rc = main(args)
+    except SystemExit as exc:  # argparse usage errors
+        rc = exc.code
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_bad_input_exit_status_from_the_shell(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "cosim.cli", "capture", "--text", "absent.txt", "--out", "x.npz"],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert res.returncode == 2 and res.stderr.strip() == "hpu capture: error: text file absent.txt does not exist"
+    assert not (tmp_path / "x.npz").exists()
 
 
 def test_max_seq_shorter_than_a_sentence(text, capsys):
@@ -120,7 +131,7 @@ def test_max_seq_shorter_than_a_sentence(text, capsys):
     assert "--max-seq 4 is shorter than the longest sentence" in capsys.readouterr().err
 
 
-def test_fidelity_refuses_padding_free_violation_never():
+def test_shipped_corpus_fits_the_model_unpadded():
     """The shipped corpus loads and every sentence fits the model unpadded (at most 256 tokens)."""
     from workloads import corpus, minilm
 
