@@ -21,7 +21,9 @@ then busy for d_s(i) cycles a_s+1 .. a_s+d_s.  This gives the recurrence
 
     a_s(i) = max(a_s(i-1) + d_s(i-1) + 1,  a_{s-1}(i) + d_{s-1}(i) + 1,  a_{s+1}(i-1) + 1)
 
-that :func:`predict` evaluates row by row (no cycle loop).
+that :func:`predict` evaluates row by row (no cycle loop); score and pv
+also wait until all K (resp. V) rows are in memory, cycle n_k + 1 at the
+earliest, and ``done`` is high two cycles after the last row's out stage goes.
 
 **How cycles are counted.**  Cycle 0 is the cycle in which ``start`` is high
 while ``busy`` is low (the rising edge that ends it latches ``cfg_*``).
