@@ -19,6 +19,9 @@ import sys
 import tempfile
 import time
 
+from hpu_model.errors import HPUError
+
+from ._vcd import READERS
 from .activity import analyze
 
 __all__ = ["add_arguments", "run", "TARGET_MB_S", "TARGET_PEAK_MB"]
@@ -58,6 +61,12 @@ def run(args) -> dict:
     from ._synth import synth_vcd
 
     readers = [r.strip() for r in args.readers.split(",") if r.strip()]
+    unknown = [r for r in readers if r not in READERS]
+    if unknown or not readers:
+        raise HPUError(f"--readers {args.readers!r}: choose from {', '.join(READERS)}")
+    if not (args.size_mb > 0 and args.units >= 1 and 0 < args.permeability <= 1):
+        raise HPUError(f"need --size-mb > 0 (got {args.size_mb}), --units >= 1 (got {args.units}) and "
+                       f"--permeability in (0, 1] (got {args.permeability})")
     with tempfile.TemporaryDirectory(prefix="hpu-bench-power-") as tmp:
         vcd, man = os.path.join(tmp, "synthetic.vcd"), os.path.join(tmp, "manifest.json")
         t0 = time.perf_counter()
@@ -73,7 +82,7 @@ def run(args) -> dict:
             out = subprocess.run([sys.executable, "-c", f"from power.bench import _child; _child({vcd!r}, {man!r}, "
                                   f"{reader!r})"], capture_output=True, text=True, check=False)
             if out.returncode:
-                raise RuntimeError(f"reader {reader} failed:\n{out.stderr[-2000:]}")
+                raise HPUError(f"reader {reader} failed: {out.stderr.strip().splitlines()[-1]}")
             r = json.loads(out.stdout.strip().splitlines()[-1])
             r["mb_per_s"] = mb / r["seconds"]
             results[reader] = r
@@ -88,7 +97,7 @@ def run(args) -> dict:
     exact = first["cycles"] == truth["cycles"] and list(first["unit_active"].values()) == truth["active"]
     print(f"  readers agree: {agree}; counts equal the generator's ground truth: {exact}")
     if not (agree and exact):
-        raise RuntimeError("readers disagree or miss the ground truth")
+        raise HPUError("readers disagree or miss the synthetic VCD's ground truth")
     for r in results.values():
         for key in ("unit_active", "unit_toggles2"):
             r.pop(key)
