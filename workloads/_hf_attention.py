@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hpu_model import reference
+from hpu_model import golden, reference, spec
 from hpu_model.errors import HPUError
 
 from ._hpu_attention import QuantizedHead, quantize_head, run_head
@@ -77,7 +77,8 @@ class AttentionTap:
         Run every head through the HPU numerics at this P16; None keeps the
         model's float attention (and only measures).
     attention : callable
-        Integer attention backend (see :func:`workloads._hpu_attention.backend`).
+        Integer attention backend (see :func:`workloads._hpu_attention.backend`);
+        the golden model by default.
     record : bool
         Keep a :class:`HeadRecord` per head and call in ``records``.
 
@@ -86,8 +87,8 @@ class AttentionTap:
     attention on the same float inputs, one value per call.
     """
 
-    def __init__(self, *, permeability_q16: int | None, attention=None, record: bool = False):
-        self.permeability_q16 = permeability_q16
+    def __init__(self, *, permeability_q16: int | None, attention=golden.attention, record: bool = False):
+        self.permeability_q16 = None if permeability_q16 is None else spec.check_p16(permeability_q16)
         self.attention = attention
         self.record = record
         self.records: list[HeadRecord] = []
@@ -106,6 +107,8 @@ class AttentionTap:
         """HPU output in the model's layout and dtype, or None to keep the model's float attention."""
         import torch
 
+        if self.permeability_q16 is None and not self.record:
+            return None
         if attention_mask is not None and not bool(torch.all(
                 attention_mask if attention_mask.dtype == torch.bool else attention_mask == 0)):
             raise PaddingMaskError("the attention call has a padding mask, which the HPU contract does not have: "
