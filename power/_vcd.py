@@ -3,7 +3,9 @@
 Every reader pushes *chunks* to a sink.  A chunk is a list of groups
 ``(width, sigs, times, codes)``, one per signal width: ``sigs`` and ``times``
 int64 ``[n]`` sorted by signal then time, ``codes`` uint8 ``[n, width]``
-(0, 1, 2 = X, 3 = Z; column 0 is the MSB).  A chunk holds *every* change of
+(0, 1, 2 = X, 3 = Z; column 0 is the MSB).  Wide widths may come as several
+groups in a row (bounding memory); width 1 always comes as one group.  A chunk
+holds *every* change of
 each time it covers, so a consumer can sample values "just before" a clock
 edge inside one chunk, and handle all signals of a width with one set of
 numpy operations.  Memory is bounded by the chunk size, never by the file.
@@ -17,7 +19,7 @@ Three readers sit behind this one contract:
     three that streams at more than 50 MB/s on a 2-core machine.
 ``vcdvcd``
     vcdvcd's streaming callbacks (``store_tvs=False``), buffered into chunks.
-    The reference implementation; slow (about 15 MB/s) and lenient: it skips
+    The reference implementation; slow (about 10 MB/s) and lenient: it skips
     changes of unknown identifier codes silently.
 ``pywellen``
     pywellen's ``stream_changes`` (stream-only mode, bounded memory); reads
@@ -67,8 +69,8 @@ _BYTE_MASKS = np.array([(1 << (8 * n)) - 1 for n in range(9)], np.uint64)
 # byte classes (a table lookup is much faster than np.isin on millions of tokens)
 _IS_BR, _IS_R, _IS_SCALAR = _table(b"bBrR"), _table(b"rR"), _table(b"01xzXZ")
 
-#: changes buffered by the callback readers before a chunk is handed on
-_CHUNK_CHANGES = 400_000
+#: changes (and code cells: changes x width) buffered by the callback readers before a chunk is handed on
+_CHUNK_CHANGES, _CHUNK_CELLS = 400_000, 1 << 24
 #: most code cells (changes x width) in one batch of a wide signal
 _BATCH_CELLS = 1 << 21
 
@@ -196,6 +198,11 @@ class _Buffered(_Reader):
     def _strings(self, values, width):
         return values
 
+    def _chunk_changes(self, index: dict) -> int:
+        """Changes per chunk such that the widest wanted signal cannot blow the cell budget."""
+        widest = max((self.signals[i].width for i in index.values()), default=1)
+        return max(1000, min(_CHUNK_CHANGES, _CHUNK_CELLS // widest))
+
 
 class VcdvcdReader(_Buffered):
     """vcdvcd streaming callbacks: the reference reader."""
@@ -214,6 +221,7 @@ class VcdvcdReader(_Buffered):
                  if self.signals[i].kind != "real" and (wanted is None or wanted[i])}
         buf: list = []
         reader = self
+        limit = self._chunk_changes(index)
 
         class Callbacks(vcdvcd.StreamParserCallbacks):
             def value(self, vcd, time, value, identifier_code, cur_sig_vals):
@@ -223,7 +231,7 @@ class VcdvcdReader(_Buffered):
 
             def time(self, vcd, time, cur_sig_vals):
                 # called when a new timestamp starts: every change of `time` is in buf
-                if len(buf) >= _CHUNK_CHANGES:
+                if len(buf) >= limit:
                     reader._flush(buf, sink, time)
 
         try:
@@ -276,10 +284,11 @@ class WellenReader(_Buffered):
                  if self.signals[i].kind not in ("real", "string") and (wanted is None or wanted[i])}
         buf: list = []
         state = {"last": 0}
+        limit = self._chunk_changes(index)
 
         def callback(time, signal, value):
             if time != state["last"]:
-                if len(buf) >= _CHUNK_CHANGES:
+                if len(buf) >= limit:
                     self._flush(buf, sink, state["last"])
                 state["last"] = time
             sig = index.get(str(signal))

@@ -185,3 +185,20 @@ def test_windows_add_up(tmp_path):
     assert a.windows["unit_toggles2"].sum(1).tolist() == [a.unit_toggles2[f"u{u}"] for u in range(4)]
     assert np.all(a.windows["unit_active"] <= a.windows["cycles"])
     json.dumps(a.to_dict())
+
+
+@pytest.mark.parametrize("reader", ["vcdvcd", "pywellen"])
+def test_callback_readers_across_many_chunks(tmp_path, monkeypatch, reader):
+    from power import _vcd
+
+    vcd = tmp_path / "s.vcd"
+    g = synth_vcd(vcd, cycles=500, units=8, seed=9, x_start=True)
+    chunks = []
+    monkeypatch.setattr(_vcd, "_CHUNK_CHANGES", 1000)          # flush every ~1000 changes
+    rd = _vcd.open_reader(vcd, reader)
+    rd.run(lambda groups, last: chunks.append(last))
+    assert len(chunks) > 10 and chunks == sorted(chunks)
+    a = analyze(vcd, g["manifest"], reader=reader, detail=True)
+    assert [a.unit_toggles2[f"u{u}"] for u in range(8)] == g["truth"]["toggles2"]
+    assert [a.unit_active[f"u{u}"] for u in range(8)] == g["truth"]["active"]
+    assert a.to_dict()["signals"] == analyze(vcd, g["manifest"]).to_dict()["signals"]
