@@ -10,6 +10,8 @@ the ratio says how much of the RTL run the testbench costs.
 
 from __future__ import annotations
 
+import os
+import resource
 import time
 from pathlib import Path
 
@@ -32,10 +34,18 @@ def add_arguments(p) -> None:
     p.add_argument("--stalls", action="store_true", help="random valid gaps and backpressure")
 
 
+def _cpu_children() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def _measure(w, p16, lanes, stalls, **kw) -> dict:
+    cpu = _cpu_children()
     res = simulate(w.q, w.k, w.v, c=w.c, r=w.r, permeability_q16=p16, lanes=lanes, stalls=stalls, **kw)
+    cpu = _cpu_children() - cpu  # the simulator process, start-up included: robust when cores are shared
     return {"cycles": res.cycles[0], "simulated_cycles": res.total_cycles, "sim_wall_s": res.sim_wall_s,
-            "wall_s": res.wall_s, "cycles_per_second": res.cycles_per_second, "passed": res.passed}
+            "wall_s": res.wall_s, "cycles_per_second": res.cycles_per_second, "simulator_cpu_s": cpu,
+            "cycles_per_cpu_second": res.total_cycles / cpu if cpu > 0 else float("nan"), "passed": res.passed}
 
 
 def run(args) -> dict:
@@ -48,14 +58,22 @@ def run(args) -> dict:
     fake = _measure(w, p16, args.lanes, args.stalls, verilog=FAKE, defines={"FAKE_D": args.head_dim},
                     timeout_cycles=100 * args.seq + 10_000)
     share = rtl["cycles_per_second"] / fake["cycles_per_second"]
+    from hpu_model import perf
+
+    predicted = perf.predict(head_dim=args.head_dim, lanes=args.lanes, max_seq=default_max_seq(args.seq),
+                             n_q=args.seq, n_k=args.seq, permeability_q16=p16, causal=False).cycles
+    load = os.getloadavg()[0]
     print(f"Icarus + cocotb, D={args.head_dim} L={args.lanes} n={args.seq} p={args.permeability} "
-          f"stalls={args.stalls}: build {build_s:.1f} s (cached after the first run)")
-    print(f"  RTL          {rtl['cycles']} cycles in {rtl['sim_wall_s']:.2f} s: "
-          f"{rtl['cycles_per_second']:.0f} simulated cycles/s ({rtl['wall_s']:.2f} s with start-up), "
+          f"stalls={args.stalls}: build {build_s:.1f} s (cached after the first run); load average {load:.1f} "
+          f"on {os.cpu_count()} cores")
+    print(f"  RTL          {rtl['cycles']} cycles (cycle model {predicted}) in {rtl['sim_wall_s']:.2f} s: "
+          f"{rtl['cycles_per_second']:.0f} simulated cycles/s ({rtl['wall_s']:.2f} s with start-up; "
+          f"{rtl['cycles_per_cpu_second']:.0f} cycles per simulator CPU second), "
           f"{'bit-exact' if rtl['passed'] else 'MISMATCH'}")
     print(f"  testbench    {fake['cycles_per_second']:.0f} cycles/s on the stand-in DUT (its ceiling)")
     print(f"  ratio        RTL / testbench ceiling = {share:.3f}: the testbench takes about {100 * share:.0f}% "
           f"of the RTL run's time")
     return {"params": {"seq": args.seq, "head_dim": args.head_dim, "lanes": args.lanes,
                        "permeability": args.permeability, "stalls": args.stalls},
-            "build_s": build_s, "rtl": rtl, "testbench_ceiling": fake, "testbench_share": share}
+            "build_s": build_s, "load_average": load, "predicted_cycles": predicted, "rtl": rtl,
+            "testbench_ceiling": fake, "testbench_share": share}
