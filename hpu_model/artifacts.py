@@ -6,6 +6,7 @@ a file appears complete or not at all, and a new run never reuses a folder.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -16,13 +17,22 @@ from pathlib import Path
 __all__ = ["to_jsonable", "atomic_write_bytes", "atomic_write_text", "atomic_write_json", "new_run_dir"]
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to a temporary file beside ``path``, fsync, then rename."""
     path = Path(path)
+    if path.is_dir():  # else the rename fails naming the temporary file, or with EBUSY for '/'
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a result gets the usual permissions
             f.write(data)
             f.flush()
             os.fsync(f.fileno())

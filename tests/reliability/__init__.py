@@ -1,0 +1,1 @@
+"""Reliability tests: bad input everywhere, faults in simulation, fuzzing, atomic writes (docs/reliability.md)."""
