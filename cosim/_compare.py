@@ -7,6 +7,7 @@ RTL mismatch it adds the stage-by-stage report of :mod:`cosim._stages`.
 from __future__ import annotations
 
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -25,16 +26,23 @@ PARTS = ("golden", "kernel", "rtl")
 def load_inputs(path: str | Path) -> dict:
     """int8 ``q, k, v`` ([H, n, D] or [n, D]) and integer ``c, r`` from an ``.npz`` file."""
     path = Path(path)
+    unreadable = (OSError, ValueError, EOFError, zipfile.BadZipFile)  # empty, truncated, corrupt, pickled
     try:
         f = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise SpecError(f"cannot read inputs {path}: {exc}") from None
+    except unreadable as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not an .npz archive"
+        raise SpecError(f"cannot read inputs {path}: {why}") from None
+    if not isinstance(f, np.lib.npyio.NpzFile):  # a lone .npy array
+        raise SpecError(f"cannot read inputs {path}: one .npy array, not an .npz archive of q, k, v, c, r")
     with f:
         missing = [key for key in ("q", "k", "v", "c", "r") if key not in f.files]
         if missing:
             raise SpecError(f"{path} lacks {', '.join(missing)}: it must hold int8 q, k, v and integers c, r")
-        out = {key: f[key] for key in ("q", "k", "v")}
-        c, r = f["c"], f["r"]
+        try:
+            out = {key: f[key] for key in ("q", "k", "v")}
+            c, r = f["c"], f["r"]
+        except unreadable as exc:
+            raise SpecError(f"cannot read inputs {path}: an entry is unreadable ({exc})") from None
     if c.shape != () or r.shape != () or c.dtype.kind not in "iu" or r.dtype.kind not in "iu":
         raise SpecError(f"{path}: c and r must be integer scalars, got {c!r} and {r!r}")
     for key in ("q", "k", "v"):
