@@ -14,7 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["to_jsonable", "atomic_write_bytes", "atomic_write_text", "atomic_write_json", "new_run_dir"]
+__all__ = ["read_document", "to_jsonable", "atomic_write_bytes", "atomic_write_text", "atomic_write_json",
+           "new_run_dir"]
 
 
 def _umask() -> int:
@@ -46,6 +47,27 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """Atomically write UTF-8 text."""
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def read_document(path: str | os.PathLike, what: str, error: type[Exception], fmt: str = "json"):
+    """Parse a JSON or TOML (``fmt``) file; failures raise ``error`` with one clear line.
+
+    ``what`` names the document in the message ("manifest", "energy table", ...).
+    """
+    import tomllib
+
+    path = Path(path)
+    json_file = fmt == "json"
+    try:
+        text = path.read_text(encoding="utf-8")
+        return json.loads(text) if json_file else tomllib.loads(text)
+    except FileNotFoundError:
+        raise error(f"{path}: no such {what}") from None
+    except IsADirectoryError:
+        raise error(f"{path}: is a folder, expected a {what} file") from None
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        kind = "JSON" if json_file else "TOML"
+        raise error(f"{path}: {what} is not valid {kind} ({exc})") from None
 
 
 def to_jsonable(obj):

@@ -14,11 +14,11 @@ They are kept exactly, as integer half-toggles.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
+
+from hpu_model.artifacts import read_document
 
 from ._errors import ManifestError
 from ._vcd import CODE_0, CODE_1, open_reader
@@ -40,12 +40,7 @@ def load_manifest(manifest) -> dict:
     where = "manifest"
     if not isinstance(manifest, dict):
         where = str(manifest)
-        try:
-            manifest = json.loads(Path(manifest).read_text())
-        except FileNotFoundError:
-            raise ManifestError(f"{where}: no such manifest file") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ManifestError(f"{where}: not JSON ({exc})") from None
+        manifest = read_document(manifest, "manifest", ManifestError)
     if manifest.get("format") != "hpu-manifest/1":
         raise ManifestError(f"{where}: format is {manifest.get('format')!r}, expected 'hpu-manifest/1'")
     if not isinstance(manifest.get("clock"), str):

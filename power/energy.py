@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import tomllib
 from importlib import resources
-from pathlib import Path
 
 import numpy as np
+
+from hpu_model.artifacts import read_document
 
 from ._errors import EnergyTableError
 from .activity import UNIT_CLASSES, load_manifest
@@ -52,12 +53,7 @@ def load_table(table=None) -> dict:
         table = tomllib.loads(text)
     elif not isinstance(table, dict):
         where = str(table)
-        try:
-            table = tomllib.loads(Path(table).read_text())
-        except FileNotFoundError:
-            raise EnergyTableError(f"{where}: no such energy table") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise EnergyTableError(f"{where}: not valid TOML ({exc})") from None
+        table = read_document(table, "energy table", EnergyTableError, fmt="toml")
     sw = table.get("switching")
     classes = table.get("class")
     if not isinstance(sw, dict) or not isinstance(classes, dict):

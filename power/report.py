@@ -11,12 +11,18 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import time
 from pathlib import Path
 
 from hpu_model import __version__
-from hpu_model.artifacts import atomic_write_bytes, atomic_write_json, atomic_write_text, new_run_dir, to_jsonable
+from hpu_model.artifacts import (
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    new_run_dir,
+    read_document,
+    to_jsonable,
+)
 
 from . import plots
 from ._errors import ManifestError
@@ -38,12 +44,7 @@ def run_record(activity, table=None, label: str | None = None) -> dict:
 
 def load_run(path) -> dict:
     """Read a run record written by ``hpu power --json``."""
-    try:
-        rec = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise ManifestError(f"{path}: no such run file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"{path}: not JSON ({exc})") from None
+    rec = read_document(path, "run record", ManifestError)
     if not isinstance(rec, dict) or rec.get("format") != "hpu-power/1" or "energy" not in rec:
         raise ManifestError(f"{path}: not a run record of `hpu power --json` (format 'hpu-power/1')")
     return rec

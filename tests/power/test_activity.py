@@ -169,9 +169,9 @@ def test_bad_manifest(hand, change, message):
 def test_manifest_file_errors(tmp_path, hand):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    with pytest.raises(ManifestError, match="not JSON"):
+    with pytest.raises(ManifestError, match="manifest is not valid JSON"):
         analyze(hand[0], bad)
-    with pytest.raises(ManifestError, match="no such manifest file"):
+    with pytest.raises(ManifestError, match="no such manifest"):
         analyze(hand[0], tmp_path / "missing.json")
 
 
