@@ -38,5 +38,11 @@ test: $(STAMP) tools lint
 test-all: $(STAMP) tools lint
 	$(BIN)/python -m pytest -n auto -q
 
+# Long property-based fuzz (not in CI): golden vs Amaranth RTL vs Triton kernel for MINUTES minutes;
+# prints and writes (runs/<timestamp>-fuzz/fuzz.json) the number of cases tried.
+MINUTES ?= 10
+fuzz: $(STAMP)
+	$(BIN)/python -m cosim.fuzz --minutes $(MINUTES)
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache sim_build
