@@ -20,7 +20,7 @@ import numpy as np
 
 from hpu_model.artifacts import read_document
 
-from ._errors import ManifestError
+from ._errors import ManifestError, VCDError
 from ._vcd import CODE_0, CODE_1, open_reader
 
 __all__ = ["UNIT_CLASSES", "Activity", "load_manifest", "find_scope", "analyze", "unit_weight"]
@@ -41,6 +41,8 @@ def load_manifest(manifest) -> dict:
     if not isinstance(manifest, dict):
         where = str(manifest)
         manifest = read_document(manifest, "manifest", ManifestError)
+    if not isinstance(manifest, dict):
+        raise ManifestError(f"{where}: a manifest must be a JSON object, got {type(manifest).__name__}")
     if manifest.get("format") != "hpu-manifest/1":
         raise ManifestError(f"{where}: format is {manifest.get('format')!r}, expected 'hpu-manifest/1'")
     if not isinstance(manifest.get("clock"), str):
@@ -499,6 +501,11 @@ def analyze(waveform, manifest, *, scope: str | None = None, reader: str = "auto
     sink = _Analyzer(rd.signals, scope, manifest, during, detail)
     end_time = rd.run(sink, sink.wanted)
     sink.finish(end_time)
+    if sink.cycles == 0:  # else every ratio and energy would be a silent 0 of nothing
+        clock = f"{scope}.{manifest['clock']}" if scope else manifest["clock"]
+        why = (f"no rising edge of clock {clock!r} (X/Z throughout, or no run in the file)" if sink.edges == 0
+               else f"{during!r} is never 1 at a rising edge of {clock!r}")
+        raise VCDError(f"{waveform}: no cycle to analyse: {why}")
     units = manifest["units"]
     n_u, n_m = len(units), len(sink.mem_ports)
     nwin = -(-max(sink.edges, 1) // sink.win.width)

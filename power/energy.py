@@ -24,6 +24,7 @@ interconnect, the clock tree and clock pins of flip-flops, I/O, DRAM.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from importlib import resources
 
@@ -62,7 +63,7 @@ def load_table(table=None) -> dict:
     checks += [(f"class.{c}", a, v.get(a) if isinstance(v, dict) else None) for c, v in classes.items()
                for a in _ACTIONS]
     for section, key, value in checks:
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < math.inf:
             raise EnergyTableError(f"{where}: [{section}] {key} is {value!r}; expected an energy >= 0 in pJ")
     unknown = sorted(set(classes) - set(UNIT_CLASSES))
     if unknown:

@@ -47,6 +47,10 @@ def load_run(path) -> dict:
     rec = read_document(path, "run record", ManifestError)
     if not isinstance(rec, dict) or rec.get("format") != "hpu-power/1" or "energy" not in rec:
         raise ManifestError(f"{path}: not a run record of `hpu power --json` (format 'hpu-power/1')")
+    lost = [key for key in ("label", "cycles", "silent_ratio") if key not in rec]
+    lost += [] if isinstance(rec["energy"], dict) and "totals" in rec["energy"] else ["energy.totals"]
+    if lost:  # reports read these: a record without them would fail later with a KeyError
+        raise ManifestError(f"{path}: not a run record of `hpu power --json` (no {', '.join(lost)})")
     return rec
 
 

@@ -43,3 +43,58 @@ def test_regression_compare_inputs_unreadable_npz_is_one_line_error(tmp_path, da
     with pytest.raises(HPUError, match=f"cannot read inputs {path}") as info:
         load_inputs(path)
     assert "\n" not in str(info.value) and "If you trust the file" not in str(info.value)  # numpy's advice
+
+
+def test_regression_manifest_that_is_a_json_list_is_one_line_error(tmp_path):
+    """Bug: a manifest file holding a JSON list raised AttributeError ('list' object has no attribute 'get')."""
+    from power import ManifestError, load_manifest
+
+    (tmp_path / "m.json").write_text("[1, 2]")
+    with pytest.raises(ManifestError, match="a manifest must be a JSON object, got list"):
+        load_manifest(tmp_path / "m.json")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_regression_energy_table_with_nan_or_inf_is_refused(tmp_path, value):
+    """Bug: TOML nan/inf passed the '>= 0' check; reports then crashed (abs(None)) or showed NaN energy."""
+    from importlib import resources
+
+    from power import EnergyTableError
+    from power.energy import load_table
+
+    text = resources.files("power").joinpath("energy_45nm.toml").read_text()
+    path = tmp_path / "t.toml"
+    path.write_text(text.replace("mem_read_bit = 0.15625", f"mem_read_bit = {value}", 1))
+    assert path.read_text() != text
+    with pytest.raises(EnergyTableError, match=rf"\[switching\] mem_read_bit is -?{value.lstrip('-')}"):
+        load_table(path)
+
+
+def test_regression_vcd_with_x_clock_is_an_error_not_zero_energy(tmp_path):
+    """Bug: a VCD whose clock is X throughout gave '0 cycles, silent ratio 0.0%, energy 0 pJ' and exit 0."""
+    from power import VCDError, analyze
+    from power._synth import synth_vcd
+
+    man = synth_vcd(tmp_path / "a.vcd", cycles=20, units=2)["manifest"]
+    text = (tmp_path / "a.vcd").read_text()
+    head = text.index("$enddefinitions")
+    # identifier code of the clock is '!': make every one of its values x
+    body = "\n".join("x!" if line in ("0!", "1!") else line for line in text[head:].splitlines())
+    (tmp_path / "x.vcd").write_text(text[:head] + body + "\n")
+    assert analyze(tmp_path / "a.vcd", man).cycles == 20
+    with pytest.raises(VCDError, match=r"no cycle to analyse: no rising edge of clock 'tb.dut.clk'"):
+        analyze(tmp_path / "x.vcd", man)
+    with pytest.raises(VCDError, match=r"'k_mem_wr_en' is never 1"):  # the synthetic design never writes
+        analyze(tmp_path / "a.vcd", man, during="k_mem_wr_en")
+
+
+def test_regression_report_of_an_incomplete_run_record_is_one_line_error(tmp_path):
+    """Bug: `hpu report` of a record with format and energy but no label/cycles raised KeyError 'label'."""
+    import json
+
+    from power import ManifestError
+    from power.report import load_run
+
+    (tmp_path / "r.json").write_text(json.dumps({"format": "hpu-power/1", "energy": {"totals": {}}, "label": "x"}))
+    with pytest.raises(ManifestError, match=r"not a run record of `hpu power --json` \(no cycles, silent_ratio\)"):
+        load_run(tmp_path / "r.json")
