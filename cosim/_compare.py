@@ -80,7 +80,8 @@ def run_kernel(q, k, v, *, permeability_q16: int, causal: bool, c: int, r: int) 
                        ) from None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # "interpreter: exact but slow" is expected here
-        out = kernels.attention(*(torch.from_numpy(np.ascontiguousarray(x)) for x in (q, k, v)),
+        # a copy: check_inputs may return read-only broadcast views, and torch warns about those on stderr
+        out = kernels.attention(*(torch.from_numpy(np.array(x)) for x in (q, k, v)),
                                 permeability_q16=permeability_q16, causal=causal, c=c, r=r)
     return out.cpu().numpy().astype(np.int16), ("triton-interpreter" if kernels.INTERPRETED else "cuda")
 

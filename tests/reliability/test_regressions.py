@@ -98,3 +98,21 @@ def test_regression_report_of_an_incomplete_run_record_is_one_line_error(tmp_pat
     (tmp_path / "r.json").write_text(json.dumps({"format": "hpu-power/1", "energy": {"totals": {}}, "label": "x"}))
     with pytest.raises(ManifestError, match=r"not a run record of `hpu power --json` \(no cycles, silent_ratio\)"):
         load_run(tmp_path / "r.json")
+
+
+def test_regression_compare_kernel_prints_no_torch_warning(capfd):
+    """Bug: every `hpu compare` printed torch's 'The given NumPy array is not writable' warning on stderr
+    (broadcast views from check_inputs), so a one-line error came out as three lines."""
+    import warnings
+
+    from cosim._compare import run_kernel
+    from hpu_model import golden
+
+    base = np.array([[[1, 2], [3, -4]]], np.int8)
+    q = np.broadcast_to(base, base.shape)  # contiguous but read-only, as check_inputs returns a one-batch input
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", category=RuntimeWarning)  # the interpreter notice
+        warnings.filterwarnings("error", message=".*not writable.*")
+        out, _ = run_kernel(q, q, q, permeability_q16=1 << 15, causal=False, c=300, r=8)
+    assert np.array_equal(out, golden.attention(q, q, q, permeability_q16=1 << 15, c=300, r=8))
