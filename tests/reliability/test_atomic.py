@@ -118,3 +118,35 @@ def test_run_folders_from_parallel_threads_are_distinct(tmp_path):
 def test_bytes_roundtrip(tmp_path):
     data = bytes(range(256)) * 64
     assert atomic_write_bytes(tmp_path / "b.bin", data).read_bytes() == data
+
+
+def _power_record(tmp_path, label):
+    from power import analyze
+    from power._synth import synth_vcd
+    from power.report import run_record
+
+    man = synth_vcd(tmp_path / f"{label}.vcd", cycles=30, units=2, seed=len(label))["manifest"]
+    return run_record(analyze(tmp_path / f"{label}.vcd", man), label=label)
+
+
+def test_interrupted_report_leaves_a_folder_that_does_not_look_complete(tmp_path, monkeypatch):
+    """Ctrl-C while a report is written: the folder has no index.html and no summary.json."""
+    from power import report
+
+    runs = [_power_record(tmp_path, "dense"), _power_record(tmp_path, "gated")]
+    done = report.write_report(runs, tmp_path / "reports")
+    assert {"index.html", "summary.json", "report.md"} <= {p.name for p in done.iterdir()}
+    real = report.atomic_write_text
+
+    def interrupt_at_html(path, text):
+        if path.name == "index.html":
+            raise KeyboardInterrupt
+        return real(path, text)
+
+    monkeypatch.setattr(report, "atomic_write_text", interrupt_at_html)
+    with pytest.raises(KeyboardInterrupt):
+        report.write_report(runs, tmp_path / "reports")
+    (cut,) = [f for f in (tmp_path / "reports").iterdir() if f != done]
+    names = {p.name for p in cut.iterdir()}
+    assert "summary.json" not in names and "index.html" not in names and not any(n.endswith(".tmp") for n in names)
+    assert json.loads((done / "summary.json").read_text())["power_runs"][0]["label"] == "dense"  # untouched

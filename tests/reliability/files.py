@@ -1,0 +1,105 @@
+"""The bad input files that the cases of :mod:`tests.reliability.cases` name, written into one folder.
+
+Every file is derived from a valid one (a workload, a VCD with its manifest,
+the default energy table) by one deliberate defect, so a case fails for the
+reason its row in the table states and no other.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from hpu_model.workload import random_workload, save_npz
+from power._synth import synth_vcd
+
+__all__ = ["make", "GOOD_NPZ", "GOOD_VCD", "GOOD_MANIFEST"]
+
+GOOD_NPZ, GOOD_VCD, GOOD_MANIFEST = "good.npz", "good.vcd", "good.manifest.json"
+
+
+def _npz(path: Path, **arrays) -> None:
+    np.savez(path, **arrays)
+
+
+def _workload_files(d: Path) -> None:
+    w = random_workload(heads=1, n_k=4, head_dim=8, seed=1)
+    save_npz(d / GOOD_NPZ, w)
+    good = (d / GOOD_NPZ).read_bytes()
+    (d / "truncated.npz").write_bytes(good[:len(good) // 2])
+    (d / "empty.npz").write_bytes(b"")
+    (d / "text.npz").write_text("q, k, v as text is not an npz archive\n")
+    (d / "binary.npz").write_bytes(np.random.default_rng(0).bytes(512))
+    base = {"q": w.q, "k": w.k, "v": w.v, "c": np.int64(w.c), "r": np.int64(w.r)}
+    q128 = w.q.copy()
+    q128[0, 1, 2] = -128
+    _npz(d / "minus128.npz", **(base | {"q": q128}))
+    _npz(d / "float_q.npz", **(base | {"q": w.q.astype(np.float32)}))
+    _npz(d / "nan_q.npz", **(base | {"q": np.full(w.q.shape, np.nan)}))
+    _npz(d / "no_v.npz", **{k: a for k, a in base.items() if k not in ("v", "c", "r")})
+    _npz(d / "float_c.npz", **(base | {"c": np.float64(1.5)}))
+    _npz(d / "big_c.npz", **(base | {"c": np.int64(10 ** 12)}))
+    _npz(d / "bad_shape.npz", **(base | {"q": w.q.reshape(-1)}))
+    _npz(d / "object_q.npz", **(base | {"q": np.array([None, 1], dtype=object)}))
+    np.save(d / "lone.npy", w.q)
+    (d / "lone.npy").rename(d / "lone.npz")  # one array under an .npz name
+    buf = io.BytesIO()
+    np.savez(buf, **base)  # stored, not compressed: flipping bytes breaks an entry's CRC, not the archive
+    raw = bytearray(buf.getvalue())
+    raw[100:140] = bytes(b ^ 0xFF for b in raw[100:140])
+    (d / "corrupt.npz").write_bytes(bytes(raw))
+
+
+def _waveform_files(d: Path) -> None:
+    man = synth_vcd(d / GOOD_VCD, cycles=40, units=3)["manifest"]
+    (d / GOOD_MANIFEST).write_text(json.dumps(man))
+    text = (d / GOOD_VCD).read_text()
+    head = text.index("$enddefinitions")
+    (d / "empty.vcd").write_text("")
+    (d / "truncated_header.vcd").write_text(text[:head // 2])
+    (d / "truncated_body.vcd").write_text(text[:2 * len(text) // 3].rstrip("\n") + "\nb10")
+    (d / "binary.vcd").write_bytes(np.random.default_rng(1).bytes(4096))
+    body = re.sub(r"^[01](\S+)$", r"x\1", text[head:], flags=re.M)       # every scalar, clock included
+    body = re.sub(r"^b[01]+ ", "bz ", body, flags=re.M)                    # every vector
+    (d / "xz.vcd").write_text(text[:head] + body)
+    other = json.loads(json.dumps(man))
+    other["units"][0]["enable"] = "u0.gate"  # a design whose unit u0 has another enable than the waveform's
+    (d / "other.manifest.json").write_text(json.dumps(other))
+    neg = json.loads(json.dumps(man))
+    neg["units"][1]["ops"] = -4
+    (d / "negative_ops.manifest.json").write_text(json.dumps(neg))
+    (d / "list.manifest.json").write_text("[]")
+    (d / "broken.manifest.json").write_text("{\"format\": ")
+    (d / "record_no_energy.json").write_text(json.dumps({"format": "hpu-power/1", "energy": 1}))
+
+
+def _energy_tables(d: Path) -> None:
+    base = resources.files("power").joinpath("energy_45nm.toml").read_text()
+    line = re.search(r"^reg_bit_toggle = \S+", base, re.M).group(0)
+    for name, value in (("negative", "-0.005"), ("nan", "nan"), ("inf", "inf"), ("string", '"cheap"')):
+        (d / f"{name}.energy.toml").write_text(base.replace(line, f"reg_bit_toggle = {value}"))
+    start = base.index("[class.mac8]")
+    end = base.index("[class.", start + 1)
+    (d / "no_mac8.energy.toml").write_text(base[:start] + base[end:])
+    (d / "broken.energy.toml").write_text("[switching\n")
+
+
+def _config_files(d: Path) -> None:
+    (d / "zero_seq.toml").write_text("seq = 0\n")
+    (d / "unknown.toml").write_text("[golden]\nsequence = 64\n")
+    (d / "broken.toml").write_text("seq = = 4\n")
+    (d / "bool_seq.toml").write_text("[golden]\nseq = true\n")
+
+
+def make(folder: str | Path) -> Path:
+    """Write every file the cases use into ``folder`` (created); return it."""
+    d = Path(folder)
+    d.mkdir(parents=True, exist_ok=True)
+    for part in (_workload_files, _waveform_files, _energy_tables, _config_files):
+        part(d)
+    return d
