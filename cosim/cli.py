@@ -77,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     except HPUError as exc:
         print(f"hpu {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-        print(f"hpu {args.command}: error: {exc.strerror}: {exc.filename}", file=sys.stderr)
+    except OSError as exc:  # a path the user gave: missing, a folder, not writable, a file as a folder, ...
+        print(f"hpu {args.command}: error: {exc.strerror or exc}: {exc.filename}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"hpu {args.command}: interrupted", file=sys.stderr)

@@ -9,6 +9,8 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
+from .errors import SpecError
+
 #: Beyond this n the float reference's n x n matrices alone need > 2 GB; it is skipped.
 FLOAT_MAX_SEQ = 8192
 
@@ -47,6 +49,8 @@ def _in_child(*args):
 
 
 def run(args) -> dict:
+    if args.repeat < 1:  # else the best of no timing is inf ms, printed as a result
+        raise SpecError(f"--repeat must be an integer >= 1, got {args.repeat}")
     rows = []
     for n in args.seq:
         t_gold, rss_gold = _in_child("golden", n, args.head_dim, args.permeability, args.repeat)

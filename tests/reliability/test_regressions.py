@@ -116,3 +116,28 @@ def test_regression_compare_kernel_prints_no_torch_warning(capfd):
         warnings.filterwarnings("error", message=".*not writable.*")
         out, _ = run_kernel(q, q, q, permeability_q16=1 << 15, causal=False, c=300, r=8)
     assert np.array_equal(out, golden.attention(q, q, q, permeability_q16=1 << 15, c=300, r=8))
+
+
+def test_regression_bench_golden_repeat_zero_is_refused():
+    """Bug: `hpu bench golden --repeat 0` printed 'inf ms, 0 rows/s, ratio nan' and exited 0."""
+    from types import SimpleNamespace
+
+    from hpu_model import bench
+
+    args = SimpleNamespace(seq=[8], head_dim=8, permeability=0.5, repeat=0)
+    with pytest.raises(HPUError, match="--repeat must be an integer >= 1, got 0"):
+        bench.run(args)
+
+
+def test_regression_unwritable_result_path_names_the_path_not_a_temporary(tmp_path):
+    """Bug: --json /no/such/dir/r.json failed naming '/no/such/dir/.r.json.xxxx.tmp'."""
+    from hpu_model.artifacts import atomic_write_json
+
+    (tmp_path / "file").write_text("")
+    target = tmp_path / "file" / "r.json"  # parent is a file: the folder cannot be made
+    with pytest.raises(NotADirectoryError) as info:
+        atomic_write_json(target, {})
+    assert info.value.filename == str(tmp_path / "file")
+    with pytest.raises(FileNotFoundError) as info:
+        atomic_write_json("/proc/no/such/r.json", {})  # /proc refuses new folders
+    assert info.value.filename == "/proc/no/such/r.json"
