@@ -1,4 +1,4 @@
-"""Icarus simulation speed: simulated cycles per wall second, RTL and testbench ceiling.
+"""Simulation speed (Icarus; --simulator verilator): simulated cycles per wall second, RTL and testbench ceiling.
 
 Runs one head of the exported RTL (default D=64, L=8, n=256, p=0.5) under
 Icarus through the cocotb testbench and reports simulated cycles per wall
@@ -32,6 +32,7 @@ def add_arguments(p) -> None:
     p.add_argument("--lanes", type=int, default=8, help="RTL lanes L (default 8)")
     p.add_argument("--permeability", type=float, default=0.5, help="p in (0, 1] (default 0.5)")
     p.add_argument("--stalls", action="store_true", help="random valid gaps and backpressure")
+    p.add_argument("--simulator", choices=_build.SIMULATORS, default="icarus", help="HDL simulator (default icarus)")
 
 
 def _cpu_children() -> float:
@@ -52,10 +53,11 @@ def run(args) -> dict:
     w = random_workload(heads=1, n_k=args.seq, head_dim=args.head_dim, seed=0)
     p16 = spec.permeability_q16(args.permeability)
     t0 = time.perf_counter()
-    _build.get_build(args.head_dim, args.lanes, default_max_seq(args.seq))
+    _build.get_build(args.head_dim, args.lanes, default_max_seq(args.seq), simulator=args.simulator)
     build_s = time.perf_counter() - t0
-    rtl = _measure(w, p16, args.lanes, args.stalls)
-    fake = _measure(w, p16, args.lanes, args.stalls, verilog=FAKE, defines={"FAKE_D": args.head_dim},
+    rtl = _measure(w, p16, args.lanes, args.stalls, simulator=args.simulator)
+    fake = _measure(w, p16, args.lanes, args.stalls, simulator=args.simulator, verilog=FAKE,
+                    defines={"FAKE_D": args.head_dim},
                     timeout_cycles=100 * args.seq + 10_000)
     share = rtl["cycles_per_second"] / fake["cycles_per_second"]
     from hpu_model import perf
@@ -63,7 +65,7 @@ def run(args) -> dict:
     predicted = perf.predict(head_dim=args.head_dim, lanes=args.lanes, max_seq=default_max_seq(args.seq),
                              n_q=args.seq, n_k=args.seq, permeability_q16=p16, causal=False).cycles
     load = os.getloadavg()[0]
-    print(f"Icarus + cocotb, D={args.head_dim} L={args.lanes} n={args.seq} p={args.permeability} "
+    print(f"{args.simulator} + cocotb, D={args.head_dim} L={args.lanes} n={args.seq} p={args.permeability} "
           f"stalls={args.stalls}: build {build_s:.1f} s (cached after the first run); load average {load:.1f} "
           f"on {os.cpu_count()} cores")
     print(f"  RTL          {rtl['cycles']} cycles (cycle model {predicted}) in {rtl['sim_wall_s']:.2f} s: "
@@ -74,6 +76,6 @@ def run(args) -> dict:
     print(f"  ratio        RTL / testbench ceiling = {share:.3f}: the testbench takes about {100 * share:.0f}% "
           f"of the RTL run's time")
     return {"params": {"seq": args.seq, "head_dim": args.head_dim, "lanes": args.lanes,
-                       "permeability": args.permeability, "stalls": args.stalls},
+                       "permeability": args.permeability, "stalls": args.stalls, "simulator": args.simulator},
             "build_s": build_s, "load_average": load, "predicted_cycles": predicted, "rtl": rtl,
             "testbench_ceiling": fake, "testbench_share": share}
