@@ -21,3 +21,26 @@ def test_one_line_errors(argv, message, capsys):
         rc = exc.code
     err = capsys.readouterr().err
     assert rc == 2 and message in err and "Traceback" not in err
+
+
+def test_compare_inputs_file_and_exit_status(tmp_path, capsys, monkeypatch):
+    """--inputs drives golden and kernel (RTL skipped); a kernel that is off by one makes the exit status 1."""
+    import json
+
+    import numpy as np
+
+    from cosim import _compare
+
+    rng = np.random.default_rng(1)
+    q, k, v = (rng.integers(-127, 128, (6, 8)).astype(np.int8) for _ in range(3))
+    np.savez(tmp_path / "in.npz", q=q, k=k, v=v, c=np.int64(400), r=np.int64(12))
+    argv = ["compare", "--inputs", str(tmp_path / "in.npz"), "--skip", "rtl", "--permeability", "0.5"]
+    assert main([*argv, "--json", str(tmp_path / "ok.json")]) == 0
+    data = json.loads((tmp_path / "ok.json").read_text())
+    assert data["kernel_vs_golden"] == {"bit_exact": True, "mismatches": 0, "first_mismatch": None}
+    assert data["rtl_vs_golden"]["bit_exact"] is None and data["params"]["c"] == 400 and data["cycles"] is None
+    real = _compare.run_kernel
+    monkeypatch.setattr(_compare, "run_kernel", lambda *a, **kw: ((lambda o, d: (o + 1, d))(*real(*a, **kw))))
+    assert main(argv) == 1
+    out = capsys.readouterr().out
+    assert "FAIL" in out and "48" in out  # 6 rows x 8 columns, all off by one
