@@ -114,6 +114,17 @@ def codes_from_strings(values: list[str], width: int, what: str) -> np.ndarray:
     return codes
 
 
+#: widest signal accepted (bits): the testbench's path strings are 32768 bits, the HPU's widest port
+#: 16 x D = 2048; a hostile or corrupt header declaring billions of bits made the readers allocate gigabytes
+MAX_WIDTH = 1 << 16
+
+
+def _check_width(path, name: str, width: int) -> int:
+    if not 1 <= width <= MAX_WIDTH:
+        raise VCDError(f"{path}: signal {name!r} has width {width}: allowed 1..{MAX_WIDTH} bits")
+    return width
+
+
 def _header(path: Path) -> tuple[list[SignalInfo], list[str], float | None]:
     """Signals, their identifier codes and seconds per time unit, from vcdvcd's header parser."""
     import vcdvcd
@@ -129,6 +140,7 @@ def _header(path: Path) -> tuple[list[SignalInfo], list[str], float | None]:
         except ValueError:
             raise VCDError(f"{path}: signal {sig.references[0]!r} has width {sig.size!r}, not an integer") from None
         ids.append(code)
+        _check_width(path, sig.references[0], width)
         signals.append(SignalInfo(tuple(_strip_range(r) for r in sig.references), width, sig.var_type))
     scale = vcd.timescale.get("timescale")
     return signals, ids, (float(scale) if scale is not None else None)
@@ -267,7 +279,7 @@ class WellenReader(_Buffered):
             if key not in self._index:
                 self._index[key] = len(names)
                 names.append([])
-                widths.append(var.bitwidth or 1)
+                widths.append(_check_width(self.path, var.full_name, var.bitwidth or 1))
                 kinds.append("real" if var.is_real else "string" if var.is_string else str(var.var_type).lower())
             names[self._index[key]].append(var.full_name)
         self.signals = [SignalInfo(tuple(n), w, k) for n, w, k in zip(names, widths, kinds)]

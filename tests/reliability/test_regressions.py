@@ -141,3 +141,20 @@ def test_regression_unwritable_result_path_names_the_path_not_a_temporary(tmp_pa
     with pytest.raises(FileNotFoundError) as info:
         atomic_write_json("/proc/no/such/r.json", {})  # /proc refuses new folders
     assert info.value.filename == "/proc/no/such/r.json"
+
+
+@pytest.mark.parametrize("reader", ["numpy", "vcdvcd", "pywellen"])
+def test_regression_vcd_declaring_a_huge_signal_is_refused_before_allocating(tmp_path, reader):
+    """Bug: `$var reg 2000000000 ...` made the readers allocate ~15 GiB (MemoryError traceback, or swapping)."""
+    import resource
+
+    from power import VCDError, analyze
+    from power._synth import synth_vcd
+
+    man = synth_vcd(tmp_path / "a.vcd", cycles=5, units=1)["manifest"]
+    text = (tmp_path / "a.vcd").read_text()
+    (tmp_path / "h.vcd").write_text(text.replace("$var reg 24 ", "$var reg 2000000000 ", 1))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(VCDError, match="has width 2000000000: allowed 1..65536 bits"):
+        analyze(tmp_path / "h.vcd", man, reader=reader)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 500_000  # KiB: no giant array was made
