@@ -66,9 +66,10 @@ class Seq:
         self.step = Signal(width, name=f"{name}_step")
         self.last = Signal(name=f"{name}_last")
 
-    def build(self, length):
+    def build(self, length=None, *, last=None):
+        """Finish after ``length`` steps, or in the busy cycle where the condition ``last`` holds."""
         m = self.m
-        m.d.comb += self.last.eq(self.busy & (self.step == length - 1))
+        m.d.comb += self.last.eq(self.busy & (self.step == length - 1 if last is None else last))
         with m.If(self.go):
             m.d.sync += [self.busy.eq(1), self.step.eq(0)]
         with m.Elif(self.last):

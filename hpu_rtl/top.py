@@ -12,7 +12,7 @@ Dataflow per query row (stage: what it does, who is enabled)::
 
 from __future__ import annotations
 
-from amaranth import Cat, Module, Mux, Signal
+from amaranth import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -143,6 +143,10 @@ class HPU(wiring.Component):
             m.d.sync += r.eq(x)
             return r
 
+        def slot_base(slot):
+            """slot * words without a multiplier: a slot index takes only a few values."""
+            return Array(Const(i * words, range(SCORE_SLOTS * words + 1)) for i in range(SCORE_SLOTS))[slot]
+
         def latch(stage, **values):
             """Row registers of a stage, loaded from the previous stage when it goes."""
             regs = {}
@@ -181,7 +185,7 @@ class HPU(wiring.Component):
                          unit.en.eq(delay(en, f"score_lane{lane}_en_d")), unit.q.eq(q_cur), unit.k.eq(port.data)]
             lane_s.append(unit.s)
         wr2 = delay(delay(reading0, "score_wr1"), "score_wr2")
-        word2 = delay(delay(r0["slot"] * words + seq[0].step, "score_word1"), "score_word2")
+        word2 = delay(delay(slot_base(r0["slot"]) + seq[0].step, "score_word1"), "score_word2")
         first2 = delay(delay(seq[0].busy & (seq[0].step == 0), "score_first1"), "score_first2")
         port, en = self._port("score_buf", "write", "wr")
         m.d.comb += [en.eq(wr2), port.en.eq(en), port.addr.eq(word2), port.data.eq(Cat(*lane_s))]
@@ -194,27 +198,28 @@ class HPU(wiring.Component):
         # -- stage 1: select --
         sw = g.sel_words
         r1 = latch("select", row=r0["row"], nv=r0["nv"], k=r0["k"], groups=r0["groups"], slot=r0["slot"],
-                   m=rm.m, keep_all=(r0["k"] == r0["nv"]), rounds=((r0["groups"] + sw - 1) // sw)[:16],
-                   length=Mux(r0["k"] == r0["nv"], 1, g.passes * ((r0["groups"] + sw - 1) // sw + 1) + 1)[:16])
-        seq[1].build(r1["length"])
-        rr, pp, rb = Signal(16, name="select_r"), Signal(range(g.passes + 1), name="select_p"), Signal(16)
+                   m=rm.m, keep_all=(r0["k"] == r0["nv"]), rounds=((r0["groups"] + sw - 1) // sw)[:16])
+        # rr: read round within a pass (rb its first word, kb its first key), pp: pass; done when pp reaches NP
+        rr, pp = Signal(16, name="select_r"), Signal(range(g.passes + 1), name="select_p")
+        rb, kb = Signal(16, name="select_word"), Signal(16, name="select_key")
+        seq[1].build(last=r1["keep_all"] | (pp == g.passes))
         with m.If(go[1]):
-            m.d.sync += [rr.eq(0), pp.eq(0), rb.eq(0)]
+            m.d.sync += [rr.eq(0), pp.eq(0), rb.eq(0), kb.eq(0)]
         with m.Elif(seq[1].busy):
             with m.If(rr == r1["rounds"]):
-                m.d.sync += [rr.eq(0), pp.eq(pp + 1), rb.eq(0)]
+                m.d.sync += [rr.eq(0), pp.eq(pp + 1), rb.eq(0), kb.eq(0)]
             with m.Else():
-                m.d.sync += [rr.eq(rr + 1), rb.eq(rb + sw)]
+                m.d.sync += [rr.eq(rr + 1), rb.eq(rb + sw), kb.eq(kb + sw * lanes)]
         sel = u["selector"]
         reading1 = seq[1].busy & ~r1["keep_all"] & (pp < g.passes) & (rr < r1["rounds"])
         key_valid = []
         for w in range(sw):
             port, en = self._port("score_buf", "read", f"sel{w}")
             m.d.comb += [en.eq(reading1 & (rb + w < r1["groups"])), port.en.eq(en),
-                         port.addr.eq(r1["slot"] * words + rb + w)]
+                         port.addr.eq(slot_base(r1["slot"]) + rb + w)]
             for lane in range(lanes):
                 m.d.comb += sel.s[w * lanes + lane].eq(port.data[lane * sb:(lane + 1) * sb].as_signed())
-                key_valid.append(en & ((rb + w) * lanes + lane < r1["nv"]))
+                key_valid.append(en & (kb + (w * lanes + lane) < r1["nv"]))
         upd = delay(reading1, "select_upd")
         pick = seq[1].busy & ~r1["keep_all"] & (rr == 0) & (seq[1].step != 0)
         m.d.comb += [sel.en.eq(upd | pick), sel.pick.eq(pick), sel.k.eq(r1["k"]),
@@ -233,15 +238,20 @@ class HPU(wiring.Component):
         seq[2].build(r2["groups"] + 1)
         port, en = self._port("score_buf", "read", "emit")
         reading2 = seq[2].busy & (seq[2].step < r2["groups"])
-        m.d.comb += [en.eq(reading2), port.en.eq(en), port.addr.eq(r2["slot"] * words + seq[2].step)]
+        m.d.comb += [en.eq(reading2), port.en.eq(en), port.addr.eq(slot_base(r2["slot"]) + seq[2].step)]
+        base2 = Signal(16)
+        with m.If(go[2]):
+            m.d.sync += base2.eq(0)
+        with m.Elif(seq[2].busy):
+            m.d.sync += base2.eq(base2 + lanes)
         em = u["emit"]
-        m.d.comb += [em.en.eq(delay(reading2, "emit_en_d")), em.base.eq(delay(seq[2].step * lanes, "emit_base")),
+        m.d.comb += [em.en.eq(delay(reading2, "emit_en_d")), em.base.eq(delay(base2, "emit_base")),
                      em.first.eq(delay(seq[2].busy & (seq[2].step == 0), "emit_first")), em.nv.eq(r2["nv"]),
                      em.thr.eq(r2["thr"]), em.rem.eq(r2["rem"]), em.keep_all.eq(r2["keep_all"])]
         m.d.comb += [em.s[lane].eq(port.data[lane * sb:(lane + 1) * sb].as_signed()) for lane in range(lanes)]
         for b in range(lanes):
             port, en = self._port(f"kept{b}", "write", "wr")
-            m.d.comb += [en.eq(em.we[b]), port.en.eq(en), port.addr.eq(r2["kslot"] * words + em.waddr[b]),
+            m.d.comb += [en.eq(em.we[b]), port.en.eq(en), port.addr.eq(slot_base(r2["kslot"]) + em.waddr[b]),
                          port.data.eq(em.wdata[b])]
 
         # -- stage 3: pv (exp scale -> exp LUT -> PV lanes) --
@@ -258,7 +268,7 @@ class HPU(wiring.Component):
         for b in range(lanes):
             port, en = self._port(f"kept{b}", "read", "rd")
             m.d.comb += [en.eq(seq[3].busy & (seq[3].step < r3["kgroups"]) & (base3 + b < r3["k"])),
-                         port.en.eq(en), port.addr.eq(r3["kslot"] * words + seq[3].step),
+                         port.en.eq(en), port.addr.eq(slot_base(r3["kslot"]) + seq[3].step),
                          es.j[b].eq(port.data[:cb]), es.s[b].eq(port.data[cb:].as_signed())]
             v1.append(delay(en, f"pv_v1_{b}"))
         f1 = delay(seq[3].busy & (seq[3].step == 0), "pv_first1")
