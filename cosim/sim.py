@@ -238,6 +238,9 @@ def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = F
         raise SpecError(f"max_seq must be an integer in {need}..{spec.SEQ_MAX} (at least max(n_q, n_k)), "
                         f"got {max_seq!r}")
     window = _check_window(vcd_window)
+    if timeout_cycles is not None and (isinstance(timeout_cycles, bool) or
+                                       not isinstance(timeout_cycles, (int, np.integer)) or timeout_cycles < 1):
+        raise SpecError(f"timeout_cycles must be a positive integer (cycles per head), got {timeout_cycles!r}")
     if window is not None and vcd is None:
         raise SpecError("a VCD window needs a VCD file (vcd=...)")
     expected = np.stack([golden.attention(q[h], k[h], v[h], permeability_q16=run["p16"], causal=run["causal"],

@@ -158,3 +158,15 @@ def test_regression_vcd_declaring_a_huge_signal_is_refused_before_allocating(tmp
     with pytest.raises(VCDError, match="has width 2000000000: allowed 1..65536 bits"):
         analyze(tmp_path / "h.vcd", man, reader=reader)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 500_000  # KiB: no giant array was made
+
+
+@pytest.mark.parametrize("budget", [0, -5, 2.5, True])
+def test_regression_cosim_timeout_cycles_must_be_a_positive_integer(budget):
+    """Bug: timeout_cycles=0 or -5 ended as 'the testbench crashed: ValueError: Timer argument time must be
+    positive' after a full build; 2.5 was silently truncated to 2."""
+    from cosim.sim import simulate
+    from hpu_model.workload import random_workload
+
+    w = random_workload(heads=1, n_k=4, head_dim=8, seed=1)
+    with pytest.raises(HPUError, match="timeout_cycles must be a positive integer"):
+        simulate(w.q, w.k, w.v, c=w.c, r=w.r, permeability_q16=1 << 15, lanes=2, timeout_cycles=budget)
