@@ -56,8 +56,8 @@ def _with_config(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
     if pre.command is None or (not pre.config and not path.is_file()):
         return argv
     at = argv.index(pre.command) + 1
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[pre.command]
-    return argv[:at] + config_argv(path, pre.command, sub) + argv[at:]
+    subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    return argv[:at] + config_argv(path, pre.command, subs[pre.command], subs) + argv[at:]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,14 +48,31 @@ def _tokens(key: str, value, action: argparse.Action, where: str) -> list[str]:
     return [f"--{key}", *(str(v) for v in values)]
 
 
-def config_argv(path: Path, command: str, parser: argparse.ArgumentParser) -> list[str]:
-    """Flags equivalent to the config file's settings for ``command``."""
+def _check_names(path: Path, data: dict, parsers: dict[str, argparse.ArgumentParser]) -> None:
+    """A section must be a subcommand and a top-level key some subcommand's option: a typo would else be
+    ignored in silence, and the run would use the default instead of the value the user wrote."""
+    for key, value in data.items():
+        if isinstance(value, dict):
+            if key not in parsers:
+                raise ConfigError(f"{path}: unknown section [{key}]; sections are subcommands: {', '.join(parsers)}")
+        elif not any(key.replace("_", "-") in _options(sub) for sub in parsers.values()):
+            raise ConfigError(f"{path}: unknown option '{key}' (no subcommand has --{key.replace('_', '-')})")
+
+
+def config_argv(path: Path, command: str, parser: argparse.ArgumentParser,
+                parsers: dict[str, argparse.ArgumentParser] | None = None) -> list[str]:
+    """Flags equivalent to the config file's settings for ``command``.
+
+    ``parsers`` (every subcommand's parser, by name) turns unknown sections and top-level keys into errors.
+    """
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    if parsers:
+        _check_names(path, data, parsers)
     options = _options(parser)
     argv: list[str] = []
     for key, value in data.items():

@@ -170,3 +170,15 @@ def test_regression_cosim_timeout_cycles_must_be_a_positive_integer(budget):
     w = random_workload(heads=1, n_k=4, head_dim=8, seed=1)
     with pytest.raises(HPUError, match="timeout_cycles must be a positive integer"):
         simulate(w.q, w.k, w.v, c=w.c, r=w.r, permeability_q16=1 << 15, lanes=2, timeout_cycles=budget)
+
+
+@pytest.mark.parametrize("text, message", [("[compre]\nseq = 4\n", "unknown section [compre]"),
+                                           ("heads_dim = 16\n", "unknown option 'heads_dim'")])
+def test_regression_config_typo_is_an_error_not_ignored(tmp_path, capsys, text, message):
+    """Bug: a misspelt section or top-level key in hpu.toml was skipped in silence (the run used defaults)."""
+    from cosim.cli import main
+
+    (tmp_path / "hpu.toml").write_text(text)
+    assert main(["--config", str(tmp_path / "hpu.toml"), "golden", "--seq", "4", "--head-dim", "4"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
