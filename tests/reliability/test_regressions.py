@@ -182,3 +182,19 @@ def test_regression_config_typo_is_an_error_not_ignored(tmp_path, capsys, text, 
     assert main(["--config", str(tmp_path / "hpu.toml"), "golden", "--seq", "4", "--head-dim", "4"]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_regression_compare_inputs_with_padded_runs_is_refused(tmp_path):
+    """Bug: a workload file whose runs differ in length (n_q/n_k entries, zero padding) went to --inputs as if
+    the padding were data: the shorter runs were simulated at full length, a silently different workload."""
+    from dataclasses import replace
+
+    from cosim._compare import load_inputs
+    from hpu_model.workload import random_workload, save_npz
+
+    w = random_workload(heads=2, n_k=4, head_dim=8, seed=2)
+    save_npz(tmp_path / "p.npz", replace(w, n_q=np.array([4, 2]), n_k=np.array([4, 3])))
+    with pytest.raises(HPUError, match="holds runs of different lengths"):
+        load_inputs(tmp_path / "p.npz")
+    save_npz(tmp_path / "same.npz", w)
+    assert load_inputs(tmp_path / "same.npz")["q"].shape == (2, 4, 8)
