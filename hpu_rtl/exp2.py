@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth import Module, Mux, signed, unsigned
+from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
@@ -30,9 +30,10 @@ class ExpScale(Unit):
 
     def elaborate(self, platform):
         m = Module()
-        with m.If(self.en):
-            for s, j, t, j_out in zip(self.s, self.j, self.t, self.j_out):
-                full = (((self.m - s).as_unsigned() * self.c) >> self.r)
+        for lane, (s, j, t, j_out) in enumerate(zip(self.s, self.j, self.t, self.j_out)):
+            full = Signal(self.g.score_bits + 1 + C_BITS, name=f"t_full{lane}")  # one multiplier per lane
+            m.d.comb += full.eq(((self.m - s).as_unsigned() * self.c) >> self.r)
+            with m.If(self.en):
                 m.d.sync += [t.eq(Mux(full >= spec.T_CUTOFF, spec.T_CUTOFF, full)), j_out.eq(j)]
         return m
 

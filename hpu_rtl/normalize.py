@@ -52,8 +52,9 @@ class Normalizer(Unit):
 
     def elaborate(self, platform):
         m = Module()
-        with m.If(self.en):
-            for a, o in zip(self.a, self.o):
-                x = (a * self.r + spec.OUT_ROUND) >> spec.OUT_SHIFT
+        for d, (a, o) in enumerate(zip(self.a, self.o)):
+            x = Signal(signed(self.g.acc_bits + self.g.recip_bits + 1), name=f"scaled{d}")  # one multiplier each
+            m.d.comb += x.eq((a * self.r + spec.OUT_ROUND) >> spec.OUT_SHIFT)
+            with m.If(self.en):
                 m.d.sync += o.eq(Mux(x > spec.OUT_MAX, spec.OUT_MAX, Mux(x < spec.OUT_MIN, spec.OUT_MIN, x)))
         return m

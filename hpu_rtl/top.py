@@ -162,7 +162,8 @@ class HPU(wiring.Component):
         slot_next = Signal(range(SCORE_SLOTS))
         nv_causal = (rows0 + ctl.n_k + 1 - ctl.n_q)[:16]
         nv_in = Mux(ctl.causal, nv_causal, ctl.n_k)
-        k_raw = (nv_in * ctl.p16 + spec.P16_ONE - 1) >> (P16_BITS - 1)  # spec.keep_count, clamped below
+        k_raw = Signal(P16_BITS + 16, name="k_raw")  # spec.keep_count before the clamp; named: used thrice
+        m.d.comb += k_raw.eq((nv_in * ctl.p16 + spec.P16_ONE - 1) >> (P16_BITS - 1))
         k_in = Mux(k_raw < 1, 1, Mux(k_raw > nv_in, nv_in, k_raw))
         with m.If(ctl.start):
             m.d.sync += [rows0.eq(0), slot_next.eq(0)]
