@@ -68,9 +68,13 @@ def build_manifest(*, head_dim: int, lanes: int, max_seq: int) -> dict:
     return manifest_of(dut)
 
 
-def export_verilog(*, head_dim: int, lanes: int, max_seq: int, out_dir) -> tuple[Path, Path]:
-    """Write ``out_dir/hpu.v`` (top module ``hpu``) and ``out_dir/hpu.manifest.json`` atomically."""
-    dut = HPU(head_dim=head_dim, lanes=lanes, max_seq=max_seq)
+def export_verilog(*, head_dim: int, lanes: int, max_seq: int, out_dir, fault: str | None = None
+                   ) -> tuple[Path, Path]:
+    """Write ``out_dir/hpu.v`` (top module ``hpu``) and ``out_dir/hpu.manifest.json`` atomically.
+
+    ``fault`` exports a deliberately broken variant (see ``hpu_rtl.top.FAULTS``), for testing the checks.
+    """
+    dut = HPU(head_dim=head_dim, lanes=lanes, max_seq=max_seq, fault=fault)
     text = _convert(dut)
     out = Path(out_dir)
     v = atomic_write_text(out / "hpu.v", text)

@@ -18,7 +18,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from hpu_model import spec
-from hpu_model.perf import KEPT_SLOTS, SCORE_SLOTS, STAGES, Geometry
+from hpu_model.perf import KEPT_SLOTS, SCORE_SLOTS, STAGES, ConfigError, Geometry
 
 from ._unit import C_BITS, O_BITS, P16_BITS, R_BITS
 from .control import Controller
@@ -28,7 +28,12 @@ from .pv import PVLane, PVReduce, ZAcc
 from .score import RowMax, ScoreLane
 from .topk import Emitter, Selector
 
-__all__ = ["HPU"]
+__all__ = ["HPU", "FAULTS"]
+
+#: Deliberate faults for testing the verification flow (default None: the correct design).
+#: "tie_rule": ties at the threshold are kept by the flipped comparison (tie_run >= rem, not < rem);
+#: "k_off_by_one": the kept count is k_i + 1 (clamped to n_valid).
+FAULTS = (None, "tie_rule", "k_off_by_one")
 
 
 def _stream_ports(prefix: str, width: int, out: bool) -> dict:
@@ -50,6 +55,9 @@ class HPU(wiring.Component):
         L, keys per cycle in the score and PV stages, 1..16.
     max_seq : int
         N_MAX, depth of the K and V memories (largest n_k and n_q), 1..4096.
+    fault : {None, "tie_rule", "k_off_by_one"}
+        Default None.  A deliberate fault (see :data:`FAULTS`), so that tests can check that the
+        co-simulation catches it and names the stage; never set for a real design.
 
     Attributes
     ----------
@@ -59,8 +67,11 @@ class HPU(wiring.Component):
         On-chip memories by manifest name: (Memory, {port name: enable signal}).
     """
 
-    def __init__(self, *, head_dim: int, lanes: int, max_seq: int):
+    def __init__(self, *, head_dim: int, lanes: int, max_seq: int, fault: str | None = None):
         g = self.g = Geometry(head_dim, lanes, max_seq)
+        if fault not in FAULTS:
+            raise ConfigError(f"fault must be one of {', '.join(map(repr, FAULTS))}, got {fault!r}")
+        self.fault = fault
         d8 = 8 * head_dim
         super().__init__({
             "cfg_n_q": In(16), "cfg_n_k": In(16), "cfg_p16": In(P16_BITS), "cfg_causal": In(1),
@@ -76,7 +87,7 @@ class HPU(wiring.Component):
             units[f"score_lane{lane}"] = ScoreLane(head_dim, g.score_bits)
         units["row_max"] = RowMax(lanes, g.score_bits)
         units["selector"] = Selector(g, g.sel_words * lanes)
-        units["emit"] = Emitter(g)
+        units["emit"] = Emitter(g, flip_ties=fault == "tie_rule")
         units["exp_scale"] = ExpScale(g)
         units["exp_lut"] = ExpLUT(g)
         for lane in range(lanes):
@@ -163,7 +174,10 @@ class HPU(wiring.Component):
         nv_causal = (rows0 + ctl.n_k + 1 - ctl.n_q)[:16]
         nv_in = Mux(ctl.causal, nv_causal, ctl.n_k)
         k_raw = Signal(P16_BITS + 16, name="k_raw")  # spec.keep_count before the clamp; named: used thrice
-        m.d.comb += k_raw.eq((nv_in * ctl.p16 + spec.P16_ONE - 1) >> (P16_BITS - 1))
+        k_calc = (nv_in * ctl.p16 + spec.P16_ONE - 1) >> (P16_BITS - 1)
+        if self.fault == "k_off_by_one":
+            k_calc = k_calc + 1
+        m.d.comb += k_raw.eq(k_calc)
         k_in = Mux(k_raw < 1, 1, Mux(k_raw > nv_in, nv_in, k_raw))
         with m.If(ctl.start):
             m.d.sync += [rows0.eq(0), slot_next.eq(0)]

@@ -96,8 +96,9 @@ class Emitter(Unit):
     kind = "cmp"
     comb_outputs = ("we", "waddr", "wdata")
 
-    def __init__(self, geometry):
+    def __init__(self, geometry, *, flip_ties: bool = False):
         g = self.g = geometry
+        self.flip_ties = flip_ties  # fault injection only (HPU(fault="tie_rule")): never set in a real design
         sb, cb, lanes = g.score_bits, g.count_bits, g.lanes
         super().__init__({"s": In(signed(sb)).array(lanes), "base": In(cb), "nv": In(cb),
                           "thr": In(unsigned(sb)), "rem": In(cb), "keep_all": In(1), "first": In(1),
@@ -114,6 +115,10 @@ class Emitter(Unit):
         kept_run = Mux(self.first, 0, self.count)
         word0, bank0 = Mux(self.first, 0, pos_word), Mux(self.first, 0, pos_bank)
         rank = Const(0, range(lanes + 1))
+
+        def tie_ok(run):  # the spec: the first rem ties in index order; the fault flips the comparison
+            return run >= self.rem if self.flip_ties else run < self.rem
+
         for lane in range(lanes):
             j = self.base + lane
             u = offset(self.s[lane], sb)
@@ -121,7 +126,7 @@ class Emitter(Unit):
             eq, keep = Signal(name=f"eq{lane}"), Signal(name=f"keep{lane}")
             bank, wrap = Signal(range(lanes), name=f"bank{lane}"), Signal(name=f"wrap{lane}")
             m.d.comb += [eq.eq(valid & (u == self.thr)),
-                         keep.eq(valid & (self.keep_all | (u > self.thr) | (eq & (tie_run < self.rem))))]
+                         keep.eq(valid & (self.keep_all | (u > self.thr) | (eq & tie_ok(tie_run))))]
             slot = bank0 + rank  # < 2L: wraps at most once
             m.d.comb += [wrap.eq(slot >= lanes), bank.eq(Mux(wrap, slot - lanes, slot))]
             for b in range(lanes):

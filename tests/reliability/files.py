@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
@@ -30,6 +31,8 @@ def _npz(path: Path, **arrays) -> None:
 def _workload_files(d: Path) -> None:
     w = random_workload(heads=1, n_k=4, head_dim=8, seed=1)
     save_npz(d / GOOD_NPZ, w)
+    two = random_workload(heads=2, n_k=4, head_dim=8, seed=2)
+    save_npz(d / "padded.npz", replace(two, n_q=np.array([4, 2]), n_k=np.array([4, 3])))  # run 1 is padding
     good = (d / GOOD_NPZ).read_bytes()
     (d / "truncated.npz").write_bytes(good[:len(good) // 2])
     (d / "empty.npz").write_bytes(b"")
@@ -97,6 +100,8 @@ def _config_files(d: Path) -> None:
     (d / "unknown.toml").write_text("[golden]\nsequence = 64\n")
     (d / "broken.toml").write_text("seq = = 4\n")
     (d / "bool_seq.toml").write_text("[golden]\nseq = true\n")
+    (d / "typo_section.toml").write_text("[goldne]\nseq = 4\n")
+    (d / "typo_key.toml").write_text("sequence = 4\n")
 
 
 def make(folder: str | Path) -> Path:
