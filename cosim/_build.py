@@ -22,7 +22,8 @@ from filelock import FileLock
 from hpu_model.artifacts import atomic_write_json, atomic_write_text
 from hpu_model.errors import HPUError
 
-from . import _tbgen
+from . import _dumps, _tbgen
+from ._dumps import register_dumps
 
 __all__ = ["Build", "BuildError", "get_build", "simulator_env", "DEFAULT_ROOT", "SIMULATORS"]
 
@@ -68,7 +69,7 @@ def _sources_digest(h) -> None:
     for root in map(Path, hpu_rtl.__path__):
         for path in sorted(root.rglob("*.py")):
             h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
-    h.update(Path(_tbgen.__file__).read_bytes())
+    h.update(Path(_tbgen.__file__).read_bytes() + Path(_dumps.__file__).read_bytes())
 
 
 def _export(head_dim: int, lanes: int, max_seq: int, out_dir: Path) -> tuple[Path, Path | None]:
@@ -112,13 +113,14 @@ def _environ(extra: dict[str, str]):
                 os.environ[key] = val
 
 
-def _compile(build_dir: Path, verilog: Path, head_dim: int, defines: dict, simulator: str
-             ) -> tuple[Path, tuple[str, ...]]:
+def _compile(build_dir: Path, verilog: Path, head_dim: int, defines: dict, simulator: str,
+             manifest: Path | None = None) -> tuple[Path, tuple[str, ...]]:
     """Write the ``tb`` top and compile it with the design through cocotb's runner."""
     from cocotb_tools.runner import get_runner
 
     ports = _tbgen.contract_ports(head_dim)
-    top = atomic_write_text(build_dir / "tb.v", _tbgen.wrapper(ports))
+    dumps = register_dumps(Path(verilog).read_text(), json.loads(manifest.read_text()) if manifest else None)
+    top = atomic_write_text(build_dir / "tb.v", _tbgen.wrapper(ports, dumps=dumps))
     sim_dir, log = build_dir / "sim", build_dir / f"{simulator}.log"
     if simulator == "icarus":
         kw = {"build_args": [VERILOG_GENERATION], "always": True}
@@ -184,7 +186,7 @@ def get_build(head_dim: int, lanes: int, max_seq: int, *, root: str | Path | Non
                 v, manifest = _export(head_dim, lanes, max_seq, out)
             else:
                 v, manifest = verilog, None
-            top, outputs = _compile(out, v, head_dim, defines, simulator)
+            top, outputs = _compile(out, v, head_dim, defines, simulator, manifest)
             atomic_write_json(info, {"verilog": str(v), "manifest": manifest and str(manifest), "top": str(top),
                                      "head_dim": head_dim, "lanes": lanes, "max_seq": max_seq,
                                      "outputs": list(outputs)})

@@ -101,7 +101,7 @@ def predicted_cycles(head_dim, lanes, max_seq, n_q, n_k, p16, causal) -> int | N
 
 def compare(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = False, lanes: int = 8,
             max_seq: int | None = None, stalls: bool = False, seed: int = 0, skip=(), build_dir=None,
-            vcd=None, vcd_window=None, simulator: str = "icarus") -> dict:
+            vcd=None, vcd_window=None, simulator: str = "icarus", vcd_signals: str = "all") -> dict:
     """Run golden model, kernel and RTL on ``q, k, v`` ([H, n, D] int8) and compare them pairwise.
 
     Returns
@@ -137,7 +137,7 @@ def compare(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = Fa
     if "rtl" not in skip:
         sim = simulate(q, k, v, c=c, r=r, permeability_q16=p16, causal=causal, lanes=lanes, max_seq=max_seq,
                        stalls=stalls, seed=seed, build_dir=build_dir, vcd=vcd, vcd_window=vcd_window,
-                       simulator=simulator)
+                       simulator=simulator, vcd_signals=vcd_signals)
         outs["rtl"], wall["rtl"] = sim.o, sim.wall_s
     report["rtl_vs_golden"] = pair(outs.get("rtl"), outs["golden"])
     report["kernel_vs_golden"] = pair(outs.get("kernel"), outs["golden"])

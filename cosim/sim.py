@@ -26,6 +26,9 @@ from ._tb import JOB_ENV
 
 __all__ = ["SimResult", "SimulationError", "simulate", "default_max_seq", "parse_window"]
 
+#: What a VCD may hold: every net, or the register-level subset (cosim/_dumps.py).
+VCD_SIGNALS = ("all", "registers")
+
 #: Probability per cycle and stream of a valid gap / of backpressure when ``stalls=True``.
 STALL_PROB = 0.3
 MIN_MAX_SEQ = 8
@@ -183,7 +186,7 @@ def _parse_taps(path: Path, heads: int) -> tuple[list[int], list[int], list[dict
 def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = False, lanes: int = 8,
              max_seq: int | None = None, vcd=None, vcd_window=None, stalls: bool = False, seed: int = 0,
              build_dir=None, timeout_cycles: int | None = None, verilog=None, defines=None,
-             simulator: str = "icarus") -> SimResult:
+             simulator: str = "icarus", vcd_signals: str = "all") -> SimResult:
     """Simulate the HPU RTL on every head of ``q, k, v`` and score its output against the golden model.
 
     Parameters
@@ -199,6 +202,9 @@ def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = F
         RTL buffer depth (default :func:`default_max_seq` of max(n_q, n_k)).
     vcd : path, optional
         Write a VCD of the whole ``tb`` hierarchy here (the DUT is ``tb.dut``).
+    vcd_signals : {"all", "registers"}
+        "all" dumps every net; "registers" only flip-flops, unit and memory enables, clock and the
+        top's ports (cosim/_dumps.py): 10-50x smaller and faster, and what the power analyzer needs.
     vcd_window : (from, to) or "FROM:TO", optional
         Dump only cycles [from, to) (absolute cycles since time 0; ``SimResult.start_cycles`` says where heads
         start).  ``to=None`` dumps to the end.
@@ -243,6 +249,8 @@ def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = F
         raise SpecError(f"timeout_cycles must be a positive integer (cycles per head), got {timeout_cycles!r}")
     if window is not None and vcd is None:
         raise SpecError("a VCD window needs a VCD file (vcd=...)")
+    if vcd_signals not in VCD_SIGNALS:
+        raise SpecError(f"vcd_signals must be one of {', '.join(VCD_SIGNALS)}, got {vcd_signals!r}")
     expected = np.stack([golden.attention(q[h], k[h], v[h], permeability_q16=run["p16"], causal=run["causal"],
                                           c=run["c"], r=run["r"]) for h, run in enumerate(runs)])
     build = _build.get_build(d, int(lanes), int(max_seq), root=build_dir, verilog=verilog, defines=defines,
@@ -267,6 +275,8 @@ def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = F
             vcd_path = Path(vcd).resolve()
             vcd_path.parent.mkdir(parents=True, exist_ok=True)
             plusargs.append(f"+vcd={vcd_path}")
+            if vcd_signals == "registers":
+                plusargs.append("+vcd_regs")
             if window is not None:
                 plusargs.append(f"+vcd_from={window[0]}")
                 if window[1] is not None:

@@ -18,7 +18,8 @@ def register(sub) -> None:
                                    "the cycle model, simulation speed and fidelity against float64 attention. On an "
                                    "RTL mismatch the debug taps say which stage diverged first. Exit status 1 on "
                                    "any mismatch.")
-    add_options(p, *WORKLOAD_OPTIONS, "lanes", "max-seq", "stalls", "simulator", "vcd", "vcd-window", "json",
+    add_options(p, *WORKLOAD_OPTIONS, "lanes", "max-seq", "stalls", "simulator", "vcd", "vcd-window",
+                "vcd-signals", "json",
                 heads=1)
     p.add_argument("--skip", action="append", choices=("kernel", "rtl"), default=[],
                    help="leave a part out (repeatable); its pairs read 'skipped'")
@@ -77,7 +78,8 @@ def run(args) -> int:
     p16 = spec.permeability_q16(args.permeability)
     report = compare(w["q"], w["k"], w["v"], c=w["c"], r=w["r"], permeability_q16=p16, causal=w["causal"],
                      lanes=args.lanes, max_seq=args.max_seq, stalls=args.stalls, seed=args.seed, skip=args.skip,
-                     vcd=args.vcd, vcd_window=args.vcd_window, simulator=args.simulator)
+                     vcd=args.vcd, vcd_window=args.vcd_window, vcd_signals=args.vcd_signals,
+                     simulator=args.simulator)
     p = report["params"]
     print(f"hpu compare: {p['heads']} head(s) x {p['n_q']} queries x {p['n_k']} keys, D={p['head_dim']}, "
           f"L={p['lanes']}, N_MAX={p['max_seq']}, p={args.permeability} (P16={p16}), causal={p['causal']}, "

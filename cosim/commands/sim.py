@@ -15,7 +15,8 @@ def register(sub) -> None:
                        description="Export the RTL, run it under Icarus Verilog through cocotb on a generated "
                                    "workload (or --inputs), check every O row against the golden model and print "
                                    "cycles per head. Exit status 1 on any mismatch.")
-    add_options(p, *WORKLOAD_OPTIONS, "lanes", "max-seq", "stalls", "simulator", "vcd", "vcd-window", "json",
+    add_options(p, *WORKLOAD_OPTIONS, "lanes", "max-seq", "stalls", "simulator", "vcd", "vcd-window",
+                "vcd-signals", "json",
                 heads=1)
     p.set_defaults(func=run)
 
@@ -46,7 +47,7 @@ def run(args) -> int:
     p16 = spec.permeability_q16(args.permeability)
     res = simulate(w["q"], w["k"], w["v"], c=w["c"], r=w["r"], permeability_q16=p16, causal=w["causal"],
                    lanes=args.lanes, max_seq=args.max_seq, stalls=args.stalls, seed=args.seed, vcd=args.vcd,
-                   vcd_window=args.vcd_window, simulator=args.simulator)
+                   vcd_window=args.vcd_window, vcd_signals=args.vcd_signals, simulator=args.simulator)
     p, pred = res.params, _predicted(res)
     print(f"hpu sim: {p['heads']} head(s) x {p['n_q']} queries x {p['n_k']} keys, D={p['head_dim']}, "
           f"L={p['lanes']}, N_MAX={p['max_seq']}, p={args.permeability} (P16={p16}), causal={p['causal']}, "
