@@ -323,6 +323,7 @@ class _Analyzer:
         self.first_edge = self.last_edge = None
         self.n_units = len(units)
         self.active = np.zeros(len(units), np.int64)
+        self.known = np.zeros(len(units), np.int64)   # counted edges where the unit's enable is 0 or 1
         self.mem = np.zeros(len(self.mem_ports), np.int64)
         self.unit_tog2 = np.zeros(len(units), np.int64)
         self.win = _Windows(2 * len(units) + len(self.mem_ports) + 1)
@@ -367,9 +368,12 @@ class _Analyzer:
             for counts, row0, sigs in ((self.active, 0, self.enables),
                                        (self.mem, 2 * self.n_units, self.mem_ports)):
                 for k, sig in enumerate(sigs):
-                    on = (self._before(sig, one_bit, ranges, edge_t) == CODE_1) & counted
+                    level = self._before(sig, one_bit, ranges, edge_t)
+                    on = (level == CODE_1) & counted
                     counts[k] += int(on.sum())
                     self.win.add(row0 + k, edge_idx, on)
+                    if sigs is self.enables:
+                        self.known[k] += int(((level == CODE_0) | (level == CODE_1))[counted].sum())
         for sig, (_, hi) in ranges.items():
             self.level[sig] = int(one_bit[2][hi - 1, 0])
         for width, sigs, times, codes in groups:
@@ -506,6 +510,10 @@ def analyze(waveform, manifest, *, scope: str | None = None, reader: str = "auto
         why = (f"no rising edge of clock {clock!r} (X/Z throughout, or no run in the file)" if sink.edges == 0
                else f"{during!r} is never 1 at a rising edge of {clock!r}")
         raise VCDError(f"{waveform}: no cycle to analyse: {why}")
+    blind = [u["name"] for u, n in zip(manifest["units"], sink.known) if n == 0]
+    if blind:  # X/Z counts as gated: an enable never 0 or 1 would read as a unit 100 % silent
+        raise VCDError(f"{waveform}: the enable of unit {blind[0]!r} is X/Z at every counted clock edge "
+                       f"({len(blind)} of {len(manifest['units'])} units): the waveform does not show them running")
     units = manifest["units"]
     n_u, n_m = len(units), len(sink.mem_ports)
     nwin = -(-max(sink.edges, 1) // sink.win.width)

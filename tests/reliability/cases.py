@@ -144,6 +144,8 @@ CLI_CASES = (
          "has width 0: allowed 1..65536 bits"),
     _cli("waveform", "X/Z everywhere, clock included", "power xz.vcd --manifest good.manifest.json",
          "no cycle to analyse: no rising edge of clock 'tb.dut.clk'"),
+    _cli("waveform", "X/Z everywhere but the clock", "power xz_but_clock.vcd --manifest good.manifest.json",
+         "the enable of unit 'u0' is X/Z at every counted clock edge (3 of 3 units)"),
     _cli("waveform", "VCD is a folder", "power . --manifest good.manifest.json", "no such waveform file"),
     _cli("waveform", "manifest of another design", "power good.vcd --manifest other.manifest.json",
          "signal 'tb.dut.u0.gate' named by the manifest is not in the waveform"),

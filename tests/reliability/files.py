@@ -70,6 +70,9 @@ def _waveform_files(d: Path) -> None:
     body = re.sub(r"^[01](\S+)$", r"x\1", text[head:], flags=re.M)       # every scalar, clock included
     body = re.sub(r"^b[01]+ ", "bz ", body, flags=re.M)                    # every vector
     (d / "xz.vcd").write_text(text[:head] + body)
+    clock = re.search(r"^\$var wire 1 (\S+) clk \$end$", text, re.M)[1]
+    body = re.sub(r"^[01](\S+)$", lambda m: m[0] if m[1] == clock else "x" + m[1], text[head:], flags=re.M)
+    (d / "xz_but_clock.vcd").write_text(text[:head] + re.sub(r"^b[01]+ ", "bx ", body, flags=re.M))
     wide = re.search(r"^\$var reg 24 (\S+) (\w+) \[23:0\] \$end$", text, re.M)
     for name, width in (("huge_width", 2_000_000_000), ("zero_width", 0)):  # a hostile or corrupt header
         (d / f"{name}.vcd").write_text(text.replace(wide.group(0), f"$var reg {width} {wide[1]} {wide[2]} $end", 1))

@@ -198,3 +198,21 @@ def test_regression_compare_inputs_with_padded_runs_is_refused(tmp_path):
         load_inputs(tmp_path / "p.npz")
     save_npz(tmp_path / "same.npz", w)
     assert load_inputs(tmp_path / "same.npz")["q"].shape == (2, 4, 8)
+
+
+def test_regression_vcd_with_enables_never_known_is_an_error_not_100_percent_silent(tmp_path):
+    """Bug: clock running, every enable X: the analyzer reported 100 % silent (X counts as gated), exit 0."""
+    from power import VCDError, analyze
+    from power._synth import synth_vcd
+
+    man = synth_vcd(tmp_path / "a.vcd", cycles=20, units=2)["manifest"]
+    text = (tmp_path / "a.vcd").read_text()
+    head = text.index("$enddefinitions")
+    en = [line.split()[3] for line in text[:head].splitlines() if line.endswith(" en $end")]
+    body = "\n".join("x" + line[1:] if line[:1] in "01" and line[1:] == en[1] else line
+                     for line in text[head:].splitlines())
+    (tmp_path / "x.vcd").write_text(text[:head] + body + "\n")
+    good = analyze(tmp_path / "a.vcd", man)
+    assert 0 < good.unit_active["u1"] < 20
+    with pytest.raises(VCDError, match=r"the enable of unit 'u1' is X/Z at every counted clock edge \(1 of 2"):
+        analyze(tmp_path / "x.vcd", man)
