@@ -67,11 +67,11 @@ def run(args) -> int:
     with console.status("working", spinner="dots") if console.is_terminal else nullcontext():
         folder, summary = run_demo(cfg, out=args.out, progress=progress)
     t = Table(title="HPU demo")
-    for col in ("run", "bit-exact (RTL/golden/kernel)", "cycles", "silent", "energy", "vs first run"):
+    for col in ("run", "bit-exact", "cycles (model)", "silent", "energy", "vs first run"):
         t.add_column(col)
     for r in summary["runs"]:
         exact = all(r[k]["bit_exact"] is not False for k in ("rtl_vs_golden", "kernel_vs_golden", "rtl_vs_kernel"))
-        t.add_row(r["label"], "yes" if exact else "NO", f"{r['cycles']} (model {r['predicted_cycles']})",
+        t.add_row(r["label"], "yes" if exact else "NO", f"{r['cycles']} ({r['predicted_cycles']})",
                   f"{r['silent_ratio']:.1%}", f"{r['energy_pj'] / 1e6:.3g} uJ",
                   f"energy x{r['energy_ratio']:.2f}, cycles x{r['cycles_ratio']:.2f}")
     console.print(t)
