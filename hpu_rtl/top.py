@@ -158,6 +158,15 @@ class HPU(wiring.Component):
             """slot * words without a multiplier: a slot index takes only a few values."""
             return Array(Const(i * words, range(SCORE_SLOTS * words + 1)) for i in range(SCORE_SLOTS))[slot]
 
+        def group_base(stage):
+            """Index of the first key of the stage's current group of L: 0 when it goes, + L per busy cycle."""
+            base = Signal(16, name=f"base{stage}")
+            with m.If(go[stage]):
+                m.d.sync += base.eq(0)
+            with m.Elif(seq[stage].busy):
+                m.d.sync += base.eq(base + lanes)
+            return base
+
         def latch(stage, **values):
             """Row registers of a stage, loaded from the previous stage when it goes."""
             regs = {}
@@ -186,11 +195,7 @@ class HPU(wiring.Component):
         r0 = latch("score", row=rows0, nv=nv_in[:16], k=k_in[:16], groups=((nv_in + lanes - 1) // lanes)[:16],
                    slot=slot_next)
         seq[0].build(r0["groups"] + 2)
-        base0 = Signal(16)
-        with m.If(go[0]):
-            m.d.sync += base0.eq(0)
-        with m.Elif(seq[0].busy):
-            m.d.sync += base0.eq(base0 + lanes)
+        base0 = group_base(0)
         reading0 = seq[0].busy & (seq[0].step < r0["groups"])
         lane_s = []
         for lane in range(lanes):
@@ -273,11 +278,7 @@ class HPU(wiring.Component):
         r3 = latch("pv", row=r2["row"], k=r2["k"], m=r2["m"], kslot=r2["kslot"],
                    kgroups=((r2["k"] + lanes - 1) // lanes)[:16])
         seq[3].build(r3["kgroups"] + 3)
-        base3 = Signal(16)
-        with m.If(go[3]):
-            m.d.sync += base3.eq(0)
-        with m.Elif(seq[3].busy):
-            m.d.sync += base3.eq(base3 + lanes)
+        base3 = group_base(3)
         es, el, za = u["exp_scale"], u["exp_lut"], u["z_acc"]
         v1 = []
         for b in range(lanes):
