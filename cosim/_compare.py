@@ -40,8 +40,8 @@ def load_inputs(path: str | Path) -> dict:
             raise SpecError(f"{path} lacks {', '.join(missing)}: it must hold int8 q, k, v and integers c, r")
         padded = [key for key in ("n_q", "n_k") if key in f.files]
         if padded:  # else the zero padding of shorter runs would be simulated as if it were data
-            raise SpecError(f"{path} holds runs of different lengths ({' and '.join(padded)}); --inputs takes "
-                            "runs of one length: select one with hpu_model.workload.load_npz(...).head(h)")
+            raise SpecError(f"{path} holds runs of different lengths ({' and '.join(padded)}); pick one with --run N "
+                            "(or hpu_model.workload.load_npz(path).head(N) in Python)")
         try:
             out = {key: f[key] for key in ("q", "k", "v")}
             c, r = f["c"], f["r"]

@@ -53,6 +53,9 @@ _OPTIONS = {
     "inputs": dict(metavar="FILE.npz", default=None,
                    help="int8 q, k, v ([H, n, D] or [n, D]) and integers c, r from FILE.npz instead of "
                         "a generated workload (then --seq, --queries, --heads and --head-dim are ignored)"),
+    "run": dict(type=int_in(0, 1 << 30, "run"), default=None,
+                help="with --inputs: take only run (head) N of the workload file, unpadded; needed for "
+                     "files whose runs differ in length, such as hpu capture's"),
     "vcd": dict(metavar="FILE", default=None, help="write a VCD of the simulation (whole tb; the HPU is tb.dut)"),
     "vcd-window": dict(metavar="FROM:TO", default=None,
                        help="dump only cycles FROM..TO-1 since time 0 (either side may be empty)"),
