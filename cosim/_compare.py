@@ -137,7 +137,7 @@ def compare(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = Fa
     if "rtl" not in skip:
         sim = simulate(q, k, v, c=c, r=r, permeability_q16=p16, causal=causal, lanes=lanes, max_seq=max_seq,
                        stalls=stalls, seed=seed, build_dir=build_dir, vcd=vcd, vcd_window=vcd_window,
-                       simulator=simulator, vcd_signals=vcd_signals)
+                       simulator=simulator, vcd_signals=vcd_signals, expected=outs["golden"])
         outs["rtl"], wall["rtl"] = sim.o, sim.wall_s
     report["rtl_vs_golden"] = pair(outs.get("rtl"), outs["golden"])
     report["kernel_vs_golden"] = pair(outs.get("kernel"), outs["golden"])
@@ -149,6 +149,7 @@ def compare(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = Fa
     report["cycles"] = sim and int(sum(sim.cycles))
     report["sim_cycles_per_second"] = sim and sim.cycles_per_second
     report["vcd"] = sim and sim.vcd
+    report["verilog"], report["manifest"] = (sim.verilog, sim.manifest) if sim else (None, None)
     mask = golden.keep_mask(q, k, permeability_q16=p16, causal=causal)
     ref = reference.attention_like_hpu(q, k, v, c=c, r=r, mask=mask, causal=causal)
     report["fidelity"] = {part: {"cosine": reference.cosine(o, ref),

@@ -13,6 +13,7 @@ energy, and one folder gathers everything::
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -50,9 +51,9 @@ def run_demo(cfg: DemoConfig = DEFAULT, *, out: str | Path = "reports", progress
 
     ``progress(step, total, text)`` is called before each step (the CLI shows it with rich).
     """
+    from cosim._build import get_build
     from cosim._compare import compare
     from cosim.sim import default_max_seq
-    from hpu_rtl import export_verilog
     from power import analyze
     from power.report import run_record, write_report
 
@@ -65,8 +66,12 @@ def run_demo(cfg: DemoConfig = DEFAULT, *, out: str | Path = "reports", progress
     folder = new_run_dir(out, "demo")
     max_seq = default_max_seq(cfg.seq)
 
-    say(1, total, f"export RTL: D={cfg.head_dim}, L={cfg.lanes}, N_MAX={max_seq}")
-    verilog, manifest = export_verilog(head_dim=cfg.head_dim, lanes=cfg.lanes, max_seq=max_seq, out_dir=folder / "rtl")
+    say(1, total, f"export and compile the RTL: D={cfg.head_dim}, L={cfg.lanes}, N_MAX={max_seq}")
+    # the simulator's build cache holds the Verilog it compiles: copy that, so the report's RTL is the simulated RTL
+    build = get_build(cfg.head_dim, cfg.lanes, max_seq)
+    (folder / "rtl").mkdir()
+    verilog = Path(shutil.copy2(build.verilog, folder / "rtl" / "hpu.v"))
+    manifest = Path(shutil.copy2(build.manifest, folder / "rtl" / "hpu.manifest.json"))
     w = random_workload(heads=cfg.heads, n_k=cfg.seq, head_dim=cfg.head_dim, causal=cfg.causal, seed=cfg.seed)
 
     runs, compares, step = [], [], 1

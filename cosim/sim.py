@@ -186,7 +186,7 @@ def _parse_taps(path: Path, heads: int) -> tuple[list[int], list[int], list[dict
 def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = False, lanes: int = 8,
              max_seq: int | None = None, vcd=None, vcd_window=None, stalls: bool = False, seed: int = 0,
              build_dir=None, timeout_cycles: int | None = None, verilog=None, defines=None,
-             simulator: str = "icarus", vcd_signals: str = "all") -> SimResult:
+             simulator: str = "icarus", vcd_signals: str = "all", expected=None) -> SimResult:
     """Simulate the HPU RTL on every head of ``q, k, v`` and score its output against the golden model.
 
     Parameters
@@ -202,6 +202,8 @@ def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = F
         RTL buffer depth (default :func:`default_max_seq` of max(n_q, n_k)).
     vcd : path, optional
         Write a VCD of the whole ``tb`` hierarchy here (the DUT is ``tb.dut``).
+    expected : int16 ndarray [H, n_q, D], optional
+        The golden model's output, when the caller already computed it (``compare`` does).
     vcd_signals : {"all", "registers"}
         "all" dumps every net; "registers" only flip-flops, unit and memory enables, clock and the
         top's ports (cosim/_dumps.py): 10-50x smaller and faster, and what the power analyzer needs.
@@ -251,8 +253,12 @@ def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = F
         raise SpecError("a VCD window needs a VCD file (vcd=...)")
     if vcd_signals not in VCD_SIGNALS:
         raise SpecError(f"vcd_signals must be one of {', '.join(VCD_SIGNALS)}, got {vcd_signals!r}")
-    expected = np.stack([golden.attention(q[h], k[h], v[h], permeability_q16=run["p16"], causal=run["causal"],
-                                          c=run["c"], r=run["r"]) for h, run in enumerate(runs)])
+    if expected is None:
+        expected = np.stack([golden.attention(q[h], k[h], v[h], permeability_q16=run["p16"], causal=run["causal"],
+                                              c=run["c"], r=run["r"]) for h, run in enumerate(runs)])
+    expected = np.asarray(expected, dtype=np.int16)
+    if expected.shape != (heads, n_q, d):
+        raise SpecError(f"expected must have shape {(heads, n_q, d)} (the golden output), got {expected.shape}")
     build = _build.get_build(d, int(lanes), int(max_seq), root=build_dir, verilog=verilog, defines=defines,
                              simulator=simulator)
     if timeout_cycles is None:

@@ -28,6 +28,7 @@ Three readers sit behind this one contract:
 
 from __future__ import annotations
 
+import abc
 import functools
 import os
 import re
@@ -162,7 +163,7 @@ def _body_offset(path: Path) -> int:
                 raise VCDError(f"{path}: no '$enddefinitions $end': not a VCD file, or its header is truncated")
 
 
-class _Reader:
+class _Reader(abc.ABC):
     """Common part: signal table, time scale, and a check that the file exists."""
 
     name = ""
@@ -175,12 +176,12 @@ class _Reader:
             raise VCDError(f"{self.path}: no such waveform file")
         self.size = os.path.getsize(self.path)
 
+    @abc.abstractmethod
     def run(self, sink: Sink, wanted: np.ndarray | None = None) -> int:
         """Stream every change to ``sink``; return the last time in the file.
 
         ``wanted`` (bool per signal) skips the changes of the other signals early.
         """
-        raise NotImplementedError
 
 
 class _Buffered(_Reader):
