@@ -71,6 +71,8 @@ class GateRows:
     """
 
     def __init__(self, q8, k8, **kwargs):
+        if kwargs.get("gate", "token") != "token":  # its query blocks and key tiles do not split at any row
+            raise spec.SpecError("GateRows computes the token gate by rows; give the tile gate's mask whole")
         self.q, self.k, self.kwargs, self.kept = q8, k8, kwargs, 0
 
     def __call__(self, lo: int, hi: int) -> np.ndarray:
