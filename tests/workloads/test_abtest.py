@@ -59,6 +59,23 @@ def test_token_gate_equals_golden_keep_mask_on_integer_scores():
         np.testing.assert_array_equal(got, golden.keep_mask(q, k, permeability_q16=p16, causal=True))
 
 
+@pytest.mark.parametrize("tile, block, n", [(4, 4, 32), (4, 8, 30), (8, 2, 27), (1, 1, 12)])
+def test_tile_gate_equals_golden_keep_mask(tile, block, n):
+    # Rows constant within each key tile / query block make float means equal v2's rounded int8 means;
+    # small values make tile-score ties, so the lowest-index rule is exercised.
+    rng = np.random.default_rng(tile * 100 + block + n)
+    for p in (0.5, 0.25, 0.75):
+        ks = rng.integers(-2, 3, size=(2, -(-n // tile), 3))
+        qs = rng.integers(-2, 3, size=(2, -(-n // block), 3))
+        k = np.repeat(ks, tile, axis=1)[:, :n].astype(np.int8)
+        q = np.repeat(qs, block, axis=1)[:, :n].astype(np.int8)
+        p16 = spec.permeability_q16(p)
+        got = gate.tile_keep(torch.from_numpy(q.astype(np.float32)), torch.from_numpy(k.astype(np.float32)), p16,
+                             tile=tile, block=block, causal=True).numpy()
+        want = golden.keep_mask(q, k, permeability_q16=p16, causal=True, gate="tile", tile=tile, block=block)
+        np.testing.assert_array_equal(got, want)
+
+
 def test_gradients_flow_only_through_kept_connections():
     torch.manual_seed(0)
     attn = GPT(SIZES["tiny"]).blocks[0].attn

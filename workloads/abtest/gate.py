@@ -63,37 +63,32 @@ def tile_keep(q: torch.Tensor, k: torch.Tensor, p16: int, *, tile: int, block: i
               causal: bool = True) -> torch.Tensor:
     """Boolean keep mask [..., n_q, n_k] of the tile gate (contract v2) for float q [..., n_q, D], k.
 
-    The integer rules (summaries, tile scores, forced tiles) are those of
-    :func:`hpu_model.golden.tile_plan`; here they run on the float q and k of
-    training, with float means as the summaries.
+    The rules are v2's (:func:`hpu_model.spec.tile_plan`, ``hpu_model/_tile.py``):
+    per query block, the forced (diagonal) tiles plus the highest-scoring
+    visible tiles up to k_b, ties to the lowest tile index, then the per-row
+    causal mask.  The summaries are float means here (the HPU rounds int8
+    means), so a trained model and its integer run may differ in a tile choice
+    where two tile scores are nearly equal.
     """
-    from hpu_model import tile as tile_rules
-
     n_q, n_k = q.shape[-2], k.shape[-2]
-    qs = _means(q.detach().float(), block)             # [..., n_blocks, D]
-    ks = _means(k.detach().float(), tile)              # [..., n_tiles, D]
-    tscore = qs @ ks.transpose(-1, -2)                 # [..., n_blocks, n_tiles]
-    plan = tile_rules.plan(n_q, n_k, p16=spec.check_p16(p16), tile=tile, block=block, causal=causal)
-    visible = torch.from_numpy(plan.visible).to(q.device)   # [n_blocks, n_tiles]
-    forced = torch.from_numpy(plan.forced).to(q.device)
-    kb = torch.from_numpy(plan.keep).to(q.device)            # [n_blocks] tiles kept per block
-    # Forced tiles rank first, then visible tiles by score descending, ties to the lowest index.
-    s = tscore.masked_fill(~visible, float("-inf")).masked_fill(forced, float("inf"))
-    kept_tiles = _top_rows(s, kb) & visible
-    rows = kept_tiles.repeat_interleave(block, dim=-2)[..., :n_q, :]
-    keys = rows.repeat_interleave(tile, dim=-1)[..., :n_k]
-    valid = torch.from_numpy(spec.n_valid(n_q, n_k, causal)).to(q.device)
-    return keys & (torch.arange(n_k, device=q.device)[None, :] < valid[:, None])
+    plan = spec.tile_plan(n_q, n_k, causal, tile, block, spec.check_p16(p16))
+    dev = q.device
+    ts = _means(q.detach().float(), block) @ _means(k.detach().float(), tile).transpose(-1, -2)
+    idx = torch.arange(ts.shape[-1], device=dev)[None, :]
+    visible = idx < torch.from_numpy(plan.visible).to(dev)[:, None]
+    forced = visible & (idx >= torch.from_numpy(plan.first_forced).to(dev)[:, None])
+    s = ts.masked_fill(~visible, float("-inf")).masked_fill(forced, float("inf"))
+    kept = _top_rows(s, torch.from_numpy(plan.kept).to(dev))
+    keys = kept.repeat_interleave(block, dim=-2)[..., :n_q, :].repeat_interleave(tile, dim=-1)[..., :n_k]
+    valid = torch.from_numpy(spec.n_valid(n_q, n_k, causal)).to(dev)
+    return keys & (torch.arange(n_k, device=dev)[None, :] < valid[:, None])
 
 
 def _means(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Sum of each group of ``size`` rows over ``size``: a partial last group's missing rows add 0, as in v2."""
     n = x.shape[-2]
     groups = -(-n // size)
-    pad = groups * size - n
-    xs = torch.nn.functional.pad(x, (0, 0, 0, pad)).unflatten(-2, (groups, size)).sum(-2)
-    counts = torch.full((groups,), float(size), device=x.device)
-    counts[-1] = size - pad
-    return xs / counts[:, None]
+    return torch.nn.functional.pad(x, (0, 0, 0, groups * size - n)).unflatten(-2, (groups, size)).sum(-2) / size
 
 
 def keep_mask(gate: str, q: torch.Tensor, k: torch.Tensor, scores: torch.Tensor, p16: int, *,

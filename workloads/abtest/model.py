@@ -42,7 +42,7 @@ class ModelConfig:
 #: ``medium`` and ``large`` are for a GPU.  Head dim 32 or 64 fits the HPU geometry.
 SIZES = {
     "tiny": ModelConfig(layers=2, d_model=32, heads=2, ctx=32),
-    "small": ModelConfig(layers=4, d_model=192, heads=6, ctx=128),
+    "small": ModelConfig(layers=4, d_model=128, heads=4, ctx=128),
     "medium": ModelConfig(layers=6, d_model=384, heads=6, ctx=256),
     "large": ModelConfig(layers=8, d_model=512, heads=8, ctx=512),
 }
