@@ -74,7 +74,7 @@ class Param:
                 raise ExploreError(f"{where} must be an integer in {self.range_text()}, got {value!r}")
             num = int(num)
         if not math.isfinite(num) or not self.lo <= num <= self.hi or (self.name == "permeability" and num <= 0):
-            raise ExploreError(f"{where}={value!r} out of range: allowed {self.range_text()}")
+            raise ExploreError(f"{where}={value} out of range: allowed {self.range_text()}")
         if self.pow2 and num & (num - 1):
             raise ExploreError(f"{where} must be a power of two in {self.range_text()}, got {value!r}")
         return num
@@ -101,8 +101,8 @@ def _params() -> dict[str, Param]:
     d_lo, d_hi = _limit("design_head_dim", 1, 128)
     l_lo, l_hi = _limit("lanes", 1, 16)
     n_lo, n_hi = _limit("max_seq", 1, 4096)
-    t_lo, t_hi = _limit("tile", 1, 4096)
-    b_lo, b_hi = _limit("block", 1, 4096)
+    t_lo, t_hi = _limit("tile", spec.TILE_MIN, spec.TILE_MAX)
+    b_lo, b_hi = _limit("block", spec.BLOCK_MIN, spec.BLOCK_MAX)
     table = (
         Param("head_dim", "D", "int", d_lo, d_hi, 64, "head dimension D the HPU is built for"),
         Param("lanes", "L", "int", l_lo, l_hi, 8, "score lanes L (keys per cycle), at most D"),
@@ -112,7 +112,7 @@ def _params() -> dict[str, Param]:
         Param("gate", "gate", "choice", None, None, "token", "hard gate: token (v1) or tile (v2)",
               choices=("token", "tile")),
         Param("tile", "T", "int", t_lo, t_hi, 32, "keys per tile T (tile gate only)", pow2=True),
-        Param("block", "B", "int", b_lo, b_hi, 32, "query rows per block B (tile gate only)"),
+        Param("block", "B", "int", b_lo, b_hi, 32, "query rows per block B (tile gate only)", pow2=True),
         Param("permeability", "p", "float", 0.0, 1.0, 0.5, "fraction p of keys (tiles) kept, in (0, 1]"),
         Param("seq", "n", "int", 1, n_hi, 128, "keys and queries per head run n (n_q = n_k = n)"),
         Param("causal", "causal", "bool", None, None, False, "bottom-right aligned causal mask"),
