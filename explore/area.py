@@ -28,8 +28,8 @@ def rtl_digest() -> str:
     """Digest of the RTL sources and the spec they import: cached figures are valid only for these."""
     root = Path(__file__).resolve().parent.parent
     h = hashlib.sha256()
-    for path in sorted((root / "hpu_rtl").glob("*.py")) + [root / "hpu_model" / "spec.py",
-                                                           root / "hpu_model" / "perf.py"]:
+    extra = [root / "hpu_model" / name for name in ("spec.py", "perf.py", "manifest.py")]
+    for path in sorted((root / "hpu_rtl").glob("*.py")) + extra:
         h.update(path.name.encode() + path.read_bytes())
     return h.hexdigest()[:16]
 
@@ -47,17 +47,24 @@ def _read(path: Path) -> dict | None:
 
 
 @functools.lru_cache(maxsize=256)
-def manifest(geometry: tuple, cache: str) -> dict:
-    """The power manifest of geometry (D, L, N_MAX): from the cache, else built from the RTL and cached."""
+def manifest(geometry: tuple, cache: str):
+    """The power manifest (:class:`hpu_model.manifest.Manifest`) of geometry (D, L, N_MAX): from the cache,
+    else built from the RTL and cached."""
+    from hpu_model.manifest import Manifest, ManifestError
+
     path = _path(geometry, cache, "manifest")
     got = _read(path)
-    if got is None:
-        from hpu_rtl import build_manifest
+    if got is not None:
+        try:
+            return Manifest.from_json(got, str(path))
+        except ManifestError:
+            pass  # written by an older toolkit: rebuilt below
+    from hpu_rtl import build_manifest
 
-        d, lanes, n = geometry
-        got = build_manifest(head_dim=d, lanes=lanes, max_seq=n)
-        atomic_write_json(path, got)
-    return got
+    d, lanes, n = geometry
+    man = build_manifest(head_dim=d, lanes=lanes, max_seq=n)
+    atomic_write_json(path, man.to_json())
+    return man
 
 
 def lookup(geometry: tuple, cache: str) -> dict:

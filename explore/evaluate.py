@@ -190,7 +190,7 @@ def _run_cost(point: Point, n_q: int, n_k: int, area_cache: str, table_path: str
     manifest = _area.manifest(point.geometry, area_cache)
     pred = _predict(point, n_q, n_k)
     e = from_activity(manifest, pred.unit_active, pred.cycles, _table(table_path))
-    ops = {u["name"]: u["ops"] for u in manifest["units"]}
+    ops = {u.name: u.ops for u in manifest.units}
     active = sum(w * pred.unit_active[u] for u, w in ops.items())
     return pred.cycles, float(e["totals"]["total"]), active, sum(ops.values()) * pred.cycles
 
@@ -231,13 +231,13 @@ def _finish(point: Point, context: Context, costs: list[tuple], rows: int | None
 @functools.lru_cache(maxsize=256)
 def _linear_energy(geometry: tuple, area_cache: str, table_path: str | None):
     manifest = _area.manifest(geometry, area_cache)
-    names = [u["name"] for u in manifest["units"]]
+    names = [u.name for u in manifest.units]
     lin = _fastcycles.LinearEnergy(manifest, _table(table_path), names)
     d, lanes, n = geometry
     probe = perf.predict(head_dim=d, lanes=lanes, max_seq=n, n_q=min(n, 16), n_k=min(n, 16),
                          permeability_q16=1 << 15, causal=False)
     lin.check(probe.cycles, probe.unit_active)
-    ops = np.array([u["ops"] for u in manifest["units"]], np.float64)
+    ops = np.array([u.ops for u in manifest.units], np.float64)
     return lin, ops
 
 

@@ -50,7 +50,7 @@ def test_batch_equals_point_by_point(area_cache):
 
 
 def test_linear_energy_refuses_a_nonlinear_model():
-    man = {"format": "hpu-manifest/1", "clock": "clk", "memories": [],
+    man = {"format": "hpu-manifest/1", "spec_version": "1.0", "top": "t", "clock": "clk", "memories": [],
            "units": [{"name": "u", "scope": "u", "enable": "u.en", "class": "mul", "ops": 1, "bits": 8,
                       "reg_bits": 8}]}
     from power.energy import load_table
