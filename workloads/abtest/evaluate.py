@@ -108,7 +108,8 @@ def evaluate(trainer, *, backend: str = "golden", hpu_windows: int | None = None
         gate = cfg.gate
         f = held_out_loss(m, x, y, gate=gate, p16=p16)
         f_sub = held_out_loss(m, xh, yh, gate=gate, p16=p16)
-        hpu = HPUAttention(p16=p16, gate=gate, tile=cfg.tile, block=cfg.block, backend=backend)
+        hpu = HPUAttention(p16=p16, gate=gate, tile=cfg.tile, block=cfg.block, backend=backend,
+                           device=str(trainer.device))
         h = held_out_loss(m, xh, yh, gate=gate, p16=p16, hpu=hpu)
         row = {"permeability": trainer.permeability(name, cfg.steps), "permeability_q16": p16,
                "float_loss": f, "float_loss_hpu_windows": f_sub, "hpu_loss": h, "hpu_minus_float": h - f_sub,

@@ -165,14 +165,18 @@ def _html(md: str, images: dict[str, bytes]) -> str:
 
 
 def write(result: dict, run_dir: str | Path) -> dict[str, Path]:
-    """Write result.json, report.md, report.html, losses.png (and decode.png) into ``run_dir``."""
+    """Write the PNGs, report.md, index.html and, last, summary.json into ``run_dir`` (the toolkit's layout).
+
+    ``summary.json`` holds every figure and comes last: a folder without it is an interrupted run.
+    """
     d = Path(run_dir)
     images = {"losses.png": _plot_losses(result)}
     if result.get("decode"):
         images["decode.png"] = _plot_decode(result["decode"])
+    paths = {name: atomic_write_bytes(d / name, png) for name, png in images.items()}
     md = markdown(result)
-    paths = {"json": atomic_write_json(d / "result.json", result), "markdown": atomic_write_text(d / "report.md", md),
-             "html": atomic_write_text(d / "report.html", _html(md, images))}
-    for name, png in images.items():
-        paths[name] = atomic_write_bytes(d / name, png)
+    paths["markdown"] = atomic_write_text(d / "report.md", md)
+    paths["html"] = atomic_write_text(d / "index.html", _html(md, images))
+    paths["json"] = d / "summary.json"
+    atomic_write_json(paths["json"], {**result, "files": {k: str(v) for k, v in paths.items()}})
     return paths

@@ -30,7 +30,7 @@ def run(cfg: TrainConfig, run_dir: str | Path, *, device: str = "cpu", backend: 
         command: str | None = None, corpus_data=None, log=None) -> dict:
     """Train A and B (resuming from ``run_dir``'s checkpoint if present), evaluate, write the report.
 
-    Returns the result dict that ``result.json`` holds.
+    Returns the result dict that ``summary.json`` holds.
     """
     log = log or (lambda s: None)
     tr = Trainer(cfg, run_dir, device=device, corpus_data=corpus_data, log=log)
