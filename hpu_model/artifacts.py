@@ -10,11 +10,12 @@ import errno
 import json
 import math
 import os
+import platform
 import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["read_document", "to_jsonable", "atomic_write_bytes", "atomic_write_text", "atomic_write_json",
+__all__ = ["machine", "read_document", "to_jsonable", "atomic_write_bytes", "atomic_write_text", "atomic_write_json",
            "new_run_dir"]
 
 
@@ -108,3 +109,9 @@ def new_run_dir(base: str | os.PathLike, tag: str) -> Path:
         except FileExistsError:
             continue
     raise FileExistsError(f"no free run folder under {base} for tag {tag!r}")
+
+
+def machine() -> dict:
+    """Where a figure was measured: recorded with every benchmark result."""
+    return {"host": platform.node(), "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()}

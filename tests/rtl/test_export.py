@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from cosim.cli import main
+from hpu.cli import main
 from hpu_model import perf, spec
 from hpu_rtl import build_manifest, export_verilog
 
