@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import spec
-from .errors import HPUError
+from . import limits, spec
+from .errors import ConfigError
 
 __all__ = ["Geometry", "ConfigError", "STAGES", "GATES", "unit_names", "RADIX_BITS", "SEL_WORDS",
            "SCORE_SLOTS", "KEPT_SLOTS", "PV_DEPTH", "SCORE_RATIO", "DIV_BITS", "MAX_TILES",
-           "C_BITS", "R_BITS", "P16_BITS", "E_BITS", "O_BITS", "CFG_BITS", "LIMITS"]
+           "C_BITS", "R_BITS", "P16_BITS", "E_BITS", "O_BITS", "CFG_BITS"]
 
 #: Row pipeline stages, in dataflow order (the cycle model's s = 0..5).
 STAGES = ("score", "select", "emit", "pv", "divide", "out")
@@ -47,18 +47,10 @@ E_BITS = spec.E_MAX.bit_length()                # 16, e <= 2**15
 O_BITS = spec.OUT_MAX.bit_length() + 1          # 16, signed
 CFG_BITS = 16                                   # cfg_n_q, cfg_n_k and row/key indices on the debug taps
 
-#: Design-parameter ranges: name -> (lo, hi).
-LIMITS = {"head_dim": (1, 128), "lanes": (1, 16), "max_seq": (1, 4096)}
 
 
-class ConfigError(HPUError, ValueError):
-    """A design parameter or run configuration outside what the HPU supports."""
-
-
-def _check(name: str, value, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise ConfigError(f"{name} must be an integer in {lo}..{hi}, got {value!r}")
-    return value
+def _check(name: str, value, limit_name: str, hi: int | None = None) -> int:
+    return limits.limit(limit_name).check(value, name=name, error=ConfigError, hi=hi)
 
 
 @dataclass(frozen=True)
@@ -85,8 +77,9 @@ class Geometry:
     block: int = 0
 
     def __post_init__(self):
-        for name, (lo, hi) in LIMITS.items():
-            _check(name, getattr(self, name), lo, hi)
+        _check("head_dim", self.head_dim, "design_head_dim")
+        _check("lanes", self.lanes, "lanes")
+        _check("max_seq", self.max_seq, "max_seq")
         if (self.tile == 0) != (self.block == 0):
             raise ConfigError(f"tile and block are both 0 (no tile gate) or both set, got tile={self.tile}, "
                               f"block={self.block}")
@@ -158,8 +151,8 @@ class Geometry:
         return lo, min(RADIX_BITS, self.score_bits - lo)
 
     def check_run(self, n_q: int, n_k: int, p16: int, causal: bool, gate: str = "token") -> None:
-        _check("n_q", n_q, 1, self.max_seq)
-        _check("n_k", n_k, 1, self.max_seq)
+        _check("n_q", n_q, "queries", hi=self.max_seq)
+        _check("n_k", n_k, "seq", hi=self.max_seq)
         spec.check_p16(p16)
         if causal and n_q > n_k:
             raise ConfigError(f"causal runs need n_q <= n_k, got n_q={n_q}, n_k={n_k}")
