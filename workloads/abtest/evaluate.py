@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -80,7 +81,9 @@ def energy_per_token(*, head_dim: int, lanes: int, ctx: int, layers: int, heads:
             return {"missing": "the cycle model on this checkout has no tile gate"}
         kw = {"gate": "tile", "tile": tile, "block": block}
     try:
-        man = EnergyModel(head_dim, lanes, ctx, manifest).power_manifest()
+        with warnings.catch_warnings():  # elaborating the RTL for its manifest warns about unused memories
+            warnings.simplefilter("ignore")
+            man = EnergyModel(head_dim, lanes, ctx, manifest).power_manifest()
         pred = perf.predict(head_dim=head_dim, lanes=lanes, max_seq=ctx, n_q=ctx, n_k=ctx, permeability_q16=p16,
                             causal=True, **kw)
         e = energy.from_activity(man, pred.unit_active, pred.cycles)
