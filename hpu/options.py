@@ -10,8 +10,8 @@ import argparse
 
 from hpu_model import limits, spec
 
-__all__ = ["add_options", "add_model_options", "add_reading_options", "int_in", "limited", "permeability",
-           "WORKLOAD_OPTIONS"]
+__all__ = ["add_options", "add_model_options", "add_reading_options", "int_in", "limited", "per_run_path",
+           "permeability", "WORKLOAD_OPTIONS"]
 
 #: Options that describe the workload of a simulated run (``hpu sim`` and ``hpu compare``).
 WORKLOAD_OPTIONS = ("seq", "queries", "heads", "head-dim", "permeability", "causal", "seed", "inputs", "run")
@@ -106,21 +106,36 @@ _OPTIONS = {
 }
 
 
-def add_options(parser: argparse.ArgumentParser, *names: str, design: bool = False, **defaults) -> None:
+def add_options(parser: argparse.ArgumentParser, *names: str, design: bool = False,
+                defaults_text: dict[str, str] | None = None, **defaults) -> None:
     """Add the shared options ``names`` to ``parser``, overriding defaults by keyword.
 
     ``design=True`` is for commands that build or simulate the RTL: ``--head-dim`` then takes the
     design's range (``design_head_dim`` in :mod:`hpu_model.limits`) instead of the contract's.
+    ``defaults_text`` replaces the "default ..." part of an option's help, for a command whose
+    default is not a single value (e.g. the demo's, which depends on --large).
     """
     for name in names:
         kwargs = dict(_OPTIONS[name])
         if design and name == "head-dim":
             kwargs |= dict(type=limited("design_head_dim", "head-dim"),
                            help=f"head dimension D ({_range('design_head_dim')}; default %(default)s)")
+        if defaults_text and name in defaults_text:
+            kwargs["help"] = kwargs["help"].replace("default %(default)s", defaults_text[name])
         key = name.replace("-", "_")
         if key in defaults:
             kwargs["default"] = defaults[key]
         parser.add_argument(f"--{name}", **kwargs)
+
+
+def per_run_path(path: str | None, permeability: float, runs: int) -> str | None:
+    """``path`` for one of ``runs`` runs: with several permeabilities, ``w.vcd`` becomes ``w-p0.5.vcd``."""
+    if path is None or runs == 1:
+        return path
+    from pathlib import Path
+
+    p = Path(path)
+    return str(p.with_name(f"{p.stem}-p{permeability:g}{p.suffix}"))
 
 
 def add_reading_options(p: argparse.ArgumentParser) -> None:
