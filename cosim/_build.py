@@ -7,8 +7,9 @@ key hashes the Verilog itself, the testbench sources, the simulator's flags
 and the defines).  So an RTL edit rebuilds, the Icarus and Verilator builds
 share one export, and an unchanged design is reused.  A file lock per key
 makes parallel pytest-xdist workers (and parallel CLI runs) safe: one builds,
-the others wait and reuse.  ``Build.build_s`` is the time the compile took
-(when it was made) and ``Build.cached`` says whether this call reused it.
+the others wait and reuse.  ``Build.build_s`` is the wall time the compile took
+(when it was made), ``Build.build_cpu_s`` its compilers' CPU seconds, and
+``Build.cached`` says whether this call reused it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import hashlib
 import json
 import os
 import re
+import resource
 import shutil
 import time
 from dataclasses import dataclass
@@ -70,6 +72,7 @@ class Build:
     simulator: str = "icarus"
     testbench: str = "cocotb"
     build_s: float = 0.0
+    build_cpu_s: float = 0.0
     cached: bool = False
     executable: Path | None = None
 
@@ -173,6 +176,12 @@ def _tail(path: Path, lines: int = 30) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) + f"\n(full log: {path})"
 
 
+def _children_cpu() -> float:
+    """CPU seconds of finished child processes (the compilers): a build's cost when the cores are shared."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def _design(head_dim: int, lanes: int, max_seq: int, root: Path) -> tuple[Path, Path | None]:
     """The exported Verilog and manifest of one configuration, cached per RTL source hash."""
     h = hashlib.sha256(json.dumps([_FORMAT, head_dim, lanes, max_seq]).encode())
@@ -239,7 +248,7 @@ def get_build(head_dim: int, lanes: int, max_seq: int, *, root: str | Path | Non
             if out.exists():  # a half-finished build from an interrupted run
                 shutil.rmtree(out)
             out.mkdir(parents=True)
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), _children_cpu()
             if testbench == "native":
                 exe, outputs = _native.compile_native(out, verilog, _tbgen.contract_ports(head_dim), defines,
                                                       simulator_env(simulator))
@@ -249,10 +258,10 @@ def get_build(head_dim: int, lanes: int, max_seq: int, *, root: str | Path | Non
                 exe = None
             atomic_write_json(info, {"verilog": str(verilog), "manifest": manifest and str(manifest),
                                      "top": str(top), "executable": exe and str(exe), "outputs": list(outputs),
-                                     "build_s": time.perf_counter() - t0})
+                                     "build_s": time.perf_counter() - t0, "build_cpu_s": _children_cpu() - cpu0})
         meta = json.loads(info.read_text())
     return Build(dir=out, verilog=Path(meta["verilog"]), manifest=meta["manifest"] and Path(meta["manifest"]),
                  top=Path(meta["top"]), sim_dir=out / "sim", head_dim=head_dim, lanes=lanes, max_seq=max_seq,
                  outputs=tuple(meta["outputs"]), simulator=simulator, testbench=testbench,
-                 build_s=meta["build_s"], cached=cached,
+                 build_s=meta["build_s"], build_cpu_s=meta["build_cpu_s"], cached=cached,
                  executable=meta["executable"] and Path(meta["executable"]))

@@ -44,7 +44,8 @@ def _state(dut) -> dict[str, tuple[int, int, int, int]]:
 async def _run(dut, job: CosimJob, arrays: dict[str, bytes], result: JobResult) -> None:
     clk, d, n_q, n_k = dut.clk, job.head_dim, job.n_q, job.n_k
     if job.cocotb_clock:  # Verilator: a clock from the top's `always #5` upsets edge sampling
-        Clock(clk, CLOCK_NS, "ns").start()
+        # low first, as the top's own clock: rising edges at 5, 15, ... ns, so cycle numbers match Icarus'
+        Clock(clk, CLOCK_NS, "ns").start(start_high=False)
     dut.rst.value = 1
     await ClockCycles(clk, RESET_CYCLES)
     dut.rst.value = 0

@@ -28,7 +28,7 @@ from hpu_model.errors import HPUError, SpecError
 from . import _build, _stages
 from ._job import RESET_CYCLES, CosimJob, HeadRun, JobResult, stall_report
 
-__all__ = ["CosimResult", "SimulationError", "simulate", "default_max_seq", "parse_window", "predicted_cycles"]
+__all__ = ["CosimResult", "SimulationError", "simulate", "default_max_seq", "parse_window"]
 
 #: What a VCD may hold: every net, or the register-level subset (cosim/_dumps.py).
 VCD_SIGNALS = ("all", "registers")
@@ -262,7 +262,7 @@ def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = F
     if timeout_cycles is None:
         timeout_cycles = max(_timeout_cycles(d, lanes, max_seq, n_q, n_k, run.p16, run.causal, stalls)
                              for run in runs)
-    expected_cycles = predicted_cycles(d, int(lanes), int(max_seq), n_q, n_k, runs)
+    expected_cycles = _whole_run_cycles(d, int(lanes), int(max_seq), n_q, n_k, runs)
 
     run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=build.dir))
     try:
@@ -330,7 +330,7 @@ def _score(o: np.ndarray, expected: np.ndarray) -> tuple[int, dict | None]:
                       "expected": int(expected[h, row, col])}
 
 
-def predicted_cycles(head_dim: int, lanes: int, max_seq: int, n_q: int, n_k: int, runs) -> int:
+def _whole_run_cycles(head_dim: int, lanes: int, max_seq: int, n_q: int, n_k: int, runs) -> int:
     """The cycle model's count for a whole simulation: reset, per head its run and the two edges around it."""
     try:
         from hpu_model import perf
