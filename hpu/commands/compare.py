@@ -20,7 +20,7 @@ def register(sub) -> None:
                                    "the cycle model, simulation speed and fidelity against float64 attention. On an "
                                    "RTL mismatch the debug taps say which stage diverged first. Exit status 1 on "
                                    "any mismatch.")
-    add_options(p, *WORKLOAD_OPTIONS, "lanes", "max-seq", "stalls", "simulator", "vcd", "vcd-window",
+    add_options(p, *WORKLOAD_OPTIONS, "lanes", "max-seq", "stalls", "simulator", "testbench", "vcd", "vcd-window",
                 "vcd-signals", "json",
                 design=True, heads=1)
     p.add_argument("--skip", action="append", choices=("kernel", "rtl"), default=[],
@@ -75,16 +75,18 @@ def render(report: dict) -> str:
 
 def run(args) -> int:
     from cosim._compare import compare
+    from hpu._progress import cycle_progress
 
     w = workload_inputs(args)
     reports = []
     for p in args.permeability:
         p16 = spec.permeability_q16(p)
-        report = compare(w["q"], w["k"], w["v"], c=w["c"], r=w["r"], permeability_q16=p16, causal=w["causal"],
-                         lanes=args.lanes, max_seq=args.max_seq, stalls=args.stalls, seed=args.seed,
-                         skip=args.skip,
-                         vcd=per_run_path(args.vcd, p, len(args.permeability)), vcd_window=args.vcd_window,
-                         vcd_signals=args.vcd_signals, simulator=args.simulator)
+        with cycle_progress(f"simulating ({args.simulator}, p={p:g})") as progress:
+            report = compare(w["q"], w["k"], w["v"], c=w["c"], r=w["r"], permeability_q16=p16, causal=w["causal"],
+                             lanes=args.lanes, max_seq=args.max_seq, stalls=args.stalls, seed=args.seed,
+                             skip=args.skip, vcd=per_run_path(args.vcd, p, len(args.permeability)),
+                             vcd_window=args.vcd_window, vcd_signals=args.vcd_signals, simulator=args.simulator,
+                             testbench=args.testbench, progress=progress)
         reports.append(report)
         q = report["params"]
         print(f"hpu compare: {q['heads']} head(s) x {q['n_q']} queries x {q['n_k']} keys, D={q['head_dim']}, "
