@@ -98,7 +98,14 @@ def _kernel_attention():
     except (ImportError, AttributeError) as exc:
         raise BackendError(f"backend 'kernel' is not available here ({exc}); use --backend golden") from None
 
+    import inspect
+
+    tile_gate = "gate" in inspect.signature(fn).parameters
+
     def run(q, k, v, **kw):
+        if "gate" in kw and not tile_gate:
+            raise BackendError("backend 'kernel' has no tile gate in this checkout (kernels.attention takes no "
+                               "gate=); use --backend golden")
         out = fn(*(torch.from_numpy(np.ascontiguousarray(x)) for x in (q, k, v)), **kw)
         return out.cpu().numpy()
     return run

@@ -75,15 +75,22 @@ class EnergyModel:
             raise spec.SpecError(f"manifest {self.manifest} is for {got}, this run needs {want}")
         return m
 
-    def head(self, n: int, permeability_q16: int, manifest: dict | None = None, gate: Gate = TOKEN) -> dict:
-        """Cycles and energy (pJ) of one non-causal head run with n queries and n keys."""
+    @staticmethod
+    def check_gate(gate: Gate) -> None:
+        """Refuse a gate that this checkout's cycle model cannot price."""
         import inspect
 
         from hpu_model import perf
-        from power import energy
 
         if gate.name != "token" and "gate" not in inspect.signature(perf.predict).parameters:
             raise _NoTileCycles("the cycle model (hpu_model.perf) has no tile gate yet")
+
+    def head(self, n: int, permeability_q16: int, manifest: dict | None = None, gate: Gate = TOKEN) -> dict:
+        """Cycles and energy (pJ) of one non-causal head run with n queries and n keys."""
+        from hpu_model import perf
+        from power import energy
+
+        self.check_gate(gate)
         pred = perf.predict(head_dim=self.head_dim, lanes=self.lanes, max_seq=self.max_seq, n_q=n, n_k=n,
                             permeability_q16=permeability_q16, causal=False, **gate.kwargs())
         e = energy.from_activity(manifest or self.power_manifest(), pred.unit_active, pred.cycles)
@@ -106,6 +113,7 @@ def _energy_for(model: EnergyModel | None, lengths: list[int], p16: int, gate: G
     if model is None:
         return {"missing": "energy not requested"}
     try:
+        model.check_gate(gate)
         manifest = model.power_manifest()
         per_len = {n: model.head(n, p16, manifest, gate) for n in sorted(set(lengths))}
     except ImportError as exc:
