@@ -127,23 +127,25 @@ def test_manifest_header_and_units_match_cycle_model(exported):
 
 
 def test_export_cli_and_bad_values(tmp_path, capsys):
-    assert main(["export", "--head-dim", "8", "--lanes", "1", "--max-seq", "4", "--out", str(tmp_path / "x")]) == 0
+    assert main(["export", "--head-dim", "8", "--lanes", "1", "--max-seq", "4", "--rtl-dir", str(tmp_path / "x")]) == 0
     assert (tmp_path / "x" / "hpu.v").read_text().count("module hpu(") == 1
     assert json.loads((tmp_path / "x" / "hpu.manifest.json").read_text())["params"]["lanes"] == 1
     capsys.readouterr()
     with pytest.raises(SystemExit) as exc:
-        main(["export", "--lanes", "0", "--out", str(tmp_path / "y")])
+        main(["export", "--lanes", "0", "--rtl-dir", str(tmp_path / "y")])
     assert exc.value.code == 2 and "lanes must be in 1..16" in capsys.readouterr().err
-    assert main(["export", "--head-dim", "8", "--lanes", "1", "--max-seq", "4", "--out", str(tmp_path / "x")]) == 2
+    assert main(["export", "--head-dim", "8", "--lanes", "1", "--max-seq", "4", "--rtl-dir", str(tmp_path / "x")]) == 2
     assert "already holds hpu.v and hpu.manifest.json" in capsys.readouterr().err
     (tmp_path / "file").write_text("")
-    assert main(["export", "--head-dim", "8", "--lanes", "1", "--max-seq", "4", "--out", str(tmp_path / "file")]) == 2
+    assert main(["export", "--head-dim", "8", "--lanes", "1", "--max-seq", "4",
+                 "--rtl-dir", str(tmp_path / "file")]) == 2
     assert "exists and is not a directory" in capsys.readouterr().err
 
 
 @pytest.mark.slow
 def test_synth_stat_reports_figures(tmp_path, capsys):
-    assert main(["export", "--head-dim", "8", "--lanes", "1", "--max-seq", "4", "--out", str(tmp_path), "--stat"]) == 0
+    assert main(["export", "--head-dim", "8", "--lanes", "1", "--max-seq", "4",
+                 "--rtl-dir", str(tmp_path), "--stat"]) == 0
     stat = json.loads((tmp_path / "hpu.stat.json").read_text())
     assert stat["cells"] > 1000 and stat["flip_flops"] > 100 and stat["multipliers"] >= D
     assert stat["memory_bits"] >= 2 * 4 * 8 * D
