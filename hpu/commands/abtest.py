@@ -6,8 +6,7 @@ import argparse
 import shlex
 import sys
 
-from hpu.options import add_options, int_in, permeability
-from hpu_model import spec
+from hpu.options import add_options, int_in
 
 
 def _positive_float(what: str):
@@ -33,7 +32,7 @@ def _fraction(text: str) -> float:
 
 
 def register(sub) -> None:
-    from workloads.abtest.config import GATES, SIZES, TrainConfig
+    from workloads.abtest.config import SIZES, TrainConfig
 
     d = TrainConfig()  # the defaults live in one place: the library's configuration
 
@@ -47,18 +46,8 @@ def register(sub) -> None:
                     "the seeds' figures, attention cosines and energy per token (HTML, Markdown, JSON, PNG in a new "
                     "run folder). --decode adds perplexity vs KV budget (full cache, H2O, recent window, token "
                     "gate). A run folder's checkpoint resumes with --resume.")
-    p.add_argument("--permeability", type=permeability, nargs="+", default=list(d.permeabilities), metavar="P",
-                   help="target p of run B, one run B per value, each in (0, 1] (default 0.5)")
-    p.add_argument("--gate", choices=GATES, default=d.gate,
-                   help="run B's hard gate: token (contract v1) or tile (contract v2) (default token)")
-    p.add_argument("--tile", type=int_in(spec.TILE_MIN, spec.TILE_MAX, "tile"), default=d.tile,
-                   help=f"tile gate: keys per tile T, a power of two in {spec.TILE_MIN}..{spec.TILE_MAX} "
-                        "(default %(default)s)")
-    p.add_argument("--block", type=int_in(spec.BLOCK_MIN, spec.BLOCK_MAX, "block"), default=d.block,
-                   help=f"tile gate: query rows per block B, a power of two in {spec.BLOCK_MIN}..{spec.BLOCK_MAX} "
-                        "(default %(default)s)")
-    add_options(p, "seed", "lanes", "json")
-    p.add_argument("--out", metavar="DIR", default="runs", help="parent folder of the new run folder (default runs)")
+    add_options(p, "permeability", "gate", "tile", "block", "seed", "lanes", "json", "out",
+                permeability=list(d.permeabilities), gate=d.gate, tile=d.tile)
     p.add_argument("--size", choices=tuple(SIZES), default=d.size,
                    help=f"model size: {sizes}; default %(default)s (CPU); medium/large are for a GPU")
     p.add_argument("--steps", type=int_in(1, 10_000_000, "steps"), default=d.steps,
@@ -125,7 +114,7 @@ def run(args) -> int:
         torch.backends.cuda.matmul.allow_tf32 = True
     cfg = TrainConfig(size=args.size, gate=args.gate, permeabilities=tuple(args.permeability), steps=args.steps,
                       warmup=args.warmup, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                      tile=args.tile, block=args.block, eval_every=args.eval_every,
+                      tile=args.tile, block=args.block or args.tile, eval_every=args.eval_every,
                       eval_windows=args.eval_windows, checkpoint_every=args.checkpoint_every, ctx=args.ctx)
     if args.hpu_windows is not None and args.hpu_windows > args.eval_windows:
         raise TrainError(f"--hpu-windows {args.hpu_windows} exceeds --eval-windows {args.eval_windows}")
