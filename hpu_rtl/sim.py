@@ -120,7 +120,8 @@ def simulate(q, k, v, *, permeability_q16: int, causal: bool = False, c: int, r:
             if ctx.get(dut.dbg_row_valid):
                 res.rows.append(tuple(ctx.get(getattr(dut, f"dbg_row_{f}")) for f in ("idx", "m", "k", "z", "r")))
             if ctx.get(dut.dbg_tile_valid):
-                res.tiles.append(tuple(ctx.get(getattr(dut, f"dbg_tile_{f}")) for f in ("block", "idx", "score", "keep")))
+                res.tiles.append(tuple(ctx.get(getattr(dut, f"dbg_tile_{f}"))
+                                       for f in ("block", "idx", "score", "keep")))
             if ctx.get(dut.dbg_keep_valid):
                 res.keeps.append(tuple(ctx.get(getattr(dut, f"dbg_keep_{f}")) for f in ("row", "idx", "e")))
             await ctx.tick()
