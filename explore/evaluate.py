@@ -263,6 +263,20 @@ def _costs_fast(jobs: list[tuple], context: Context) -> list[tuple]:
     return out
 
 
+def clear_caches() -> None:
+    """Forget every per-process cache (workloads, references, predictions, manifests): for fair benchmarks."""
+    for f in (_predict, _table, _file_workload, _random, _reference, _fidelity, _run_cost, _linear_energy,
+              _area.manifest):
+        f.cache_clear()
+
+
+def warm() -> str:
+    """Import what tasks need (run once per worker at connect time, so the first task does not pay it)."""
+    import power.energy  # noqa: F401
+
+    return "ok"
+
+
 def evaluate_batch(points: list[dict], context: Context) -> list[dict]:
     """Evaluate a batch of points (as dicts) in one task; one record per point, never an exception.
 
