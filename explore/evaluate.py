@@ -90,8 +90,6 @@ def check_supported(point: Point) -> str | None:
         return "the cycle model (hpu_model.perf.predict) has no tile gate yet"
     if point.gate == "tile" and not _accepts(golden.attention, "gate"):
         return "the golden model (hpu_model.golden.attention) has no tile gate yet"
-    if point.pv_lanes != point.lanes and not _accepts(perf.predict, "pv_lanes"):
-        return "the cycle model has no separate PV lanes (Lp) yet"
     return None
 
 
@@ -108,8 +106,6 @@ def _gate_kwargs(func, point: Point) -> dict:
 @functools.lru_cache(maxsize=4096)
 def _predict(point: Point, n_q: int, n_k: int):
     kw = _gate_kwargs(perf.predict, point)
-    if _accepts(perf.predict, "pv_lanes"):
-        kw["pv_lanes"] = point.pv_lanes
     return perf.predict(head_dim=point.head_dim, lanes=point.lanes, max_seq=point.max_seq, n_q=n_q, n_k=n_k,
                         permeability_q16=point.p16, causal=point.causal, **kw)
 
@@ -167,7 +163,7 @@ def _reference(key: tuple, h: int):
 @functools.lru_cache(maxsize=4096)
 def _fidelity(key: tuple, p16: int, gate: str, tile, block) -> dict:
     w = _workload(key)
-    probe = Point(1, 1, 1, 1, gate, tile, block, 1.0, 1, False, "random")
+    probe = Point(1, 1, 1, gate, tile, block, 1.0, 1, False, "random")
     kw = _gate_kwargs(golden.attention, probe)
     cos, errs, rel = [], [], []
     for h in range(w.heads):
@@ -294,7 +290,7 @@ def evaluate_batch(points: list[dict], context: Context) -> list[dict]:
     fast = {}
     if _fastcycles.available():
         cand = [(i, Point(**item["point"])) for i, item in enumerate(points)]
-        cand = [(i, p) for i, p in cand if p.workload == "random" and p.gate == "token" and p.pv_lanes == p.lanes]
+        cand = [(i, p) for i, p in cand if p.workload == "random" and p.gate == "token"]
         try:
             costs = _costs_fast([(p, p.seq, p.seq) for _, p in cand], context) if cand else []
             fast = {i: (p, c) for (i, p), c in zip(cand, costs)}

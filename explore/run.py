@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hpu_model import artifacts
 from hpu_model.artifacts import new_run_dir
 
 from . import area, report, verify
@@ -20,13 +20,13 @@ __all__ = ["Request", "run", "machine"]
 
 
 def machine() -> dict:
-    """Where the figures were measured, with the load average (the machine may be shared)."""
+    """Where the figures were measured (:func:`hpu_model.artifacts.machine`) with the load average: the
+    machine may be shared."""
     try:
         load = [round(x, 2) for x in os.getloadavg()]
     except OSError:
         load = None
-    return {"host": platform.node(), "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-            "python": platform.python_version(), "system": platform.platform(), "load_average_1_5_15": load}
+    return {**artifacts.machine(), "load_average_1_5_15": load}
 
 
 @dataclass
@@ -34,7 +34,6 @@ class Request:
     """Everything ``hpu explore`` was asked for (see its --help for units and ranges)."""
 
     grid: list = field(default_factory=list)          # NAME=VALUES entries
-    grid_file: str | None = None                      # TOML with an [explore.grid] table
     sample: str | None = None                         # "lhs" or "random"
     samples: int = 0
     seed: int = 0
@@ -57,15 +56,6 @@ class Request:
     progress: bool = True
 
 
-def _space(req: Request) -> Space:
-    axes = {}
-    if req.grid_file:
-        axes |= Space.from_toml(req.grid_file).axes
-    for name, values in Space.from_assignments(req.grid).axes.items():
-        axes[name] = values  # the command line wins over the file
-    return Space(axes)
-
-
 def run(req: Request, say=print) -> tuple[Path, dict]:
     """Run the exploration; returns (report folder, summary).  Bad requests raise ExploreError first."""
     if req.min_cosine is not None and not 0 < req.min_cosine <= 1:
@@ -74,7 +64,7 @@ def run(req: Request, say=print) -> tuple[Path, dict]:
         raise ExploreError(f"--max-area must be a positive number of cells, got {req.max_area}")
     if req.min_cosine is not None and not req.fidelity:
         raise ExploreError("--min-cosine needs the fidelity figures: leave out --no-fidelity")
-    space = _space(req)
+    space = Space.from_assignments(req.grid)
     if req.sample:
         expansion = sample(space, req.samples, method=req.sample, seed=req.seed)
     else:

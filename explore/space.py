@@ -80,8 +80,12 @@ class Param:
         return num
 
     def range_text(self) -> str:
-        if self.kind in ("choice",):
+        if self.kind == "choice":
             return ", ".join(self.choices)
+        if self.kind == "bool":
+            return "true, false"
+        if self.kind == "str":
+            return "random or FILE.npz"
         if self.name == "permeability":
             return "(0, 1]"
         return f"{self.lo:g}..{self.hi:g}" + (" (powers of two)" if self.pow2 else "")
@@ -106,7 +110,6 @@ def _params() -> dict[str, Param]:
     table = (
         Param("head_dim", "D", "int", d_lo, d_hi, 64, "head dimension D the HPU is built for"),
         Param("lanes", "L", "int", l_lo, l_hi, 8, "score lanes L (keys per cycle), at most D"),
-        Param("pv_lanes", "Lp", "int", l_lo, l_hi, None, "PV lanes Lp (default: L), at most L"),
         Param("max_seq", "N_MAX", "int", n_lo, n_hi, None,
               "K/V buffer depth N_MAX (default: next power of two >= n, at least 8)"),
         Param("gate", "gate", "choice", None, None, "token", "hard gate: token (v1) or tile (v2)",
@@ -128,12 +131,15 @@ ALIASES: dict[str, str] = {}
 for _p in PARAMS.values():
     for _alias in (_p.name, _p.symbol, _p.name.replace("_", "-")):
         ALIASES[_alias] = _p.name
-ALIASES.update({"p": "permeability", "n": "seq", "Lp": "pv_lanes", "N_MAX": "max_seq", "T": "tile", "B": "block"})
+ALIASES.update({"p": "permeability", "n": "seq", "N_MAX": "max_seq", "T": "tile", "B": "block"})
 
 
 def canonical(name: str) -> str:
     """Canonical parameter name for any accepted spelling; ExploreError lists them otherwise."""
     key = name.strip()
+    if key in ("Lp", "pv_lanes", "pv-lanes"):
+        raise ExploreError(f"{key}: the PV lanes are L and the score lanes 2 L in this design "
+                           "(hpu_model.arch.SCORE_RATIO); sweep L (lanes) instead")
     if key in ALIASES:
         return ALIASES[key]
     if key.lower() in ALIASES:
@@ -148,7 +154,6 @@ class Point:
 
     head_dim: int
     lanes: int
-    pv_lanes: int
     max_seq: int
     gate: str
     tile: int | None
@@ -251,11 +256,12 @@ class Space:
 
     @classmethod
     def from_assignments(cls, entries) -> Space:
+        """``NAME=VALUES`` entries; a parameter given again replaces its earlier values (so that command-line
+        flags win over the ``[explore.grid]`` table of ``hpu.toml``, which comes first)."""
         axes: dict = {}
         for entry in entries:
             name, values = parse_assignment(entry)
-            if name in axes:
-                raise ExploreError(f"parameter {name} is given twice in the grid")
+            axes.pop(name, None)
             axes[name] = values
         return cls(axes)
 
@@ -295,12 +301,8 @@ def resolve(values: dict) -> Point | str:
     if v["max_seq"] is None:
         v["max_seq"] = max(8, 1 << max(0, int(v["seq"]) - 1).bit_length())
         v["max_seq"] = min(v["max_seq"], int(PARAMS["max_seq"].hi))
-    if v["pv_lanes"] is None:
-        v["pv_lanes"] = v["lanes"]
     if v["lanes"] > v["head_dim"]:
         return "L > D"
-    if v["pv_lanes"] > v["lanes"]:
-        return "Lp > L"
     if v["seq"] > v["max_seq"]:
         return "n > N_MAX"
     if v["gate"] == "token":

@@ -20,7 +20,7 @@ from hpu_model.errors import HPUError
 __all__ = ["main", "build_parser", "COMMANDS"]
 
 #: Subcommands in the order ``hpu --help`` lists them (the flow's order).
-COMMANDS = ("golden", "export", "sim", "compare", "power", "report", "capture", "fidelity", "bench", "demo")
+COMMANDS = ("golden", "export", "sim", "compare", "power", "report", "capture", "fidelity", "explore", "bench", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

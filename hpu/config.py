@@ -11,7 +11,12 @@ Top-level keys apply to every subcommand that has that option; a table such as
     causal = true
 
 Values go through the same parsers as the flags (same ranges, same messages),
-and flags on the command line win over the file.
+and flags on the command line win over the file.  An option taking
+``NAME=VALUES`` items (``hpu explore --grid``) may be given as a table::
+
+    [explore.grid]
+    lanes = [4, 8, 16]            # --grid lanes=4,8,16
+    permeability = "1:0.25:-0.25" # --grid permeability=1:0.25:-0.25
 """
 
 from __future__ import annotations
@@ -35,7 +40,20 @@ def _options(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
     return {s[2:]: a for a in parser._actions for s in a.option_strings if s.startswith("--")}
 
 
+def _toml_text(v) -> str:
+    """A TOML value as the command line spells it: true/false, lists with commas, {lo, hi} as lo:hi."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, list):
+        return ",".join(_toml_text(x) for x in v)
+    if isinstance(v, dict) and set(v) == {"lo", "hi"}:
+        return f"{_toml_text(v['lo'])}:{_toml_text(v['hi'])}"
+    return str(v)
+
+
 def _tokens(key: str, value, action: argparse.Action, where: str) -> list[str]:
+    if isinstance(value, dict) and action.metavar == "NAME=VALUES":  # a table, e.g. [explore.grid]
+        return [f"--{key}", *(f"{k}={_toml_text(v)}" for k, v in value.items())]
     if isinstance(action, argparse._StoreTrueAction):
         if not isinstance(value, bool):
             raise ConfigFileError(f"{where}: '{key}' must be true or false, got {value!r}")

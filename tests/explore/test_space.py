@@ -12,7 +12,12 @@ def test_grid_is_the_product_with_aliases_and_ranges():
     assert len(ex.points) == 2 * 4 * 2
     assert {pt.lanes for pt in ex.points} == {2, 4}
     assert sorted({pt.permeability for pt in ex.points}) == [0.25, 0.5, 0.75, 1.0]
-    assert all(pt.max_seq == 16 and pt.pv_lanes == pt.lanes for pt in ex.points)  # defaults: next pow2, Lp = L
+    assert all(pt.max_seq == 16 for pt in ex.points)  # default: the next power of two
+
+
+def test_a_parameter_given_again_replaces_its_values():
+    ex = grid(Space.from_assignments(["L=4,8", "n=16", "L=2"]))
+    assert [pt.lanes for pt in ex.points] == [2]
 
 
 def test_value_syntax():
@@ -40,12 +45,12 @@ def test_token_points_ignore_tile_and_block():
 
 @pytest.mark.parametrize("entries, message", [
     (["speed=3"], "unknown parameter 'speed'"),
+    (["Lp=4"], "sweep L (lanes) instead"),
     (["L=0"], "lanes (L)=0 out of range"),
     (["D=1000"], "out of range"),
     (["p=0"], "permeability (p)=0 out of range"),
     (["p=1.5"], "out of range"),
     (["T=24"], "power of two"),
-    (["L=4,8", "L=16"], "given twice"),
     (["L="], "no values"),
     (["L"], "must be NAME=VALUES"),
     (["gate=both"], "must be one of token, tile"),
