@@ -11,7 +11,7 @@ import argparse
 from hpu_model import limits, spec
 
 __all__ = ["add_options", "add_model_options", "add_reading_options", "int_in", "limited", "permeability",
-           "WORKLOAD_OPTIONS"]
+           "power_of_two", "WORKLOAD_OPTIONS"]
 
 #: Options that describe the workload of a simulated run (``hpu sim`` and ``hpu compare``).
 WORKLOAD_OPTIONS = ("seq", "queries", "heads", "head-dim", "permeability", "causal", "seed", "inputs", "run")
@@ -35,6 +35,22 @@ def limited(limit_name: str, what: str):
     """argparse type for the limit ``limit_name`` of :mod:`hpu_model.limits`."""
     lim = limits.limit(limit_name)
     return int_in(lim.lo, lim.hi, what)
+
+
+def power_of_two(limit_name: str, what: str):
+    """argparse type: a power of two within the limit ``limit_name`` (the tile gate's T and B)."""
+    lim = limits.limit(limit_name)
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not lim.lo <= value <= lim.hi or value & (value - 1):
+            raise argparse.ArgumentTypeError(f"{what} must be a power of two in {lim.lo}..{lim.hi}, got {text!r}")
+        return value
+    parse.__name__ = what
+    return parse
 
 
 def _range(limit_name: str) -> str:
@@ -63,6 +79,14 @@ _OPTIONS = {
     "permeability": dict(type=permeability, default=0.5,
                          help="fraction p of keys kept per query, in (0, 1] (default %(default)s)"),
     "causal": dict(action="store_true", help="bottom-right aligned causal mask"),
+    "gate": dict(choices=spec.GATES, default="token",
+                 help="token: contract v1, top-k keys per query row; tile: contract v2, top-k key tiles per "
+                      "query block (default %(default)s)"),
+    "tile": dict(type=power_of_two("tile", "tile"), default=32,
+                 help=f"with --gate tile: keys per tile T, a power of two ({_range('tile')}; default %(default)s)"),
+    "block": dict(type=power_of_two("block", "block"), default=None,
+                  help=f"with --gate tile: query rows per block B, a power of two ({_range('block')}; "
+                       "default: same as --tile)"),
     "seed": dict(type=limited("seed", "seed"), default=0,
                  help=f"random seed ({_range('seed')}; default %(default)s)"),
     "json": dict(metavar="FILE", default=None, help="also write the results as JSON to FILE (atomically)"),
