@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
 import shlex
 import sys
 
+<<<<<<< HEAD
+from hpu.options import add_model_options, add_options, int_in
+from hpu_model import spec
+=======
 from hpu.options import add_model_options, add_options, int_in, permeability, power_of_two
 from hpu_model import limits, spec
-
-
-def permeability_list(text: str) -> tuple[float, ...]:
-    """argparse type: comma-separated permeabilities, each in (0, 1]."""
-    items = [t.strip() for t in str(text).split(",")]
-    if not all(items):
-        raise argparse.ArgumentTypeError(f"permeability list must be numbers in (0, 1] separated by commas, "
-                                         f"got {text!r}")
-    return tuple(permeability(t) for t in items)
+>>>>>>> main
 
 
 def register(sub) -> None:
@@ -26,8 +21,7 @@ def register(sub) -> None:
                                    "cosine vs the unmodified model, nearest-neighbour stability, and cycles and "
                                    "energy per head (JSON, Markdown and PNG in a new run folder).")
     add_model_options(p)
-    p.add_argument("--permeability", type=permeability_list, default=(1.0, 0.75, 0.5, 0.25),
-                   help="comma-separated p values in (0, 1] (default 1,0.75,0.5,0.25)")
+    add_options(p, "permeability", permeability=[1.0, 0.75, 0.5, 0.25])
     p.add_argument("--limit", type=int_in(2, 100_000, "limit"), default=None,
                    help="use only the first N sentences (>= 2; default: all), before they are joined into passages")
     p.add_argument("--passages", action=argparse.BooleanOptionalAction, default=True,
@@ -48,7 +42,7 @@ def register(sub) -> None:
     add_options(p, "lanes", "max-seq")
     p.add_argument("--manifest", metavar="FILE", default=None,
                    help="power manifest from 'hpu export' for this geometry (default: build it from the RTL)")
-    p.add_argument("--out", metavar="DIR", default="runs", help="base folder for the new run folder (default runs)")
+    add_options(p, "out", "json")
     p.set_defaults(func=run)
 
 
@@ -85,4 +79,9 @@ def run(args) -> int:
     paths = report.write(result, new_run_dir(args.out, "fidelity"), command)
     print(report.summary_table(result))
     print(f"wrote {paths['md']} (+ fidelity.png, summary.json)")
+    if args.json:
+        from hpu_model.artifacts import atomic_write_json
+
+        atomic_write_json(args.json, result)
+        print(f"wrote {args.json}")
     return 0
