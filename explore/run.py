@@ -88,7 +88,7 @@ def run(req: Request, say=print) -> tuple[Path, dict]:
     if req.synth:
         todo = area.pending([_geometry(r) for r in rows], req.area_cache)
         for i, g in enumerate(todo):
-            say(f"explore: Yosys synthesis {i + 1}/{len(todo)} of D={g[0]} L={g[1]} N_MAX={g[2]} ...")
+            say(f"explore: Yosys synthesis {i + 1}/{len(todo)} of D={g[0]} L={g[1]} N_MAX={g[2]} T={g[3]} B={g[4]} ...")
             area.synthesize(g, req.area_cache)
         rows = [{**r, "result": {**r["result"], **area.lookup(_geometry(r), req.area_cache)}} for r in rows]
     verified = []
@@ -117,6 +117,6 @@ def run(req: Request, say=print) -> tuple[Path, dict]:
     return folder, summary
 
 
-def _geometry(row: dict) -> tuple[int, int, int]:
+def _geometry(row: dict) -> tuple[int, int, int, int, int]:
     p = row["point"]
-    return (p["head_dim"], p["lanes"], p["max_seq"])
+    return (p["head_dim"], p["lanes"], p["max_seq"], p["tile"] or 0, p["block"] or 0)

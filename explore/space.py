@@ -18,6 +18,7 @@ values outside the limits, unknown names and empty grids raise
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import asdict, dataclass, fields
@@ -171,8 +172,9 @@ class Point:
         return spec.permeability_q16(self.permeability)
 
     @property
-    def geometry(self) -> tuple[int, int, int]:
-        return (self.head_dim, self.lanes, self.max_seq)
+    def geometry(self) -> tuple[int, int, int, int, int]:
+        """The design (D, L, N_MAX, T, B) this point runs on; T = B = 0 for a token-gate-only design."""
+        return (self.head_dim, self.lanes, self.max_seq, self.tile or 0, self.block or 0)
 
 
 POINT_FIELDS = tuple(f.name for f in fields(Point))
@@ -295,9 +297,26 @@ class Space:
         return cls.from_mapping(table, f"{path} [{section}.grid]")
 
 
+@functools.lru_cache(maxsize=64)
+def workload_shape(path: str) -> tuple[int, int]:
+    """(D, longest run) of a workload file (hpu capture's), read once."""
+    from hpu_model.workload import load_npz
+
+    w = load_npz(path)
+    return int(w.q.shape[-1]), max(max(w.lengths(h)) for h in range(w.heads))
+
+
 def resolve(values: dict) -> Point | str:
-    """A Point from canonical name -> value (defaults filled in), or the reason no HPU can run it."""
+    """A Point from canonical name -> value (defaults filled in), or the reason no HPU can run it.
+
+    A workload file fixes D (unless swept: then other D are left out) and n (its longest run).
+    """
     v = {name: p.default for name, p in PARAMS.items()} | values
+    if v["workload"] != "random":
+        d, n = workload_shape(str(Path(v["workload"]).resolve()))
+        if "head_dim" in values and values["head_dim"] != d:
+            return "D != the workload file's D"
+        v["head_dim"], v["seq"], v["workload"] = d, n, str(Path(v["workload"]).resolve())
     if v["max_seq"] is None:
         v["max_seq"] = max(8, 1 << max(0, int(v["seq"]) - 1).bit_length())
         v["max_seq"] = min(v["max_seq"], int(PARAMS["max_seq"].hi))
@@ -307,8 +326,12 @@ def resolve(values: dict) -> Point | str:
         return "n > N_MAX"
     if v["gate"] == "token":
         v["tile"] = v["block"] = None
-    elif v["tile"] > v["max_seq"]:
-        return "T > N_MAX"
+    try:  # the design rules of the architecture (e.g. T >= 2L, N_MAX / T <= 256 tiles)
+        from hpu_model.arch import Geometry
+
+        Geometry(v["head_dim"], v["lanes"], v["max_seq"], v["tile"] or 0, v["block"] or 0)
+    except ValueError as exc:
+        return str(exc).split(", got")[0]
     return Point(**{name: v[name] for name in POINT_FIELDS})
 
 
