@@ -10,13 +10,8 @@ import argparse
 
 from hpu_model import limits, spec
 
-<<<<<<< HEAD
 __all__ = ["add_options", "add_model_options", "add_reading_options", "int_in", "limited", "per_run_path",
-           "permeability", "WORKLOAD_OPTIONS"]
-=======
-__all__ = ["add_options", "add_model_options", "add_reading_options", "int_in", "limited", "permeability",
-           "power_of_two", "WORKLOAD_OPTIONS"]
->>>>>>> main
+           "permeability", "power_of_two", "WORKLOAD_OPTIONS"]
 
 #: Options that describe the workload of a simulated run (``hpu sim`` and ``hpu compare``).
 WORKLOAD_OPTIONS = ("seq", "queries", "heads", "head-dim", "permeability", "causal", "seed", "inputs", "run")
@@ -91,16 +86,11 @@ _OPTIONS = {
                   help=f"attention heads ({_range('heads')}; default %(default)s)"),
     "head-dim": dict(type=limited("head_dim", "head-dim"), default=64,
                      help=f"head dimension D ({_range('head_dim')}; default %(default)s)"),
-<<<<<<< HEAD
     "permeability": dict(type=permeability, nargs="+", action=_Permeabilities, default=[0.5], metavar="P",
                          help="fraction p of keys kept per query, in (0, 1]; one or more values, each run in turn "
                               "(default %(default)s)"),
     "causal": dict(action=argparse.BooleanOptionalAction, default=False,
                    help="bottom-right aligned causal mask (default: off)"),
-=======
-    "permeability": dict(type=permeability, default=0.5,
-                         help="fraction p of keys kept per query, in (0, 1] (default %(default)s)"),
-    "causal": dict(action="store_true", help="bottom-right aligned causal mask"),
     "gate": dict(choices=spec.GATES, default="token",
                  help="token: contract v1, top-k keys per query row; tile: contract v2, top-k key tiles per "
                       "query block (default %(default)s)"),
@@ -109,7 +99,6 @@ _OPTIONS = {
     "block": dict(type=power_of_two("block", "block"), default=None,
                   help=f"with --gate tile: query rows per block B, a power of two ({_range('block')}; "
                        "default: same as --tile)"),
->>>>>>> main
     "seed": dict(type=limited("seed", "seed"), default=0,
                  help=f"random seed ({_range('seed')}; default %(default)s)"),
     "json": dict(metavar="FILE", default=None, help="also write the results as JSON to FILE (atomically)"),

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import shlex
 import sys
 
-<<<<<<< HEAD
-from hpu.options import add_model_options, add_options, int_in
-from hpu_model import spec
-=======
-from hpu.options import add_model_options, add_options, int_in, permeability, power_of_two
+from hpu.options import add_model_options, add_options, int_in, power_of_two
 from hpu_model import limits, spec
->>>>>>> main
 
 
 def register(sub) -> None:

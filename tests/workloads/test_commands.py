@@ -37,13 +37,8 @@ def test_capture_writes_a_workload_file(tmp_path, text, capsys):
 
 
 def test_fidelity_writes_json_markdown_and_png(tmp_path, text, capsys):
-<<<<<<< HEAD
     assert main(["fidelity", "--text", str(text), "--permeability", "1", "0.5", "--max-seq", "32",
-                 "--out", str(tmp_path / "runs")]) == 0
-=======
-    assert main(["fidelity", "--text", str(text), "--permeability", "1,0.5", "--max-seq", "32",
                  "--no-passages", "--gate", "token", "--out", str(tmp_path / "runs")]) == 0
->>>>>>> main
     (run,) = (tmp_path / "runs").iterdir()
     data = json.loads((run / "summary.json").read_text())
     assert data["sentences"] == 2 and [r["permeability"] for r in data["results"]] == [1.0, 0.5]
@@ -113,15 +108,11 @@ def test_kernel_backend_gives_the_golden_bits(tmp_path, text):
     (["fidelity", "--permeability", "0.5", "0.5"], "permeability 0.5 is given twice"),
     (["fidelity", "--model", "gpt5"], "unknown model 'gpt5': allowed minilm"),
     (["fidelity", "--limit", "1"], "limit must be in 2..100000"),
-<<<<<<< HEAD
-    (["capture", "--save", "x.txt"], "--save must name a .npz file"),
-=======
     (["fidelity", "--tile", "24"], "tile must be a power of two in 1..256, got '24'"),
     (["fidelity", "--tile", "16", "512"], "tile must be a power of two in 1..256, got '512'"),
     (["fidelity", "--block", "0"], "block must be a power of two in 1..256, got '0'"),
     (["fidelity", "--gate", "row"], "invalid choice: 'row'"),
-    (["capture", "--out", "x.txt"], "--out must name a .npz file"),
->>>>>>> main
+    (["capture", "--save", "x.txt"], "--save must name a .npz file"),
 ])
 def test_bad_input_gives_one_line_and_exit_2(args, message, capsys, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
