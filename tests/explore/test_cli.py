@@ -43,7 +43,7 @@ def test_grid_table_in_hpu_toml(tmp_path, capsys, area_cache, monkeypatch):
     (["--grid", "n=8", "D=8", "--min-cosine", "0.99", "--max-area", "5"], "infeasible budget"),
     (["--grid", "n=8", "D=8", "--scheduler", "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler"),
     (["--grid", "n=8", "D=8", "--min-cosine", "2"], "--min-cosine must be in (0, 1]"),
-    (["--grid", "gate=tile", "n=64", "D=8", "L=2", "T=16", "B=16"], "cannot be evaluated"),
+    (["--grid", "gate=tile", "n=64", "D=8", "L=8", "T=8", "B=8"], "tile T must be >= the score lanes SL = 2L"),
 ])
 def test_bad_input_is_one_line_exit_2(tmp_path, capsys, area_cache, extra, expect):
     argv = ["explore", "--scheduler", "inline", "--store", str(tmp_path / "s.sqlite"), "--out", str(tmp_path / "r"),

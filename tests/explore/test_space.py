@@ -36,6 +36,13 @@ def test_infeasible_combinations_are_left_out_and_counted():
     assert ex.skipped == {"n > N_MAX": 1, "L > D": 2}
 
 
+def test_design_rules_of_the_architecture_leave_points_out():
+    ex = grid(Space.from_assignments(["gate=tile", "L=4,8", "T=8,16", "B=16", "D=16", "n=64"]))
+    # the score stage has SL = 2L lanes and a tile must hold at least one group of them: T >= 2L
+    assert sorted((pt.lanes, pt.tile) for pt in ex.points) == [(4, 8), (4, 16), (8, 16)]
+    assert sum(ex.skipped.values()) == 1 and "T must be >= the score lanes" in next(iter(ex.skipped))
+
+
 def test_token_points_ignore_tile_and_block():
     ex = grid(Space.from_assignments(["gate=token", "T=16,32", "B=8,16", "n=64"]))
     assert len(ex.points) == 1 and ex.points[0].tile is None and ex.points[0].block is None
