@@ -19,8 +19,8 @@ class OptionInfo:
     """What a config file may set for one long option."""
 
     name: str            # without the leading dashes, e.g. "head-dim"
-    kind: str            # "flag" (true/false), "one" (one value), "many" (one or more values) or "table"
-    #                      (NAME=VALUES items; a config file may give them as a TOML table)
+    kind: str            # "flag" (true/false), "one" (one value) or "many" (one or more values)
+    action: argparse.Action  # as add_argument returned it (help, type, choices, option strings)
 
 
 class Parser(argparse.ArgumentParser):
@@ -40,9 +40,9 @@ class Parser(argparse.ArgumentParser):
         if longs and action.dest != "help":
             boolean = action.nargs == 0 or isinstance(action, argparse.BooleanOptionalAction)
             many = action.nargs in ("+", "*") or isinstance(action.nargs, int) and action.nargs > 1
-            kind = "flag" if boolean else "table" if action.metavar == "NAME=VALUES" else "many" if many else "one"
+            kind = "flag" if boolean else "many" if many else "one"
             for name in longs:
-                self.options[name] = OptionInfo(name, kind)
+                self.options[name] = OptionInfo(name, kind, action)
         return action
 
     def add_subparsers(self, **kwargs):

@@ -53,10 +53,8 @@ def _toml_text(v) -> str:
 
 
 def _tokens(key: str, value, option: OptionInfo, where: str) -> list[str]:
-    if option.kind == "table":  # NAME=VALUES items: a TOML table (e.g. [explore.grid]) or a list of strings
-        if isinstance(value, dict):
-            return [f"--{key}", *(f"{k}={_toml_text(v)}" for k, v in value.items())]
-        option = OptionInfo(option.name, "many")
+    if isinstance(value, dict) and option.action.metavar == "NAME=VALUES":  # a table, e.g. [explore.grid]
+        return [f"--{key}", *(f"{k}={_toml_text(v)}" for k, v in value.items())]
     if option.kind == "flag":
         if not isinstance(value, bool):
             raise ConfigFileError(f"{where}: '{key}' must be true or false, got {value!r}")

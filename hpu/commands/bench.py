@@ -35,12 +35,16 @@ class _BenchParser(_Parser):
         self._bench_module = bench_module
         self._loaded = False
 
-    def parse_known_args(self, args=None, namespace=None):
+    def load(self) -> None:
+        """Import the benchmark's module and add its options (once)."""
         if not self._loaded:
             self._loaded = True
             module = importlib.import_module(self._bench_module)
             module.add_arguments(self)
             self.set_defaults(bench_module=module)
+
+    def parse_known_args(self, args=None, namespace=None):
+        self.load()
         return super().parse_known_args(args, namespace)
 
 
