@@ -9,48 +9,13 @@ from __future__ import annotations
 import argparse
 
 from hpu_model import limits, spec
+from hpu_model.limits import int_in, limited, permeability, power_of_two
 
 __all__ = ["add_options", "add_model_options", "add_reading_options", "int_in", "limited", "per_run_path",
            "permeability", "power_of_two", "WORKLOAD_OPTIONS"]
 
 #: Options that describe the workload of a simulated run (``hpu sim`` and ``hpu compare``).
 WORKLOAD_OPTIONS = ("seq", "queries", "heads", "head-dim", "permeability", "causal", "seed", "inputs", "run")
-
-
-def int_in(lo: int, hi: int, what: str):
-    """argparse type: an integer in [lo, hi], with a message that says so."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{what} must be an integer in {lo}..{hi}, got {text!r}") from None
-        if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"{what} must be in {lo}..{hi}, got {value}")
-        return value
-    parse.__name__ = what
-    return parse
-
-
-def limited(limit_name: str, what: str):
-    """argparse type for the limit ``limit_name`` of :mod:`hpu_model.limits`."""
-    lim = limits.limit(limit_name)
-    return int_in(lim.lo, lim.hi, what)
-
-
-def power_of_two(limit_name: str, what: str):
-    """argparse type: a power of two within the limit ``limit_name`` (the tile gate's T and B)."""
-    lim = limits.limit(limit_name)
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or not lim.lo <= value <= lim.hi or value & (value - 1):
-            raise argparse.ArgumentTypeError(f"{what} must be a power of two in {lim.lo}..{lim.hi}, got {text!r}")
-        return value
-    parse.__name__ = what
-    return parse
 
 
 def _range(limit_name: str) -> str:
@@ -65,15 +30,6 @@ class _Permeabilities(argparse.Action):
         if seen:
             parser.error(f"argument {option_string}: permeability {seen[0]:g} is given twice; give each value once")
         setattr(namespace, self.dest, list(values))
-
-
-def permeability(text: str) -> float:
-    """argparse type: a permeability p in (0, 1]."""
-    try:
-        spec.permeability_q16(float(text))
-    except (ValueError, spec.SpecError):
-        raise argparse.ArgumentTypeError(f"permeability must be a number in (0, 1], got {text!r}") from None
-    return float(text)
 
 
 # name -> (argparse kwargs); help strings state units and ranges.
