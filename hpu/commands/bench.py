@@ -22,6 +22,8 @@ BENCHMARKS = {
     "kernel": ("kernels.bench", "Triton kernel speed against torch SDPA (flash, cuDNN) on one GPU"),
     "sim": ("cosim.bench", "simulation speed (Icarus or Verilator): simulated cycles per second"),
     "power": ("power.bench", "power analyzer throughput (MB/s) and peak memory on a synthetic VCD"),
+    "explore": ("explore.bench", "design-space exploration: points/min model-only and with fidelity, "
+                                 "1 vs 2 workers, processes vs threads"),
 }
 
 
