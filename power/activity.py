@@ -90,6 +90,8 @@ class Activity:
     bit_toggles2: list[np.ndarray] | None = None
     bit_time1: list[np.ndarray] | None = None
     bit_timex: list[np.ndarray] | None = None
+    #: per signal, its name parts relative to the scope (a leaf may hold a '.'; SAIF needs the real levels)
+    signal_paths: list[tuple[str, ...]] = field(default_factory=list)
 
     @property
     def unit_gated(self) -> dict[str, int]:
@@ -146,10 +148,14 @@ class _Analyzer:
                 self.index.setdefault(n, i)
         # signals analysed: every one with a name under the hpu scope; named by that name
         self.tracked: dict[int, str] = {}
+        self.paths: dict[int, tuple[str, ...]] = {}
+        depth = len(scope.split(".")) if scope else 0
         for i, sig in enumerate(signals):
             inside = [n for n in sig.names if n.startswith(prefix)]
             if inside and sig.counted:
                 self.tracked[i] = inside[0][len(prefix):]
+                parts = dict(zip(sig.names, sig.paths)).get(inside[0])
+                self.paths[i] = parts[depth:] if parts else tuple(self.tracked[i].split("."))
         self.widths = {i: signals[i].width for i in self.tracked}
         self.wanted = np.zeros(len(signals), bool)
         self.wanted[list(self.tracked)] = True
@@ -320,6 +326,7 @@ def analyze(waveform, manifest, *, scope: str | None = None, reader: str = "auto
         path=str(waveform), reader=rd.name, scope=scope, manifest=manifest, seconds_per_unit=rd.seconds_per_unit,
         end_time=end_time, cycles=sink.cycles, clock_period=period,
         signal_names=[sink.tracked[i] for i in order], signal_widths=[sink.widths[i] for i in order],
+        signal_paths=[sink.paths[i] for i in order],
         **dict(zip(("signal_toggles2", "signal_time1", "signal_timex"), sink.counter.totals(order))),
         unit_active={u.name: int(a) for u, a in zip(units, sink.active)},
         unit_toggles2={u.name: int(t) for u, t in zip(units, sink.unit_tog2)},
