@@ -75,6 +75,10 @@ def test_gating_direction(hpu_runs):
 _LIBERTY = """library (min) {
   delay_model : table_lookup; time_unit : "1ns"; voltage_unit : "1V"; current_unit : "1mA";
   capacitive_load_unit (1, pf); pulling_resistance_unit : "1kohm"; leakage_power_unit : "1nW";
+  input_threshold_pct_rise : 50; input_threshold_pct_fall : 50;
+  output_threshold_pct_rise : 50; output_threshold_pct_fall : 50;
+  slew_lower_threshold_pct_rise : 20; slew_lower_threshold_pct_fall : 20;
+  slew_upper_threshold_pct_rise : 80; slew_upper_threshold_pct_fall : 80;
   cell (BUF) { area : 1; pin (A) { direction : input; capacitance : 0.001; }
                pin (Z) { direction : output; function : "A"; } }
 }
@@ -83,8 +87,9 @@ _LIBERTY = """library (min) {
 
 def _opensta():
     """(path of a runnable OpenSTA, None) or (None, why not)."""
-    shared = Path(__file__).resolve().parents[2].parent / "shared" / "tools" / "opensta" / "sta"
-    for cand in (shutil.which("sta"), shared):
+    repo = Path(__file__).resolve().parents[2]
+    shared = [base / "shared" / "tools" / "opensta" / "sta" for base in (repo.parent, repo)]   # CI: ../shared
+    for cand in (shutil.which("sta"), *shared):
         if cand and Path(cand).is_file():
             try:
                 ok = subprocess.run([str(cand), "-version"], capture_output=True, timeout=60).returncode == 0
