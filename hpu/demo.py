@@ -36,6 +36,7 @@ class DemoConfig:
     seed: int = 0
     permeabilities: tuple[float, ...] = (1.0, 0.5)
     causal: bool = False
+    simulator: str = "icarus"
 
 
 DEFAULT = DemoConfig()
@@ -68,7 +69,7 @@ def run_demo(cfg: DemoConfig = DEFAULT, *, out: str | Path = "reports", progress
 
     say(1, total, f"export and compile the RTL: D={cfg.head_dim}, L={cfg.lanes}, N_MAX={max_seq}")
     # the simulator's build cache holds the Verilog it compiles: copy that, so the report's RTL is the simulated RTL
-    build = get_build(cfg.head_dim, cfg.lanes, max_seq)
+    build = get_build(cfg.head_dim, cfg.lanes, max_seq, simulator=cfg.simulator)
     (folder / "rtl").mkdir()
     verilog = Path(shutil.copy2(build.verilog, folder / "rtl" / "hpu.v"))
     manifest = Path(shutil.copy2(build.manifest, folder / "rtl" / "hpu.manifest.json"))
@@ -77,10 +78,12 @@ def run_demo(cfg: DemoConfig = DEFAULT, *, out: str | Path = "reports", progress
     runs, compares, step = [], [], 1
     for p in perms:
         step += 1
-        say(step, total, f"{_label(p)}: golden, kernel and RTL under Icarus ({cfg.heads} heads x {cfg.seq} rows)")
+        say(step, total, f"{_label(p)}: golden, kernel and RTL under {cfg.simulator} "
+                         f"({cfg.heads} heads x {cfg.seq} rows)")
         vcd = folder / f"waves-{_label(p).replace('=', '')}.vcd"
         rep = compare(w.q, w.k, w.v, c=w.c, r=w.r, permeability_q16=spec.permeability_q16(p), causal=cfg.causal,
-                      lanes=cfg.lanes, max_seq=max_seq, seed=cfg.seed, vcd=vcd, vcd_signals="registers")
+                      lanes=cfg.lanes, max_seq=max_seq, seed=cfg.seed, vcd=vcd, vcd_signals="registers",
+                      simulator=cfg.simulator)
         compares.append(rep)
         step += 1
         say(step, total, f"{_label(p)}: analyse {vcd.stat().st_size / 1e6:.0f} MB of VCD")

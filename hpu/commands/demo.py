@@ -26,7 +26,8 @@ def register(sub) -> None:
     p.add_argument("--large", action="store_true",
                    help=f"bigger workload: n={LARGE.seq}, {LARGE.heads} heads, "
                         f"p={', '.join(f'{p:g}' for p in LARGE.permeabilities)} (several times longer)")
-    add_options(p, "seq", "heads", "head-dim", "lanes", "seed", seq=None, heads=None, head_dim=None, lanes=None)
+    add_options(p, "seq", "heads", "head-dim", "lanes", "seed", "simulator", seq=None, heads=None, head_dim=None,
+                lanes=None)
     for action in p._actions:  # the demo's own defaults, not the shared ones
         if action.dest in ("seq", "heads", "head_dim", "lanes"):
             action.help = (action.help.split(" (")[0] + f" (default {getattr(DEFAULT, action.dest)}, "
@@ -43,7 +44,8 @@ def config(args):
     from hpu.options import permeability
 
     cfg = LARGE if args.large else DEFAULT
-    given = {k: getattr(args, k) for k in ("seq", "heads", "head_dim", "lanes", "seed") if getattr(args, k) is not None}
+    given = {k: getattr(args, k) for k in ("seq", "heads", "head_dim", "lanes", "seed", "simulator")
+             if getattr(args, k) is not None}
     if args.permeabilities:
         given["permeabilities"] = tuple(permeability(x) for x in args.permeabilities.split(","))
     return replace(cfg, **given)
