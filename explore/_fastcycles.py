@@ -124,10 +124,14 @@ class LinearEnergy:
         self.names = list(names)
         zero = dict.fromkeys(self.names, 0)
         big = 1 << 20  # probe at a large cycle count: the coefficients are per cycle
-        base = self._direct(zero, big)["totals"]["total"]
-        self.c0 = base / big
-        self.coef = np.array([(self._direct(zero | {u: big}, big)["totals"]["total"] - base) / big
-                              for u in self.names])
+        e0 = self._direct(zero, big)
+        self.c0 = e0["totals"]["total"] / big
+        try:  # two probes when the breakdown has per-unit totals (units are independent in it)
+            e1 = self._direct(dict.fromkeys(self.names, big), big)
+            self.coef = np.array([(e1["units"][u]["total"] - e0["units"][u]["total"]) / big for u in self.names])
+        except (KeyError, TypeError):  # else one probe per unit
+            self.coef = np.array([(self._direct(zero | {u: big}, big)["totals"]["total"] - e0["totals"]["total"])
+                                  / big for u in self.names])
 
     def __call__(self, cycles: np.ndarray, active: dict) -> np.ndarray:
         a = np.stack([np.asarray(active[u], np.float64) for u in self.names])

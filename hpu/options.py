@@ -9,45 +9,27 @@ from __future__ import annotations
 import argparse
 
 from hpu_model import limits, spec
+from hpu_model.limits import int_in, limited, permeability, power_of_two
 
-__all__ = ["add_options", "add_model_options", "add_reading_options", "int_in", "limited", "permeability",
-           "WORKLOAD_OPTIONS"]
+__all__ = ["add_options", "add_model_options", "add_reading_options", "int_in", "limited", "per_run_path",
+           "permeability", "power_of_two", "WORKLOAD_OPTIONS"]
 
 #: Options that describe the workload of a simulated run (``hpu sim`` and ``hpu compare``).
 WORKLOAD_OPTIONS = ("seq", "queries", "heads", "head-dim", "permeability", "causal", "seed", "inputs", "run")
-
-
-def int_in(lo: int, hi: int, what: str):
-    """argparse type: an integer in [lo, hi], with a message that says so."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{what} must be an integer in {lo}..{hi}, got {text!r}") from None
-        if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"{what} must be in {lo}..{hi}, got {value}")
-        return value
-    parse.__name__ = what
-    return parse
-
-
-def limited(limit_name: str, what: str):
-    """argparse type for the limit ``limit_name`` of :mod:`hpu_model.limits`."""
-    lim = limits.limit(limit_name)
-    return int_in(lim.lo, lim.hi, what)
 
 
 def _range(limit_name: str) -> str:
     return limits.limit(limit_name).text()
 
 
-def permeability(text: str) -> float:
-    """argparse type: a permeability p in (0, 1]."""
-    try:
-        spec.permeability_q16(float(text))
-    except (ValueError, spec.SpecError):
-        raise argparse.ArgumentTypeError(f"permeability must be a number in (0, 1], got {text!r}") from None
-    return float(text)
+class _Permeabilities(argparse.Action):
+    """``--permeability P [P ...]``: one or more distinct values; the first is the baseline of any ratio."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        seen = [v for i, v in enumerate(values) if v in values[:i]]
+        if seen:
+            parser.error(f"argument {option_string}: permeability {seen[0]:g} is given twice; give each value once")
+        setattr(namespace, self.dest, list(values))
 
 
 # name -> (argparse kwargs); help strings state units and ranges.
@@ -60,12 +42,25 @@ _OPTIONS = {
                   help=f"attention heads ({_range('heads')}; default %(default)s)"),
     "head-dim": dict(type=limited("head_dim", "head-dim"), default=64,
                      help=f"head dimension D ({_range('head_dim')}; default %(default)s)"),
-    "permeability": dict(type=permeability, default=0.5,
-                         help="fraction p of keys kept per query, in (0, 1] (default %(default)s)"),
-    "causal": dict(action="store_true", help="bottom-right aligned causal mask"),
+    "permeability": dict(type=permeability, nargs="+", action=_Permeabilities, default=[0.5], metavar="P",
+                         help="fraction p of keys kept per query, in (0, 1]; one or more values, each run in turn "
+                              "(default %(default)s)"),
+    "causal": dict(action=argparse.BooleanOptionalAction, default=False,
+                   help="bottom-right aligned causal mask (default: off)"),
+    "gate": dict(choices=spec.GATES, default="token",
+                 help="token: contract v1, top-k keys per query row; tile: contract v2, top-k key tiles per "
+                      "query block (default %(default)s)"),
+    "tile": dict(type=power_of_two("tile", "tile"), default=32,
+                 help=f"with --gate tile: keys per tile T, a power of two ({_range('tile')}; default %(default)s)"),
+    "block": dict(type=power_of_two("block", "block"), default=None,
+                  help=f"with --gate tile: query rows per block B, a power of two ({_range('block')}; "
+                       "default: same as --tile)"),
     "seed": dict(type=limited("seed", "seed"), default=0,
                  help=f"random seed ({_range('seed')}; default %(default)s)"),
     "json": dict(metavar="FILE", default=None, help="also write the results as JSON to FILE (atomically)"),
+    "out": dict(metavar="DIR", default="runs",
+                help="parent folder of the new run folder <UTC time>-<command> (default %(default)s; an earlier run "
+                     "is never overwritten)"),
     "lanes": dict(type=limited("lanes", "lanes"), default=8,
                   help=f"RTL score/PV lanes L ({_range('lanes')}, at most D; default %(default)s)"),
     "max-seq": dict(type=limited("max_seq", "max-seq"), default=None,
@@ -83,7 +78,8 @@ _OPTIONS = {
     "vcd-signals": dict(choices=("all", "registers"), default="all",
                         help="what the VCD holds: every net (default) or only flip-flops, unit and memory "
                              "enables, clock and ports (10-50x smaller and faster; enough for hpu power)"),
-    "stalls": dict(action="store_true", help="random valid gaps on K, V, Q and random backpressure on O"),
+    "stalls": dict(action=argparse.BooleanOptionalAction, default=False,
+                   help="random valid gaps on K, V, Q and random backpressure on O (default: off)"),
     "simulator": dict(choices=("icarus", "verilator"), default="icarus",
                       help="HDL simulator: icarus (reference) or verilator (5.036+, installed by make; two-state, "
                            "10-1000x faster; docs/cosim.md)"),
@@ -94,21 +90,36 @@ _OPTIONS = {
 }
 
 
-def add_options(parser: argparse.ArgumentParser, *names: str, design: bool = False, **defaults) -> None:
+def add_options(parser: argparse.ArgumentParser, *names: str, design: bool = False,
+                defaults_text: dict[str, str] | None = None, **defaults) -> None:
     """Add the shared options ``names`` to ``parser``, overriding defaults by keyword.
 
     ``design=True`` is for commands that build or simulate the RTL: ``--head-dim`` then takes the
     design's range (``design_head_dim`` in :mod:`hpu_model.limits`) instead of the contract's.
+    ``defaults_text`` replaces the "default ..." part of an option's help, for a command whose
+    default is not a single value (e.g. the demo's, which depends on --large).
     """
     for name in names:
         kwargs = dict(_OPTIONS[name])
         if design and name == "head-dim":
             kwargs |= dict(type=limited("design_head_dim", "head-dim"),
                            help=f"head dimension D ({_range('design_head_dim')}; default %(default)s)")
+        if defaults_text and name in defaults_text:
+            kwargs["help"] = kwargs["help"].replace("default %(default)s", defaults_text[name])
         key = name.replace("-", "_")
         if key in defaults:
             kwargs["default"] = defaults[key]
         parser.add_argument(f"--{name}", **kwargs)
+
+
+def per_run_path(path: str | None, permeability: float, runs: int) -> str | None:
+    """``path`` for one of ``runs`` runs: with several permeabilities, ``w.vcd`` becomes ``w-p0.5.vcd``."""
+    if path is None or runs == 1:
+        return path
+    from pathlib import Path
+
+    p = Path(path)
+    return str(p.with_name(f"{p.stem}-p{permeability:g}{p.suffix}"))
 
 
 def add_reading_options(p: argparse.ArgumentParser) -> None:
