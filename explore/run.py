@@ -90,7 +90,8 @@ def run(req: Request, say=print) -> tuple[Path, dict]:
         for i, g in enumerate(todo):
             say(f"explore: Yosys synthesis {i + 1}/{len(todo)} of D={g[0]} L={g[1]} N_MAX={g[2]} T={g[3]} B={g[4]} ...")
             area.synthesize(g, req.area_cache)
-        rows = [{**r, "result": {**r["result"], **area.lookup(_geometry(r), req.area_cache)}} for r in rows]
+    # area is per design, not per point: read it from the cache now (a stored point may predate its synthesis)
+    rows = [{**r, "result": {**r["result"], **area.lookup(_geometry(r), req.area_cache)}} for r in rows]
     verified = []
     if req.verify:
         for i, row in enumerate(verify.choose(rows, req.verify, req.seed)):

@@ -12,10 +12,27 @@ from hpu_model import limits, spec
 from hpu_model.limits import int_in, limited, permeability, power_of_two
 
 __all__ = ["add_options", "add_model_options", "add_reading_options", "int_in", "limited", "per_run_path",
-           "permeability", "power_of_two", "WORKLOAD_OPTIONS"]
+           "permeability", "power_of_two", "gate_kwargs", "GATE_OPTIONS", "WORKLOAD_OPTIONS"]
+
+#: The tile gate's default tile size T (``--tile``); B defaults to T.
+DEFAULT_TILE = 32
 
 #: Options that describe the workload of a simulated run (``hpu sim`` and ``hpu compare``).
 WORKLOAD_OPTIONS = ("seq", "queries", "heads", "head-dim", "permeability", "causal", "seed", "inputs", "run")
+
+
+#: ``--gate``, ``--tile``, ``--block``: read back with :func:`gate_kwargs`.
+GATE_OPTIONS = ("gate", "tile", "block")
+
+
+def gate_kwargs(args) -> dict:
+    """``{}`` for the token gate, or ``{"gate": "tile", "tile": T, "block": B}`` (B defaults to T)."""
+    if getattr(args, "gate", "token") == "token":
+        if getattr(args, "tile", None) is not None or getattr(args, "block", None) is not None:
+            raise spec.SpecError("--tile and --block belong to the tile gate: add --gate tile")
+        return {}
+    tile = args.tile or DEFAULT_TILE
+    return {"gate": "tile", "tile": tile, "block": args.block or tile}
 
 
 def _range(limit_name: str) -> str:
@@ -50,8 +67,8 @@ _OPTIONS = {
     "gate": dict(choices=spec.GATES, default="token",
                  help="token: contract v1, top-k keys per query row; tile: contract v2, top-k key tiles per "
                       "query block (default %(default)s)"),
-    "tile": dict(type=power_of_two("tile", "tile"), default=32,
-                 help=f"with --gate tile: keys per tile T, a power of two ({_range('tile')}; default %(default)s)"),
+    "tile": dict(type=power_of_two("tile", "tile"), default=None,
+                 help=f"with --gate tile: keys per tile T, a power of two ({_range('tile')}; default {DEFAULT_TILE})"),
     "block": dict(type=power_of_two("block", "block"), default=None,
                   help=f"with --gate tile: query rows per block B, a power of two ({_range('block')}; "
                        "default: same as --tile)"),
