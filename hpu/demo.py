@@ -45,6 +45,7 @@ class DemoConfig:
     tile_permeabilities: tuple[float, ...] = (0.5,)
     tile: int = 32
     block: int | None = None  # None: same as tile
+    simulator: str = "icarus"
 
 
 DEFAULT = DemoConfig()
@@ -108,7 +109,7 @@ def run_demo(cfg: DemoConfig = DEFAULT, *, out: str | Path = "runs", progress=No
     say(1, total, f"export and compile the RTL: D={cfg.head_dim}, L={cfg.lanes}, N_MAX={max_seq}"
         + (f", tile gate T={tile} B={block}" if tiled else ""))
     # the simulator's build cache holds the Verilog it compiles: copy that, so the report's RTL is the simulated RTL
-    build = get_build(cfg.head_dim, cfg.lanes, max_seq, **design)
+    build = get_build(cfg.head_dim, cfg.lanes, max_seq, simulator=cfg.simulator, **design)
     (folder / "rtl").mkdir()
     verilog = Path(shutil.copy2(build.verilog, folder / "rtl" / "hpu.v"))
     manifest = Path(shutil.copy2(build.manifest, folder / "rtl" / "hpu.manifest.json"))
@@ -121,13 +122,13 @@ def run_demo(cfg: DemoConfig = DEFAULT, *, out: str | Path = "runs", progress=No
     for gate, p in plan:
         label = _label(p, gate)
         step += 1
-        say(step, total, f"{label}: golden, kernel and RTL under Icarus ({cfg.heads} heads x {cfg.seq} rows)")
+        say(step, total, f"{label}: golden, kernel and RTL under {cfg.simulator} ({cfg.heads} heads x {cfg.seq} rows)")
         vcd = folder / f"waves-{label.replace('=', '').replace(' ', '-')}.vcd"
         gkw = {"gate": "tile", "tile": tile, "block": block} if gate == "tile" else {}
         rep = compare(w.q, w.k, w.v, c=w.c, r=w.r, permeability_q16=spec.permeability_q16(p), causal=cfg.causal,
                       lanes=cfg.lanes, max_seq=max_seq, seed=cfg.seed, vcd=vcd, vcd_signals="registers",
                       skip=("kernel",) if gate == "tile" and skip_kernel else (), **gkw,
-                      rtl_tile=(tile, block) if tiled else None)
+                      rtl_tile=(tile, block) if tiled else None, simulator=cfg.simulator)
         compares.append(rep)
         step += 1
         say(step, total, f"{label}: analyse {vcd.stat().st_size / 1e6:.0f} MB of VCD")

@@ -27,7 +27,7 @@ def register(sub) -> None:
                         f"p={', '.join(f'{p:g}' for p in LARGE.permeabilities)} (several times longer)")
     demo_default = {name: f"default {getattr(DEFAULT, name.replace('-', '_'))}, with --large "
                           f"{getattr(LARGE, name.replace('-', '_'))}" for name in ("seq", "heads", "head-dim", "lanes")}
-    add_options(p, "seq", "heads", "head-dim", "lanes", "seed", design=True, defaults_text=demo_default,
+    add_options(p, "seq", "heads", "head-dim", "lanes", "seed", "simulator", design=True, defaults_text=demo_default,
                 seq=None, heads=None, head_dim=None, lanes=None)
     add_options(p, "tile", "block", defaults_text={
         "tile": f"the tile-gate run's T, at most N_MAX; default {DEFAULT.tile}",
@@ -42,7 +42,7 @@ def config(args):
     """The demo workload: defaults (or --large), then any option given on the command line."""
     from hpu.demo import DEFAULT, LARGE
     cfg = LARGE if args.large else DEFAULT
-    given = {k: getattr(args, k) for k in ("seq", "heads", "head_dim", "lanes", "seed", "tile", "block")
+    given = {k: getattr(args, k) for k in ("seq", "heads", "head_dim", "lanes", "seed", "tile", "block", "simulator")
              if getattr(args, k) is not None}
     if args.permeability:
         given["permeabilities"] = tuple(args.permeability)
