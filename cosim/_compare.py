@@ -106,12 +106,13 @@ def compare(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = Fa
             max_seq: int | None = None, stalls: bool = False, seed: int = 0, skip=(), build_dir=None,
             vcd=None, vcd_window=None, simulator: str = "icarus", vcd_signals: str = "all",
             testbench: str | None = None, progress=None, gate: str = "token", tile: int | None = None,
-            block: int | None = None, rtl_tile: tuple[int, int] | None = None) -> dict:
+            block: int | None = None, rtl_tile: tuple[int, int] | None = None, verilog=None) -> dict:
     """Run golden model, kernel and RTL on ``q, k, v`` ([H, n, D] int8) and compare them pairwise.
 
     The RTL options (``simulator``, ``testbench``, ``progress``, VCD, stalls) are :func:`cosim.simulate`'s.
     ``gate="tile"`` with ``tile=T, block=B`` runs contract v2's tile gate in all three (the RTL is exported
     with tile support); the stage report then starts with the tile stages (tile scores, kept tiles).
+    ``verilog``: simulate this Verilog file (top module ``hpu``) instead of exporting the RTL.
     ``rtl_tile=(T, B)`` builds the RTL with tile support for a token-gate run too, so that both gates run
     on one design (``hpu demo``); a tile-gate run's design is always (``tile``, ``block``).
 
@@ -163,7 +164,7 @@ def compare(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = Fa
         sim = simulate(q, k, v, c=c, r=r, permeability_q16=p16, causal=causal, lanes=lanes, max_seq=max_seq,
                        stalls=stalls, seed=seed, build_dir=build_dir, vcd=vcd, vcd_window=vcd_window,
                        simulator=simulator, vcd_signals=vcd_signals, expected=outs["golden"], testbench=testbench,
-                       progress=progress, **design)
+                       progress=progress, verilog=verilog, **design)
         outs["rtl"], wall["rtl"] = sim.o, sim.wall_s
     report["rtl_vs_golden"] = pair(outs.get("rtl"), outs["golden"])
     report["kernel_vs_golden"] = pair(outs.get("kernel"), outs["golden"])

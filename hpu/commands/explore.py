@@ -63,14 +63,14 @@ def register(sub) -> None:
     p.add_argument("--out", metavar="DIR", default="runs", help="parent of the new report folder (default runs)")
     p.add_argument("--area-cache", metavar="DIR", default="build/explore-area",
                    help="manifests and Yosys figures per geometry (default %(default)s)")
-    p.add_argument("--synth", action="store_true",
+    p.add_argument("--synth", action=argparse.BooleanOptionalAction, default=False,
                    help="run Yosys for every geometry without cached area (minutes per design; else 'pending')")
     p.add_argument("--scheduler", metavar="ADDRESS", default=None,
                    help="an existing Dask scheduler, e.g. tcp://host:8786 (default: a LocalCluster here); "
                         "'inline' evaluates in this process without Dask")
     p.add_argument("--workers", type=int_in(1, 4096, "workers"), default=None,
                    help="LocalCluster workers (1..4096; default: one per core)")
-    p.add_argument("--threads", action="store_true",
+    p.add_argument("--threads", action=argparse.BooleanOptionalAction, default=False,
                    help="LocalCluster of one process with --workers threads (default: processes)")
     p.add_argument("--batch", type=int_in(1, 100_000, "batch"), default=None,
                    help="points per Dask task (default: up to 512 model-only, 16 with fidelity)")
