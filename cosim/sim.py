@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from hpu_model import golden, spec
+from hpu_model.artifacts import output_path, publish
 from hpu_model.errors import HPUError, SpecError
 
 from . import _build, _tbgen
@@ -253,6 +254,8 @@ def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = F
         raise SpecError("a VCD window needs a VCD file (vcd=...)")
     if vcd_signals not in VCD_SIGNALS:
         raise SpecError(f"vcd_signals must be one of {', '.join(VCD_SIGNALS)}, got {vcd_signals!r}")
+    if vcd is not None:  # refused before the build: a folder, an input of this run, an unwritable place
+        _writable(vcd)
     if expected is None:
         expected = np.stack([golden.attention(q[h], k[h], v[h], permeability_q16=run["p16"], causal=run["causal"],
                                               c=run["c"], r=run["r"]) for h, run in enumerate(runs)])
@@ -266,21 +269,28 @@ def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = F
                              for run in runs)
 
     run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=build.dir))
+    wave_dir = None
     try:
         job = {"heads": heads, "n_q": n_q, "n_k": n_k, "head_dim": d, "runs": runs, "stalls": bool(stalls),
                "stall_prob": STALL_PROB, "seed": int(seed), "cocotb_clock": build.simulator == "verilator",
                "timeout_cycles": int(timeout_cycles), "outputs": list(build.outputs),
                "result_o": str(run_dir / "o.bin"), "result_json": str(run_dir / "result.json")}
-        for name, x in (("q", q), ("k", k), ("v", v), ("expected", expected.astype("<i2"))):
-            job[f"{name}_bin"] = str(run_dir / f"{name}.bin")
-            Path(job[f"{name}_bin"]).write_bytes(np.ascontiguousarray(x).tobytes())
-        (run_dir / "job.json").write_text(json.dumps(job))
-        plusargs = [f"+taps={run_dir / 'taps.txt'}"]
-        vcd_path = None
+        try:
+            for name, x in (("q", q), ("k", k), ("v", v), ("expected", expected.astype("<i2"))):
+                job[f"{name}_bin"] = str(run_dir / f"{name}.bin")
+                Path(job[f"{name}_bin"]).write_bytes(np.ascontiguousarray(x).tobytes())
+            (run_dir / "job.json").write_text(json.dumps(job))
+        except OSError as exc:  # e.g. a full disk: say where, not which temporary file
+            raise SimulationError(f"cannot prepare the simulation in {build.dir}: {exc.strerror}") from None
+        plusargs = [f"+taps={run_dir / 'taps.txt'}", f"+heads={heads}"]
+        vcd_path = wave = None
         if vcd is not None:
-            vcd_path = Path(vcd).resolve()
-            vcd_path.parent.mkdir(parents=True, exist_ok=True)
-            plusargs.append(f"+vcd={vcd_path}")
+            vcd_path = Path(vcd).absolute()
+            # The simulator writes into a folder of ours, under an ASCII name (Icarus refuses other $dumpfile
+            # names); the VCD is checked whole and only then published under the user's name, atomically.
+            wave_dir = run_dir if str(run_dir).isascii() else Path(tempfile.mkdtemp(prefix="hpu-vcd-"))
+            wave = wave_dir / "waves.vcd"
+            plusargs.append(f"+vcd={wave}")
             if vcd_signals == "registers":
                 plusargs.append("+vcd_regs")
             if window is not None:
@@ -293,11 +303,18 @@ def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = F
             raise SimulationError(f"the simulator ended without a result:\n{_build._tail(run_dir / 'sim.log')}")
         if res["error"]:
             raise SimulationError(res["error"])
+        if not Path(job["result_o"]).is_file():
+            raise SimulationError(f"the simulator ended without the O rows:\n{_build._tail(run_dir / 'sim.log')}")
         o = np.frombuffer(Path(job["result_o"]).read_bytes(), "<i2").astype(np.int16).reshape(heads, n_q, d)
         cycles, starts, debug = _parse_taps(run_dir / "taps.txt", heads)
+        if wave is not None:
+            _check_vcd(wave, vcd, window, res["last_cycle"])
+            publish(wave, vcd)
     finally:
         if not os.environ.get("HPU_KEEP_RUN"):
             shutil.rmtree(run_dir, ignore_errors=True)
+        if wave_dir is not None and wave_dir != run_dir:
+            shutil.rmtree(wave_dir, ignore_errors=True)
     return SimResult(o=o, expected=expected, mismatches=res["mismatches"], first_mismatch=res["first_mismatch"],
                      cycles=cycles, start_cycles=starts, debug=debug, verilog=build.verilog,
                      manifest=build.manifest, vcd=vcd_path, wall_s=time.perf_counter() - t_wall,
@@ -307,6 +324,46 @@ def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = F
                                                 (("permeability_q16", "p16"), ("causal", "causal"), ("c", "c"),
                                                  ("r", "r"))},
                              "stalls": bool(stalls), "seed": int(seed), "simulator": build.simulator})
+
+
+def _writable(path) -> Path:
+    """Check an output path before any work: not a folder, not an input, in a folder that can take a file."""
+    real = output_path(path)
+    real.parent.mkdir(parents=True, exist_ok=True)
+    if not os.access(real.parent, os.W_OK):
+        raise PermissionError(13, "Permission denied", str(path))
+    return real
+
+
+def _vcd_end(path: Path) -> tuple[float | None, int | None]:
+    """(seconds per time unit, last timestamp) of a VCD, from its header and its last 64 KiB."""
+    import re
+
+    with open(path, "rb") as f:
+        head = f.read(1 << 16)
+        f.seek(max(0, path.stat().st_size - (1 << 16)))
+        tail = f.read()
+    m = re.search(rb"\$timescale\s+(\d+)\s*(s|ms|us|ns|ps|fs)\s+\$end", head)
+    scale = None if m is None else int(m[1]) * {b"s": 1, b"ms": 1e-3, b"us": 1e-6, b"ns": 1e-9, b"ps": 1e-12,
+                                                 b"fs": 1e-15}[m[2]]
+    stamps = re.findall(rb"^#(\d+)\s*$", tail, re.M)
+    return scale, (int(stamps[-1]) if stamps else None)
+
+
+def _check_vcd(wave: Path, shown, window, last_cycle: int) -> None:
+    """The simulator's VCD is all there, or the run fails (it never reaches the user's path)."""
+    if window is not None and window[0] >= last_cycle:
+        raise SimulationError(f"--vcd-window starts at cycle {window[0]}, but the run ended at cycle {last_cycle}: "
+                              f"nothing to dump, {shown} not written")
+    if not wave.is_file() or wave.stat().st_size == 0:
+        raise SimulationError(f"the simulator wrote no VCD for {shown}")
+    scale, last = _vcd_end(wave)
+    until = last_cycle if window is None or window[1] is None else min(window[1], last_cycle)
+    reached = None if scale is None or last is None else last * scale / (_tbgen.CLOCK_NS * 1e-9)
+    if reached is None or reached < until - 2:
+        got = "no timestamp" if reached is None else f"cycle {reached:.0f}"
+        raise SimulationError(f"the VCD for {shown} is incomplete: it ends at {got} of {until} (disk full, or the "
+                              "simulator could not write it); not written")
 
 
 def _run_simulator(build: _build.Build, run_dir: Path, plusargs: list[str]) -> None:
