@@ -21,6 +21,7 @@ import numpy as np
 from hpu_model.manifest import UNIT_CLASSES, Manifest, Unit
 
 from ._errors import ManifestError, VCDError
+from ._seal import check_seal
 from ._vcd import CODE_0, CODE_1, open_reader
 
 __all__ = ["UNIT_CLASSES", "Activity", "load_manifest", "find_scope", "analyze", "unit_weight"]
@@ -467,6 +468,7 @@ def analyze(waveform, manifest, *, scope: str | None = None, reader: str = "auto
     rd = open_reader(waveform, reader)
     names = [n for s in rd.signals for n in s.names]
     scope = find_scope(names, manifest, scope, during)
+    check_seal(waveform, manifest, scope)  # of this design, and a whole run: before the expensive pass
     sink = _Analyzer(rd.signals, scope, manifest, during, detail)
     end_time = rd.run(sink, sink.wanted)
     sink.finish(end_time)

@@ -89,3 +89,64 @@ def test_vcd_onto_an_input_is_refused_before_the_build(tmp_path):
         note_input(src)
         simulate(W.q, W.k, W.v, **RUN, vcd=src, build_dir=tmp_path / "build")
     assert src.read_bytes() == b"workload" and not (tmp_path / "build").exists()
+
+
+# -- the analyzer checks the stamp (power/_seal.py) -----------------------------------------------------------
+
+
+def test_power_accepts_the_simulated_vcd_with_its_own_manifest(sim):
+    from power import analyze
+
+    _, res = sim
+    assert analyze(res.vcd, res.manifest).cycles > 0
+
+
+def test_power_refuses_a_manifest_of_another_design(sim, tmp_path):
+    import json
+
+    from power import ManifestError, analyze
+
+    _, res = sim
+    other = json.loads(res.manifest.read_text())
+    other["design_hash"] = "sha256:" + "ab" * 32  # e.g. exported with another L, or after an RTL edit
+    with pytest.raises(ManifestError, match=r"is a waveform of design sha256:\w+\.\.\., but the manifest describes "
+                                            r"design sha256:abababababab\.\.\."):
+        analyze(res.vcd, other)
+    text = res.vcd.read_text()
+    code = re.search(r"^\$var reg 256 (\S+) design_hash", text, re.M)[1]
+    unstamped = tmp_path / "unstamped.vcd"  # a VCD from elsewhere: nothing ties it to the manifest's design
+    unstamped.write_text(text.replace(f" {code} design_hash", f" {code} some_other_reg"))
+    with pytest.raises(ManifestError, match="carries no design hash"):
+        analyze(unstamped, res.manifest)
+
+
+@pytest.mark.parametrize("at", [0.3, 0.6, 0.95])
+def test_power_refuses_a_vcd_cut_at_a_line_boundary(sim, tmp_path, at):
+    """Bug: a VCD ending at a line boundary was analysed as far as it went (231 of 507 cycles), exit 0."""
+    from power import VCDError, analyze
+
+    _, res = sim
+    lines = res.vcd.read_text().splitlines(keepends=True)
+    body = next(i for i, line in enumerate(lines) if line.startswith("$enddefinitions"))
+    cut = tmp_path / "cut.vcd"
+    cut.write_text("".join(lines[:body + int(at * (len(lines) - body))]))
+    with pytest.raises(VCDError, match="ends (before its run finished|while tb.dut.busy is 1)"):
+        analyze(cut, res.manifest)
+
+
+def test_power_refuses_a_foreign_vcd_that_ends_while_busy(tmp_path):
+    """No stamp at all (another simulator): busy still 1 at the end of the file is a run that did not finish."""
+    from power import VCDError, analyze
+    from power._synth import synth_vcd
+
+    man = synth_vcd(tmp_path / "s.vcd", cycles=30, units=2)["manifest"]
+    text = (tmp_path / "s.vcd").read_text()
+    clock = man["clock"] if isinstance(man, dict) else man.clock
+    head, body = text.split("$enddefinitions", 1)
+    scope_line = re.search(rf"^\$var wire 1 (\S+) {clock} \$end$", head, re.M)[0]
+    busy = scope_line.replace(f" {clock} ", " busy ").replace(scope_line.split()[3], "BZ", 1)
+    head = head.replace(scope_line, scope_line + "\n" + busy)
+    body = body.replace("$dumpvars\n", "$dumpvars\n1BZ\n", 1) if "$dumpvars\n" in body else "\n1BZ" + body
+    (tmp_path / "busy.vcd").write_text(head + "$enddefinitions" + body)
+    with pytest.raises(VCDError, match="ends while .*busy is 1: the run had not finished"):
+        analyze(tmp_path / "busy.vcd", man)
