@@ -162,8 +162,7 @@ def run(seconds: float, *, seed: int = 0, kernel: bool = True, batch: int = 5, f
 
 
 def main(argv: list[str] | None = None) -> int:
-    from cosim.commands.bench import machine
-    from hpu_model.artifacts import atomic_write_json, new_run_dir
+    from hpu_model.artifacts import atomic_write_json, machine, new_run_dir
 
     p = argparse.ArgumentParser(prog="python -m cosim.fuzz", description=__doc__.splitlines()[0])
     p.add_argument("--minutes", type=float, default=10.0, help="how long to fuzz (default %(default)s)")

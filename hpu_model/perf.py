@@ -38,8 +38,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import spec
-from .errors import HPUError
+from . import limits, spec
+from .errors import ConfigError
 
 __all__ = ["Geometry", "Prediction", "predict", "row_steps", "STAGES", "ConfigError"]
 
@@ -55,14 +55,8 @@ SCORE_SLOTS, KEPT_SLOTS = 3, 2
 PV_DEPTH = 3
 
 
-class ConfigError(HPUError, ValueError):
-    """A design parameter or run configuration outside what the HPU supports."""
-
-
-def _check(name: str, value, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise ConfigError(f"{name} must be an integer in {lo}..{hi}, got {value!r}")
-    return value
+def _check(name: str, value, limit_name: str, hi: int | None = None) -> int:
+    return limits.limit(limit_name).check(value, name=name, error=ConfigError, hi=hi)
 
 
 @dataclass(frozen=True)
@@ -84,9 +78,9 @@ class Geometry:
     max_seq: int
 
     def __post_init__(self):
-        _check("head_dim", self.head_dim, 1, 128)
-        _check("lanes", self.lanes, 1, 16)
-        _check("max_seq", self.max_seq, 1, 4096)
+        _check("head_dim", self.head_dim, "design_head_dim")
+        _check("lanes", self.lanes, "lanes")
+        _check("max_seq", self.max_seq, "max_seq")
 
     @property
     def score_bits(self) -> int:
@@ -129,8 +123,8 @@ class Geometry:
         return lo, min(RADIX_BITS, self.score_bits - lo)
 
     def check_run(self, n_q: int, n_k: int, p16: int, causal: bool) -> None:
-        _check("n_q", n_q, 1, self.max_seq)
-        _check("n_k", n_k, 1, self.max_seq)
+        _check("n_q", n_q, "queries", hi=self.max_seq)
+        _check("n_k", n_k, "seq", hi=self.max_seq)
         spec.check_p16(p16)
         if causal and n_q > n_k:
             raise ConfigError(f"causal runs need n_q <= n_k, got n_q={n_q}, n_k={n_k}")

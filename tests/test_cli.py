@@ -6,11 +6,11 @@ import sys
 
 import pytest
 
-from cosim.cli import main
+from hpu.cli import main
 
 
 def run_hpu(*args):
-    return subprocess.run([sys.executable, "-m", "cosim.cli", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "hpu.cli", *args], capture_output=True, text=True, timeout=300)
 
 
 def test_help_and_version():

@@ -2,7 +2,7 @@
 
 import json
 
-from cosim.cli import main
+from hpu.cli import main
 
 
 def test_demo_tiny_writes_a_complete_new_folder(tmp_path, capsys):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cosim.cli import build_parser
+from hpu.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted(p for p in (ROOT / "docs").glob("*.md") if p.name != "reliability.md")]

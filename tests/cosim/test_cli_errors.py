@@ -2,11 +2,11 @@
 
 import pytest
 
-from cosim.cli import main
+from hpu.cli import main
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["sim", "--lanes", "0"], "lanes must be in 1..256"),
+    (["sim", "--lanes", "0"], "lanes must be in 1..16"),
     (["sim", "--seq", "16", "--head-dim", "8", "--lanes", "9"], "lanes must be an integer in 1..D=8"),
     (["sim", "--seq", "16", "--max-seq", "8"], "max_seq must be an integer in 16..32768"),
     (["sim", "--seq", "8", "--vcd", "w.vcd", "--vcd-window", "9:3"], "FROM:TO"),

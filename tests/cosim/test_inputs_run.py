@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from cosim.cli import main
+from hpu.cli import main
 from hpu_model.workload import Workload, random_workload, save_npz
 
 

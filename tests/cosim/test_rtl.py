@@ -17,7 +17,7 @@ import pytest
 import vcdvcd
 
 from cosim import _stages, simulate
-from cosim.cli import main
+from hpu.cli import main
 from hpu_model import golden, perf, spec
 from hpu_model.workload import random_workload
 

@@ -3,7 +3,7 @@ generator's ground truth, and writes JSON with the machine (the speed itself is 
 
 import json
 
-from cosim.cli import main
+from hpu.cli import main
 
 
 def test_bench_power_smoke(tmp_path, capsys):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from cosim.cli import main
+from hpu.cli import main
 from power import VCDError, analyze
 
 from .conftest import HAND_VCD, hand_manifest

@@ -88,7 +88,7 @@ CLI_CASES = (
          "VCD window must be FROM:TO in cycles with 0 <= FROM < TO"),
     _cli("options", "demo p list with 0", "demo --permeabilities 1,0",
          "permeability must be a number in (0, 1], got '0'"),
-    _cli("options", "demo L = 0", "demo --lanes 0", "lanes must be in 1..256, got 0"),
+    _cli("options", "demo L = 0", "demo --lanes 0", "lanes must be in 1..16, got 0"),
     _cli("options", "fidelity p list with 2", "fidelity --permeability 0.5,2",
          "permeability must be a number in (0, 1], got '2'"),
     _cli("options", "capture limit = 0", "capture --limit 0 --out x.npz", "limit must be in 1..100000, got 0"),

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from cosim.cli import main
+from hpu.cli import main
 from hpu_model import perf, spec
 from hpu_model.manifest import FORMAT as MANIFEST_FORMAT
 from hpu_model.manifest import design_hash

@@ -66,7 +66,7 @@ def test_issue_targets_d64_l8_n256():
 
 
 def test_bench_rtl_command_writes_json(tmp_path, capsys):
-    from cosim.cli import main
+    from hpu.cli import main
 
     path = tmp_path / "bench.json"
     assert main(["bench", "rtl", "--head-dim", "8", "--lanes", "2", "--seq", "8", "--permeability", "1", "0.5",

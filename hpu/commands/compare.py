@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from cosim.commands.sim import WORKLOAD_OPTIONS, workload_inputs
-from cosim.options import add_options
+from hpu._inputs import workload_inputs
+from hpu.options import WORKLOAD_OPTIONS, add_options
 from hpu_model import spec
 from hpu_model.artifacts import atomic_write_json
 
@@ -20,7 +20,7 @@ def register(sub) -> None:
                                    "any mismatch.")
     add_options(p, *WORKLOAD_OPTIONS, "lanes", "max-seq", "stalls", "simulator", "vcd", "vcd-window",
                 "vcd-signals", "json",
-                heads=1)
+                design=True, heads=1)
     p.add_argument("--skip", action="append", choices=("kernel", "rtl"), default=[],
                    help="leave a part out (repeatable); its pairs read 'skipped'")
     p.set_defaults(func=run)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import time
 
-from cosim.options import add_options
+from hpu._waveform import analyze_run
+from hpu.options import add_options, add_reading_options
 from hpu_model.artifacts import atomic_write_json
 
 
@@ -24,34 +24,6 @@ def register(sub) -> None:
                    help="also write Accelergy action counts (YAML)")
     add_options(p, "json")
     p.set_defaults(func=run)
-
-
-def add_reading_options(p) -> None:
-    """Options shared with ``hpu report`` for analysing a waveform."""
-    p.add_argument("--manifest", metavar="FILE", default=None,
-                   help="power manifest of the design (hpu.manifest.json, written by hpu export)")
-    p.add_argument("--energy-table", metavar="FILE.toml", default=None,
-                   help="energy per action (default: the 45 nm table from Horowitz, ISSCC 2014)")
-    p.add_argument("--scope", default=None,
-                   help="hierarchical path of the hpu instance, e.g. tb.dut (default: found from the manifest)")
-    p.add_argument("--reader", choices=("auto", "numpy", "vcdvcd", "pywellen"), default="auto",
-                   help="waveform reader (default auto: numpy for VCD, pywellen for FST)")
-    p.add_argument("--during", metavar="SIGNAL", default=None,
-                   help="count only cycles where this 1-bit signal (relative to the scope, e.g. busy) is 1")
-
-
-def analyze_run(path, args, label=None, detail=False):
-    """Analyse one waveform with the reading options; return (activity, run record, seconds)."""
-    from power import analyze
-    from power.report import run_record
-
-    if not args.manifest:
-        from power import ManifestError
-        raise ManifestError("analysing a waveform needs --manifest FILE (hpu.manifest.json)")
-    t0 = time.perf_counter()
-    act = analyze(path, args.manifest, scope=args.scope, reader=args.reader, during=args.during, detail=detail)
-    seconds = time.perf_counter() - t0
-    return act, run_record(act, args.energy_table, label), seconds
 
 
 def run(args) -> int:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from cosim.options import add_options
+from hpu._inputs import workload_inputs
+from hpu.options import WORKLOAD_OPTIONS, add_options
 from hpu_model import spec
 from hpu_model.artifacts import atomic_write_json
-from hpu_model.errors import SpecError
-from hpu_model.workload import random_workload
-
-WORKLOAD_OPTIONS = ("seq", "queries", "heads", "head-dim", "permeability", "causal", "seed", "inputs", "run")
 
 
 def register(sub) -> None:
@@ -18,26 +15,8 @@ def register(sub) -> None:
                                    "cycles per head. Exit status 1 on any mismatch.")
     add_options(p, *WORKLOAD_OPTIONS, "lanes", "max-seq", "stalls", "simulator", "vcd", "vcd-window",
                 "vcd-signals", "json",
-                heads=1)
+                design=True, heads=1)
     p.set_defaults(func=run)
-
-
-def workload_inputs(args) -> dict:
-    """q, k, v, c, r and causal from ``--inputs`` or from a generated Gaussian workload."""
-    if args.inputs and args.run is not None:
-        from hpu_model.workload import load_npz
-
-        w = load_npz(args.inputs).head(args.run)
-        return {"q": w.q, "k": w.k, "v": w.v, "c": w.c, "r": w.r, "causal": w.causal or args.causal}
-    if args.inputs:
-        from cosim._compare import load_inputs
-
-        return load_inputs(args.inputs) | {"causal": args.causal}
-    if args.run is not None:
-        raise SpecError("--run selects a run of an --inputs file; give --inputs FILE.npz too")
-    w = random_workload(heads=args.heads, n_q=args.queries, n_k=args.seq, head_dim=args.head_dim,
-                        causal=args.causal, seed=args.seed)
-    return {"q": w.q, "k": w.k, "v": w.v, "c": w.c, "r": w.r, "causal": w.causal}
 
 
 def _predicted(res) -> int | None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cosim.commands.power import add_reading_options, analyze_run
+from hpu._waveform import analyze_run
+from hpu.options import add_reading_options
 
 
 def register(sub) -> None:

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
-
-from cosim.options import add_options
-from hpu_model import golden, reference, spec
+from hpu.options import add_options
+from hpu_model import spec
 from hpu_model.artifacts import atomic_write_json
-from hpu_model.workload import random_workload
 
 
 def register(sub) -> None:
@@ -22,6 +19,9 @@ def register(sub) -> None:
 
 def summarize(w, p: float) -> dict:
     """Golden run plus fidelity against the float references, as a flat dict."""
+    import numpy as np
+
+    from hpu_model import golden, reference  # torch (exact int64 GEMMs): only when a command runs
     p16 = spec.permeability_q16(p)
     t0 = time.perf_counter()
     out = golden.attention(w.q, w.k, w.v, permeability_q16=p16, causal=w.causal, c=w.c, r=w.r)
@@ -42,6 +42,8 @@ def summarize(w, p: float) -> dict:
 
 
 def run(args) -> int:
+    from hpu_model.workload import random_workload
+
     w = random_workload(heads=args.heads, n_q=args.queries, n_k=args.seq, head_dim=args.head_dim,
                         causal=args.causal, seed=args.seed)
     s = summarize(w, args.permeability)

@@ -6,8 +6,7 @@ import argparse
 import shlex
 import sys
 
-from cosim.commands.capture import add_model_options
-from cosim.options import add_options, int_in, permeability
+from hpu.options import add_model_options, add_options, int_in, permeability
 from hpu_model import spec
 
 
@@ -41,8 +40,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from cosim.commands.bench import machine
-    from hpu_model.artifacts import new_run_dir
+    from hpu_model.artifacts import machine, new_run_dir
     from workloads import corpus, minilm, report
     from workloads._hpu_attention import backend
     from workloads.fidelity import EnergyModel, measure

@@ -1,8 +1,8 @@
 """The ``hpu`` command line: one entry point for the whole co-design flow.
 
-Each subcommand lives in ``cosim/commands/<name>.py`` and exposes
+Each subcommand lives in ``hpu/commands/<name>.py`` and exposes
 ``register(subparsers)``; the parser built there sets ``func`` to the function
-that runs it.  Option names are shared through :mod:`cosim.options`.
+that runs it.  Option names are shared through :mod:`hpu.options`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import importlib
 import sys
 from pathlib import Path
 
-from cosim.config import DEFAULT_PATH, config_argv
+from hpu._parser import Parser as _Parser
+from hpu.config import DEFAULT_PATH, config_argv
 from hpu_model import __version__
 from hpu_model.errors import HPUError
 
@@ -20,13 +21,6 @@ __all__ = ["main", "build_parser", "COMMANDS"]
 
 #: Subcommands in the order ``hpu --help`` lists them (the flow's order).
 COMMANDS = ("golden", "export", "sim", "compare", "power", "report", "capture", "fidelity", "bench", "demo")
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (what was wrong, where to look)."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,12 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"hpu {__version__}")
     parser.add_argument("--config", metavar="FILE", default=None,
                         help=f"options file (TOML, same names as the flags; default ./{DEFAULT_PATH} if present)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
         try:
-            module = importlib.import_module(f"cosim.commands.{name}")
+            module = importlib.import_module(f"hpu.commands.{name}")
         except ModuleNotFoundError as exc:
-            if exc.name != f"cosim.commands.{name}":
+            if exc.name != f"hpu.commands.{name}":
                 raise
             continue  # command not built yet
         module.register(sub)

@@ -6,12 +6,12 @@ import argparse
 from contextlib import nullcontext
 from dataclasses import replace
 
-from cosim.options import add_options
+from hpu.options import add_options
 from hpu_model.errors import SpecError
 
 
 def register(sub) -> None:
-    from cosim.demo import DEFAULT, LARGE
+    from hpu.demo import DEFAULT, LARGE
 
     p = sub.add_parser(
         "demo", help="run the whole flow on embedded defaults and write a report",
@@ -39,8 +39,8 @@ def register(sub) -> None:
 
 def config(args):
     """The demo workload: defaults (or --large), then any option given on the command line."""
-    from cosim.demo import DEFAULT, LARGE
-    from cosim.options import permeability
+    from hpu.demo import DEFAULT, LARGE
+    from hpu.options import permeability
 
     cfg = LARGE if args.large else DEFAULT
     given = {k: getattr(args, k) for k in ("seq", "heads", "head_dim", "lanes", "seed") if getattr(args, k) is not None}
@@ -53,7 +53,7 @@ def run(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from cosim.demo import run_demo
+    from hpu.demo import run_demo
 
     console = Console(highlight=False)
     try:

