@@ -23,12 +23,12 @@ __all__ = ["compare", "load_inputs", "pair", "predicted_cycles", "run_kernel", "
 PARTS = ("golden", "kernel", "rtl")
 
 
-def load_inputs(path: str | Path) -> dict:
+def load_inputs(path: str | Path, *, run: int | None = None, causal: bool | None = None) -> dict:
     """int8 ``q, k, v`` [H, n, D], integer ``c, r`` and ``causal`` of an ``--inputs`` file.
 
     A thin view of :func:`hpu_model.workload.read_inputs`, the one reader (every rule and flag checked).
     """
-    w = read_inputs(path)
+    w = read_inputs(path, run=run, causal=causal)
     c, r = (np.unique(np.asarray(x)) for x in (w.c, w.r))
     if len(c) > 1 or len(r) > 1:
         raise SpecError(f"{path}: its runs have different softmax multipliers (C, R); pick one with --run N")

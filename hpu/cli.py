@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from pathlib import Path
 
 from hpu._parser import Parser as _Parser
 from hpu.config import DEFAULT_PATH, config_argv
+from hpu.options import INPUT_DESTS, OUTPUT_DESTS
 from hpu_model import __version__
+from hpu_model.artifacts import guarded_run, note_input, output_path
 from hpu_model.errors import HPUError
 
 __all__ = ["main", "build_parser", "COMMANDS"]
@@ -49,7 +52,10 @@ def _with_config(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
     path = Path(pre.config) if pre.config else DEFAULT_PATH
     if pre.command is None or (not pre.config and not path.is_file()):
         return argv
-    at = argv.index(pre.command) + 1
+    at = 0  # the subcommand's own position: a config file may be named like one (--config sim sim ...)
+    while argv[at] != pre.command:
+        at += 2 if argv[at] == "--config" else 1
+    at += 1
     subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
     return argv[:at] + config_argv(path, pre.command, subs[pre.command], subs) + argv[at:]
 
@@ -67,16 +73,41 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        with guarded_run():  # inputs are never overwritten; SIGTERM cleans up like Ctrl-C
+            _check_paths(args)
+            return int(args.func(args) or 0)
     except HPUError as exc:
         print(f"hpu {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a path the user gave: missing, a folder, not writable, a file as a folder, ...
-        print(f"hpu {args.command}: error: {exc.strerror or exc}: {exc.filename}", file=sys.stderr)
+        where = f": {exc.filename}" if exc.filename is not None else ""
+        print(f"hpu {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"hpu {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: exit 1 means "mismatch" here, so never the interpreter's traceback exit
+        if os.environ.get("HPU_DEBUG"):
+            raise
+        print(f"hpu {args.command}: internal error: {type(exc).__name__}: {exc} (a bug; HPU_DEBUG=1 shows the "
+              "traceback)", file=sys.stderr)
+        return 3
+
+
+def _paths(value) -> list[str]:
+    values = value if isinstance(value, (list, tuple)) else [value]
+    return [str(v).rpartition("=")[2] if "=" in str(v) and not os.path.exists(str(v)) else str(v)
+            for v in values if isinstance(v, (str, os.PathLike))]
+
+
+def _check_paths(args) -> None:
+    """Before any work: note every input the options name, then refuse an output that is one of them."""
+    for dest in INPUT_DESTS:
+        for path in _paths(getattr(args, dest, None)):
+            note_input(path)
+    for dest in OUTPUT_DESTS:
+        for path in _paths(getattr(args, dest, None)):
+            output_path(path)
 
 
 if __name__ == "__main__":

@@ -18,8 +18,10 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from hpu_model import spec
+from hpu.options import check_run_list
+from hpu_model import limits, spec
 from hpu_model.artifacts import new_run_dir
+from hpu_model.perf import Geometry
 from hpu_model.workload import random_workload
 
 __all__ = ["DemoConfig", "DEFAULT", "LARGE", "run_demo"]
@@ -36,6 +38,13 @@ class DemoConfig:
     seed: int = 0
     permeabilities: tuple[float, ...] = (1.0, 0.5)
     causal: bool = False
+
+    def __post_init__(self):
+        """Every check before any work (a demo runs for minutes): design, workload size, permeabilities."""
+        check_run_list(self.permeabilities)
+        limits.check_int("heads", self.heads)
+        limits.limit("max_seq").check(self.seq, name="seq (at most the RTL's N_MAX)")
+        Geometry(self.head_dim, self.lanes, max(8, 1 << (self.seq - 1).bit_length()))  # L <= D, D <= 128
 
 
 DEFAULT = DemoConfig()
@@ -58,8 +67,7 @@ def run_demo(cfg: DemoConfig = DEFAULT, *, out: str | Path = "reports", progress
     from power.report import run_record, write_report
 
     perms = tuple(cfg.permeabilities)
-    for p in perms:
-        spec.permeability_q16(p)
+    check_run_list(perms)
     total = 2 + 2 * len(perms)
     say = progress or (lambda step, total, text: None)
     t_start = time.perf_counter()

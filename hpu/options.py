@@ -10,8 +10,13 @@ import argparse
 
 from hpu_model import limits, spec
 
-__all__ = ["add_options", "add_model_options", "add_reading_options", "int_in", "limited", "permeability",
-           "WORKLOAD_OPTIONS"]
+__all__ = ["add_options", "check_run_list", "add_model_options", "add_reading_options", "int_in", "limited",
+           "permeability", "WORKLOAD_OPTIONS", "INPUT_DESTS", "OUTPUT_DESTS"]
+
+#: options (argparse dests) that name files a command reads, and files it writes: ``hpu.cli`` refuses an output
+#: that is one of the inputs before any work (hpu_model.artifacts.output_path also checks at every write)
+INPUT_DESTS = ("config", "inputs", "waveform", "manifest", "energy_table", "runs", "text")
+OUTPUT_DESTS = ("json", "vcd", "saif", "action_counts")
 
 #: Options that describe the workload of a simulated run (``hpu sim`` and ``hpu compare``).
 WORKLOAD_OPTIONS = ("seq", "queries", "heads", "head-dim", "permeability", "causal", "seed", "inputs", "run")
@@ -39,6 +44,19 @@ def limited(limit_name: str, what: str):
 
 def _range(limit_name: str) -> str:
     return limits.limit(limit_name).text()
+
+
+def check_run_list(perms) -> tuple[int, ...]:
+    """P16 of each permeability; refused: none, a bad value, the same run twice (equal P16)."""
+    perms = tuple(perms)
+    if not perms:
+        raise spec.SpecError("give at least one permeability")
+    p16 = tuple(spec.permeability_q16(p) for p in perms)
+    twice = [p for k, p in enumerate(perms) if p16[k] in p16[:k]]
+    if twice:
+        raise spec.SpecError(f"permeability {twice[0]:g} is given twice (or two values round to the same P16); "
+                        f"each run needs its own p, got {' '.join(f'{p:g}' for p in perms)}")
+    return p16
 
 
 def permeability(text: str) -> float:

@@ -6,7 +6,7 @@ import argparse
 import shlex
 import sys
 
-from hpu.options import add_model_options, add_options, int_in, permeability
+from hpu.options import add_model_options, add_options, check_run_list, int_in, permeability
 from hpu_model import spec
 
 
@@ -16,7 +16,12 @@ def permeability_list(text: str) -> tuple[float, ...]:
     if not all(items):
         raise argparse.ArgumentTypeError(f"permeability list must be numbers in (0, 1] separated by commas, "
                                          f"got {text!r}")
-    return tuple(permeability(t) for t in items)
+    values = tuple(permeability(t) for t in items)
+    try:
+        check_run_list(values)
+    except spec.SpecError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return values
 
 
 def register(sub) -> None:
