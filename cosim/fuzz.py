@@ -102,15 +102,14 @@ def _kernel(case: FuzzCase) -> np.ndarray:
 def check_case(case: FuzzCase, *, kernel: bool = True, fault: str | None = None) -> None:
     """Run golden, RTL (Amaranth simulator) and kernel on ``case``; raise AssertionError on any difference.
 
-    ``fault`` builds the RTL with a deliberate fault (see ``hpu_rtl.HPU``): the fuzz must then fail.
+    ``fault`` builds the RTL with a deliberate fault (see ``hpu_rtl._faults``): the fuzz must then fail.
     """
-    from hpu_rtl import HPU
     from hpu_rtl import simulate as rtl_simulate
+    from hpu_rtl._faults import faulty_hpu
 
     kw = dict(permeability_q16=case.p16, causal=case.causal, c=case.c, r=case.r)
     st = golden.stages(case.q, case.k, case.v, **kw)
-    dut = HPU(head_dim=case.head_dim, lanes=case.lanes, max_seq=case.max_seq,
-              **({"fault": fault} if fault else {}))
+    dut = faulty_hpu(fault, head_dim=case.head_dim, lanes=case.lanes, max_seq=case.max_seq)
     res = rtl_simulate(case.q, case.k, case.v, lanes=case.lanes, max_seq=case.max_seq, stall=case.stall,
                        seed=case.seed, dut=dut, **kw)
     where = case.describe()

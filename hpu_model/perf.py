@@ -5,13 +5,13 @@ time and hands it to the next through a one-deep token (see
 ``docs/architecture.md``):
 
 ====  ========  =========================================================
- s    stage     steps per row (G = ceil(n_valid/L), K = ceil(k/L))
+ s    stage     steps per row (G = ceil(n_valid/SL), K = ceil(k/L), SL = 2L)
 ====  ========  =========================================================
- 0    score     G + 2: L score lanes, one key group per cycle
+ 0    score     G + 2: SL score lanes, one key group per cycle
  1    select    1 if k = n_valid, else NP * (ceil(G/SW) + 1) + 1 (radix passes)
  2    emit      G + 1: keep test and compaction into the kept list
  3    pv        K + 3: exp2 unit and L PV lanes, one kept group per cycle
- 4    divide    RECIP_BITS: restoring divider, one quotient bit per cycle
+ 4    divide    ceil(RECIP_BITS / 2) = 13: radix-4 restoring divider
  5    out       0: normalizer writes the O row register in its go cycle
 ====  ========  =========================================================
 
@@ -38,96 +38,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import limits, spec
-from .errors import ConfigError
+from . import spec
+from .arch import PV_DEPTH, STAGES, ConfigError, Geometry, unit_names
 
 __all__ = ["Geometry", "Prediction", "predict", "row_steps", "STAGES", "ConfigError"]
-
-STAGES = ("score", "select", "emit", "pv", "divide", "out")
-
-#: Radix of the top-k selector: RADIX_BITS bits of the score per pass.
-RADIX_BITS = 4
-#: Score-buffer words (L scores each) the selector reads per cycle: P = SW * L comparators.
-SEL_WORDS = 8
-#: Rows in flight between score and emit (score-buffer slots) and between emit and pv (kept-list slots).
-SCORE_SLOTS, KEPT_SLOTS = 3, 2
-#: Pipeline depth of the pv stage after the kept-list read: exp scale, exp LUT, PV lanes.
-PV_DEPTH = 3
-
-
-def _check(name: str, value, limit_name: str, hi: int | None = None) -> int:
-    return limits.limit(limit_name).check(value, name=name, error=ConfigError, hi=hi)
-
-
-@dataclass(frozen=True)
-class Geometry:
-    """Design parameters and every width derived from them (one source for RTL and model).
-
-    Parameters
-    ----------
-    head_dim : int
-        D, 1..128.
-    lanes : int
-        L, keys scored (and kept keys multiplied) per cycle, 1..16.
-    max_seq : int
-        N_MAX, depth of the K/V memories, 1..4096.
-    """
-
-    head_dim: int
-    lanes: int
-    max_seq: int
-
-    def __post_init__(self):
-        _check("head_dim", self.head_dim, "design_head_dim")
-        _check("lanes", self.lanes, "lanes", hi=self.head_dim)  # at most D: checked before any build
-        _check("max_seq", self.max_seq, "max_seq")
-
-    @property
-    def score_bits(self) -> int:
-        return spec.score_bits(self.head_dim)
-
-    @property
-    def passes(self) -> int:
-        """NP: radix passes of the selector over the score bits."""
-        return -(-self.score_bits // RADIX_BITS)
-
-    @property
-    def sel_words(self) -> int:
-        return SEL_WORDS
-
-    @property
-    def words(self) -> int:
-        """Score-buffer words (and kept-list entries per bank) per row slot: ceil(N_MAX / L)."""
-        return -(-self.max_seq // self.lanes)
-
-    @property
-    def count_bits(self) -> int:
-        """Unsigned width of a key index or count 0..N_MAX."""
-        return self.max_seq.bit_length()
-
-    @property
-    def z_bits(self) -> int:
-        return spec.z_bits(self.max_seq)
-
-    @property
-    def acc_bits(self) -> int:
-        return spec.acc_bits(self.max_seq)
-
-    @property
-    def recip_bits(self) -> int:
-        return spec.recip_bits()
-
-    def digit(self, p: int) -> tuple[int, int]:
-        """(lo, width) of the score bits examined by radix pass p (pass 0 is the top)."""
-        lo = RADIX_BITS * (self.passes - 1 - p)
-        return lo, min(RADIX_BITS, self.score_bits - lo)
-
-    def check_run(self, n_q: int, n_k: int, p16: int, causal: bool) -> None:
-        _check("n_q", n_q, "queries", hi=self.max_seq)
-        _check("n_k", n_k, "seq", hi=self.max_seq)
-        spec.check_p16(p16)
-        if causal and n_q > n_k:
-            raise ConfigError(f"causal runs need n_q <= n_k, got n_q={n_q}, n_k={n_k}")
 
 
 @dataclass(frozen=True)
@@ -141,9 +55,9 @@ class Prediction:
 
 def row_steps(g: Geometry, nv: int, k: int) -> tuple[int, ...]:
     """Busy cycles d_s of stages 0..5 for one row with n_valid = nv and k kept keys."""
-    groups, kgroups = -(-nv // g.lanes), -(-k // g.lanes)
+    groups, kgroups = -(-nv // g.score_lanes), -(-k // g.lanes)
     select = 1 if k == nv else g.passes * (-(-groups // g.sel_words) + 1) + 1
-    return (groups + 2, select, groups + 1, kgroups + PV_DEPTH, g.recip_bits, 0)
+    return (groups + 2, select, groups + 1, kgroups + PV_DEPTH, g.div_steps, 0)
 
 
 def _lane_cycles(n: int, lanes: int, lane: int) -> int:
@@ -179,9 +93,8 @@ def predict(*, head_dim: int, lanes: int, max_seq: int, n_q: int, n_k: int,
     prev_go = [-1] * n_st
     prev_d = [0] * n_st
     busy = dict.fromkeys(STAGES, 0)
-    active = {"row_max": 0, "selector": 0, "emit": 0, "exp_scale": 0, "exp_lut": 0,
-              "z_acc": 0, "pv_reduce": 0, "divider": 0, "normalizer": 0}
-    active |= {f"score_lane{lane}": 0 for lane in range(lanes)} | {f"pv_lane{lane}": 0 for lane in range(lanes)}
+    active = dict.fromkeys(unit_names(g), 0)
+    sl = g.score_lanes
     for i in range(n_q):
         nv, k = int(nv_all[i]), int(k_all[i])
         d = row_steps(g, nv, k)
@@ -198,17 +111,18 @@ def predict(*, head_dim: int, lanes: int, max_seq: int, n_q: int, n_k: int,
         prev_go, prev_d = go, list(d)
         for s, name in enumerate(STAGES):
             busy[name] += d[s]
-        groups, kgroups = -(-nv // lanes), -(-k // lanes)
+        groups, kgroups = -(-nv // sl), -(-k // lanes)
+        for lane in range(sl):
+            active[f"score_lane{lane}"] += _lane_cycles(nv, sl, lane)
         for lane in range(lanes):
-            active[f"score_lane{lane}"] += _lane_cycles(nv, lanes, lane)
             active[f"pv_lane{lane}"] += _lane_cycles(k, lanes, lane)
         active["row_max"] += groups
         active["selector"] += 0 if k == nv else d[1] - 1
         active["emit"] += groups
-        for name in ("exp_scale", "exp_lut", "z_acc"):
+        for name in ("exp_scale", "exp_lut", "z_acc", "pv_acc"):
             active[name] += kgroups
-        active["pv_reduce"] += 1
-        active["divider"] += g.recip_bits
+        active["pv_hold"] += 1
+        active["divider"] += g.div_steps
         active["normalizer"] += 1
     cycles = prev_go[-1] + 2
     phases = {"load": load, **{f"{name}_busy": busy[name] for name in STAGES},

@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from hpu_model import golden, perf, spec
+from hpu_model import arch, golden, perf, spec
 from hpu_model.workload import random_workload
 
 __all__ = ["add_arguments", "run", "table"]
@@ -87,4 +87,4 @@ def run(args) -> dict:
               f"{r['ratio_to_ideal']:6.3f} {r['pv_cycles']:10d}  {cut}")
     return {"source": "hpu_model.perf (exact cycle model), checked against the Amaranth simulation",
             "params": {"head_dim": args.head_dim, "lanes": args.lanes, "seq": args.seq, "causal": args.causal,
-                       "sel_comparators": perf.SEL_WORDS * args.lanes}, "rows": rows}
+                       "sel_comparators": arch.SEL_WORDS * arch.SCORE_RATIO * args.lanes}, "rows": rows}

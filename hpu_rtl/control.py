@@ -9,11 +9,11 @@ slots (score, select, emit) and the kept list two (emit, pv).
 
 from __future__ import annotations
 
-from amaranth import Module, Signal
+from amaranth import Module, Mux, Signal
 
-from hpu_model.perf import STAGES
+from hpu_model.arch import C_BITS, CFG_BITS, P16_BITS, R_BITS, STAGES
 
-from ._unit import C_BITS, P16_BITS, R_BITS, Seq
+from ._unit import Seq
 
 __all__ = ["Controller"]
 
@@ -24,13 +24,13 @@ class Controller:
     def __init__(self, m: Module, hpu):
         self.m, self.hpu = m, hpu
         g = hpu.g
-        width = max(g.passes * (g.words + 2) + 2, g.words + 4, g.recip_bits + 1).bit_length()
+        width = max(g.passes * (g.words + 2) + 2, g.words + 4, g.div_steps + 1).bit_length()
         self.seq = [Seq(m, name, width) for name in STAGES[:-1]]
         self.tok = [Signal(name=f"{name}_tok") for name in STAGES[:-1]]
         self.go = [s.go for s in self.seq] + [Signal(name="out_go")]
         self.run = hpu.busy
         self.start = Signal()
-        cb = 16
+        cb = CFG_BITS
         self.n_q, self.n_k = Signal(cb, name="cfg_n_q_r"), Signal(cb, name="cfg_n_k_r")
         self.p16, self.causal = Signal(P16_BITS, name="cfg_p16_r"), Signal(name="cfg_causal_r")
         self.c, self.r = Signal(C_BITS, name="cfg_c_r"), Signal(R_BITS, name="cfg_r_r")
@@ -43,7 +43,7 @@ class Controller:
         """
         m = self.m
         valid, ready = stream
-        cnt = Signal(16, name=f"{name}_cnt")
+        cnt = Signal(CFG_BITS, name=f"{name}_cnt")
         ok = self.run & (cnt < count_to)
         hs = ok & valid
         m.d.comb += [ready.eq(ok), wr_en.eq(hs), port.en.eq(wr_en), port.addr.eq(cnt), port.data.eq(data)]
@@ -51,6 +51,26 @@ class Controller:
             m.d.sync += cnt.eq(0)
         with m.Elif(hs):
             m.d.sync += cnt.eq(cnt + 1)
+        return cnt == count_to
+
+    def load_banked(self, name: str, stream, data, ports, *, count_to):
+        """Like :meth:`load`, into banks: beat j goes to bank j mod len(ports), word j div len(ports)."""
+        m = self.m
+        valid, ready = stream
+        banks = len(ports)
+        cnt, word = Signal(CFG_BITS, name=f"{name}_cnt"), Signal(CFG_BITS, name=f"{name}_word")
+        bank = Signal(range(banks), name=f"{name}_bank")
+        ok = self.run & (cnt < count_to)
+        hs = ok & valid
+        m.d.comb += ready.eq(ok)
+        for b, (port, wr_en) in enumerate(ports):
+            m.d.comb += [wr_en.eq(hs & (bank == b)), port.en.eq(wr_en), port.addr.eq(word), port.data.eq(data)]
+        with m.If(self.start):
+            m.d.sync += [cnt.eq(0), word.eq(0), bank.eq(0)]
+        with m.Elif(hs):
+            m.d.sync += [cnt.eq(cnt + 1), bank.eq(Mux(bank == banks - 1, 0, bank + 1))]
+            with m.If(bank == banks - 1):
+                m.d.sync += word.eq(word + 1)
         return cnt == count_to
 
     def elaborate(self, *, q_full, k_loaded, v_loaded, rows_left):

@@ -30,12 +30,12 @@ def test_design_hash_is_sha256_of_the_verilog_bytes():
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"spec_version": 1}, r"spec_version is 1; input should be a valid string"),
-    ({"units": [{**hand_manifest()["units"][0], "ops": "3"}]}, r"units\[0\]\.ops is '3'; input should be a valid int"),
-    ({"units": [{**hand_manifest()["units"][0], "colour": 1}]}, r"units\[0\]\.colour is 1; extra inputs"),
+    ({"spec_version": 1}, r"spec_version is 1; expected a string"),
+    ({"units": [{**hand_manifest()["units"][0], "ops": "3"}]}, r"units\[0\]\.ops is '3'; expected an integer"),
+    ({"units": [{**hand_manifest()["units"][0], "colour": 1}]}, r"units\[0\]\.colour is 1; expected no such field"),
     ({"units": hand_manifest()["units"] * 2}, "units name 'u0' appears twice"),
     ({"memories": [{**hand_manifest()["memories"][0], "read_enable": None}]}, "has neither read_enable nor"),
-    ({"memories": [{**hand_manifest()["memories"][0], "depth": 0}]}, r"memories\[0\]\.depth is 0; input should be"),
+    ({"memories": [{**hand_manifest()["memories"][0], "depth": 0}]}, r"depth is 0; expected a positive integer"),
 ])
 def test_invalid_fields_are_one_line_errors(change, message):
     with pytest.raises(ManifestError, match=message):

@@ -214,7 +214,7 @@ API_CASES = (
          "q must be"),
     _api("RTL", "D above the RTL's 128", "HPU(head_dim=129, lanes=1, max_seq=8)",
          "head_dim must be an integer in 1..128, got 129"),
-    _api("RTL", "unknown fault-injection name", "HPU(head_dim=8, lanes=1, max_seq=8, fault='stuck')",
+    _api("RTL", "unknown fault-injection name", "faulty_hpu('stuck', head_dim=8, lanes=1, max_seq=8)",
          "fault must be one of None, 'tie_rule', 'k_off_by_one', got 'stuck'"),
     _api("RTL", "N_MAX = 0", "HPU(head_dim=8, lanes=1, max_seq=0)", "max_seq must be an integer in 1..4096, got 0"),
     _api("RTL", "Amaranth run longer than N_MAX",
@@ -271,6 +271,7 @@ def api_namespace(folder) -> dict:
     from hpu_model.workload import load_npz, random_workload, save_npz
     from hpu_rtl import HPU
     from hpu_rtl import simulate as rtl_simulate
+    from hpu_rtl._faults import faulty_hpu
     from power import load_manifest
     from power.energy import from_activity, load_table
 
@@ -278,7 +279,8 @@ def api_namespace(folder) -> dict:
     q128, k128 = w.q.copy(), w.k.copy()
     q128[0, 1, 2] = k128[0, 0, 0] = -128
     ns = dict(np=np, golden=golden, spec=spec, quantize=quantize, random_workload=random_workload,
-              load_npz=load_npz, save_npz=save_npz, replace=replace, HPU=HPU, rtl_simulate=rtl_simulate,
+              load_npz=load_npz, save_npz=save_npz, replace=replace, HPU=HPU, faulty_hpu=faulty_hpu,
+              rtl_simulate=rtl_simulate,
               cosim_simulate=cosim_simulate, compare=compare, load_manifest=load_manifest, load_table=load_table,
               from_activity=from_activity, w=w, q=w.q, k=w.k, v=w.v, q128=q128, k128=k128, C=w.c, R=w.r,
               P=1 << 15, d=Path(folder))
