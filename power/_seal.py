@@ -25,7 +25,7 @@ from pathlib import Path
 from hpu_model.manifest import DESIGN_HASH_SIGNAL
 
 from ._errors import ManifestError, VCDError
-from ._vcd import _body_offset, _header
+from ._vcd_header import read_header
 
 __all__ = ["check_seal", "RUN_COMPLETE_SIGNAL"]
 
@@ -34,11 +34,11 @@ RUN_COMPLETE_SIGNAL = "run_complete"
 _BLOCK = 1 << 20
 
 
-def _first_vector(path: Path, code: str) -> str | None:
-    """The first value (``b...``) of vector ``code`` in the body, or None."""
+def _first_vector(path: Path, code: str, body: int) -> str | None:
+    """The first value (``b...``) of vector ``code`` in the body (from byte ``body``), or None."""
     pat = re.compile(rb"^b([01xzXZ]+)[ \t]+" + re.escape(code.encode()) + rb"[ \t]*\r?$", re.M)
     with open(path, "rb") as f:
-        f.seek(_body_offset(path))
+        f.seek(body)
         carry = b""
         while True:
             block = f.read(_BLOCK)
@@ -74,8 +74,8 @@ def check_seal(waveform, manifest, scope: str) -> None:
     path = Path(waveform)
     if path.suffix.lower() == ".fst":  # pywellen's FST: no text to scan; the analyzer's own checks apply
         return
-    signals, ids, _ = _header(path)
-    code = {name: ids[i] for i, sig in enumerate(signals) for name in sig.names}
+    header = read_header(path)
+    code = {name: header.ids[i] for i, sig in enumerate(header.signals) for name in sig.names}
     parent = scope.rsplit(".", 1)[0] + "." if "." in scope else ""
     prefix = scope + "." if scope else ""
     want = manifest.design_hash
@@ -84,7 +84,7 @@ def check_seal(waveform, manifest, scope: str) -> None:
         if hash_code is None:
             raise ManifestError(f"{path} carries no design hash ({parent}{DESIGN_HASH_SIGNAL}): nothing proves it "
                                 f"is a waveform of the manifest's design {want[:19]}... (simulate it with hpu sim)")
-        value = _first_vector(path, hash_code)
+        value = _first_vector(path, hash_code, header.body_offset)
         got = None if value is None or set(value) - {"0", "1"} else f"sha256:{int(value, 2):064x}"
         if got != want:
             raise ManifestError(f"{path} is a waveform of design {(got or 'unknown')[:19]}..., but the manifest "

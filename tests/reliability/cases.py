@@ -158,7 +158,7 @@ CLI_CASES = (
          "list.manifest.json: a manifest must be a JSON object"),
     _cli("waveform", "manifest not JSON", "power good.vcd --manifest broken.manifest.json", "is not valid JSON"),
     _cli("waveform", "manifest with negative ops", "power good.vcd --manifest negative_ops.manifest.json",
-         "units[1].ops is -4; input should be greater than or equal to 0"),
+         "units[1].ops is -4; expected a non-negative integer"),
     _cli("energy table", "negative energy", f"{_POWER} --energy-table negative.energy.toml",
          "[switching] reg_bit_toggle is -0.005; expected an energy >= 0 in pJ"),
     _cli("energy table", "NaN energy", f"{_POWER} --energy-table nan.energy.toml",
