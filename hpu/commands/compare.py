@@ -18,7 +18,7 @@ def register(sub) -> None:
                                    "the cycle model, simulation speed and fidelity against float64 attention. On an "
                                    "RTL mismatch the debug taps say which stage diverged first. Exit status 1 on "
                                    "any mismatch.")
-    add_options(p, *WORKLOAD_OPTIONS, "lanes", "max-seq", "stalls", "simulator", "vcd", "vcd-window",
+    add_options(p, *WORKLOAD_OPTIONS, "lanes", "max-seq", "stalls", "simulator", "testbench", "vcd", "vcd-window",
                 "vcd-signals", "json",
                 design=True, heads=1)
     p.add_argument("--skip", action="append", choices=("kernel", "rtl"), default=[],
@@ -73,13 +73,15 @@ def render(report: dict) -> str:
 
 def run(args) -> int:
     from cosim._compare import compare
+    from hpu._progress import cycle_progress
 
     w = workload_inputs(args)
     p16 = spec.permeability_q16(args.permeability)
-    report = compare(w["q"], w["k"], w["v"], c=w["c"], r=w["r"], permeability_q16=p16, causal=w["causal"],
-                     lanes=args.lanes, max_seq=args.max_seq, stalls=args.stalls, seed=args.seed, skip=args.skip,
-                     vcd=args.vcd, vcd_window=args.vcd_window, vcd_signals=args.vcd_signals,
-                     simulator=args.simulator)
+    with cycle_progress(f"simulating ({args.simulator})") as progress:
+        report = compare(w["q"], w["k"], w["v"], c=w["c"], r=w["r"], permeability_q16=p16, causal=w["causal"],
+                         lanes=args.lanes, max_seq=args.max_seq, stalls=args.stalls, seed=args.seed, skip=args.skip,
+                         vcd=args.vcd, vcd_window=args.vcd_window, vcd_signals=args.vcd_signals,
+                         simulator=args.simulator, testbench=args.testbench, progress=progress)
     p = report["params"]
     print(f"hpu compare: {p['heads']} head(s) x {p['n_q']} queries x {p['n_k']} keys, D={p['head_dim']}, "
           f"L={p['lanes']}, N_MAX={p['max_seq']}, p={args.permeability} (P16={p16}), causal={p['causal']}, "

@@ -1,4 +1,4 @@
-"""``hpu sim``: one Icarus simulation of the RTL, scored against the golden model."""
+"""``hpu sim``: one HDL simulation of the RTL (Icarus or Verilator), scored against the golden model."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from hpu_model.artifacts import atomic_write_json
 
 
 def register(sub) -> None:
-    p = sub.add_parser("sim", help="simulate the RTL under Icarus (cocotb) and check it against the golden model",
-                       description="Export the RTL, run it under Icarus Verilog through cocotb on a generated "
-                                   "workload (or --inputs), check every O row against the golden model and print "
-                                   "cycles per head. Exit status 1 on any mismatch.")
-    add_options(p, *WORKLOAD_OPTIONS, "lanes", "max-seq", "stalls", "simulator", "vcd", "vcd-window",
+    p = sub.add_parser("sim", help="simulate the RTL (Icarus or Verilator) and check it against the golden model",
+                       description="Export the RTL, run it under Icarus Verilog through cocotb (or Verilator) on a "
+                                   "generated workload (or --inputs), check every O row against the golden model and "
+                                   "print cycles per head. Exit status 1 on any mismatch.")
+    add_options(p, *WORKLOAD_OPTIONS, "lanes", "max-seq", "stalls", "simulator", "testbench", "vcd", "vcd-window",
                 "vcd-signals", "json",
                 design=True, heads=1)
     p.set_defaults(func=run)
@@ -29,21 +29,25 @@ def _predicted(res) -> int | None:
 
 def run(args) -> int:
     from cosim.sim import simulate
+    from hpu._progress import cycle_progress
 
     w = workload_inputs(args)
     p16 = spec.permeability_q16(args.permeability)
-    res = simulate(w["q"], w["k"], w["v"], c=w["c"], r=w["r"], permeability_q16=p16, causal=w["causal"],
-                   lanes=args.lanes, max_seq=args.max_seq, stalls=args.stalls, seed=args.seed, vcd=args.vcd,
-                   vcd_window=args.vcd_window, vcd_signals=args.vcd_signals, simulator=args.simulator)
+    with cycle_progress(f"simulating ({args.simulator})") as progress:
+        res = simulate(w["q"], w["k"], w["v"], c=w["c"], r=w["r"], permeability_q16=p16, causal=w["causal"],
+                       lanes=args.lanes, max_seq=args.max_seq, stalls=args.stalls, seed=args.seed, vcd=args.vcd,
+                       vcd_window=args.vcd_window, vcd_signals=args.vcd_signals, simulator=args.simulator,
+                       testbench=args.testbench, progress=progress)
     p, pred = res.params, _predicted(res)
     print(f"hpu sim: {p['heads']} head(s) x {p['n_q']} queries x {p['n_k']} keys, D={p['head_dim']}, "
           f"L={p['lanes']}, N_MAX={p['max_seq']}, p={args.permeability} (P16={p16}), causal={p['causal']}, "
-          f"stalls={p['stalls']}, simulator={p['simulator']}")
+          f"stalls={p['stalls']}, simulator={p['simulator']} ({p['testbench']} testbench)")
     for h, (cyc, start) in enumerate(zip(res.cycles, res.start_cycles)):
         tail = "" if pred is None else f" (cycle model {pred}{'' if cyc == pred else ', differs'})"
         print(f"  head {h}: {cyc} cycles from cycle {start}{tail}")
+    build = "cached" if res.build_cached else f"built in {res.build_s:.1f} s"
     print(f"  speed   {res.cycles_per_second:.0f} simulated cycles/s ({res.total_cycles} cycles in "
-          f"{res.sim_wall_s:.2f} s; {res.wall_s:.2f} s with build and start-up)")
+          f"{res.sim_wall_s:.2f} s; {res.wall_s:.2f} s with build and start-up; build {build})")
     if res.vcd:
         print(f"  waves   {res.vcd}")
     if res.passed:

@@ -47,7 +47,7 @@ def test_correct_design_passes_the_fault_cases():
     check_case(_case(), kernel=False)
 
 
-@pytest.mark.parametrize("fault, stage", [("tie_rule", "RTL kept set"), ("k_off_by_one", "RTL k per row")])
+@pytest.mark.parametrize("fault, stage", [("tie_rule", "RTL kept set"), ("k_off_by_one", "RTL kept count k")])
 def test_amaranth_check_names_the_first_stage(fault, stage):
     with pytest.raises(AssertionError, match=stage):
         check_case(_case(), kernel=False, fault=fault)
