@@ -2,18 +2,20 @@
 
 Each subcommand lives in ``hpu/commands/<name>.py`` and exposes
 ``register(subparsers)``; the parser built there sets ``func`` to the function
-that runs it.  Option names are shared through :mod:`hpu.options`.
+that runs it.  Option names, units and ranges are shared through
+:mod:`hpu.options`; every subcommand module imports its implementation lazily,
+so building the parser (``hpu golden --help``) imports no torch, triton,
+cocotb or amaranth.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import sys
 from pathlib import Path
 
-from hpu._parser import Parser as _Parser
+from hpu._parser import Parser
 from hpu.config import DEFAULT_PATH, config_argv
 from hpu.options import INPUT_DESTS, OUTPUT_DESTS
 from hpu_model import __version__
@@ -23,18 +25,21 @@ from hpu_model.errors import HPUError
 __all__ = ["main", "build_parser", "COMMANDS"]
 
 #: Subcommands in the order ``hpu --help`` lists them (the flow's order).
-COMMANDS = ("golden", "export", "sim", "compare", "power", "report", "capture", "fidelity", "bench", "demo")
+COMMANDS = ("golden", "export", "sim", "compare", "power", "report", "capture", "fidelity", "explore", "abtest",
+            "bench", "demo")
+
+_CONFIG_HELP = f"options file (TOML, same names as the flags; default ./{DEFAULT_PATH} if present)"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+def build_parser() -> Parser:
+    parser = Parser(
         prog="hpu",
-        description="HPU co-design toolkit: golden model, RTL (Icarus), Triton kernel, power reports.",
+        description="HPU co-design toolkit: golden model, RTL (Icarus/Verilator), Triton kernel, power reports, "
+                    "design-space exploration.",
     )
     parser.add_argument("--version", action="version", version=f"hpu {__version__}")
-    parser.add_argument("--config", metavar="FILE", default=None,
-                        help=f"options file (TOML, same names as the flags; default ./{DEFAULT_PATH} if present)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    parser.add_argument("--config", metavar="FILE", default=None, help=_CONFIG_HELP)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:
             module = importlib.import_module(f"hpu.commands.{name}")
@@ -43,21 +48,34 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue  # command not built yet
         module.register(sub)
+    for command in parser.commands.values():  # --config is accepted after the subcommand too
+        command.add_argument("--config", metavar="FILE", default=None, help=_CONFIG_HELP)
     return parser
 
 
-def _with_config(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+def _config_path(argv: list[str]) -> str | None:
+    """The last ``--config FILE`` (or ``--config=FILE``) anywhere before ``--``."""
+    found = None
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg == "--config" and i + 1 < len(argv):
+            found = argv[i + 1]
+        elif arg.startswith("--config="):
+            found = arg.split("=", 1)[1]
+    return found
+
+
+def _with_config(parser: Parser, argv: list[str]) -> list[str]:
     """Insert the config file's options right after the subcommand name (flags still win)."""
-    pre = parser.parse_known_args(argv)[0]
-    path = Path(pre.config) if pre.config else DEFAULT_PATH
-    if pre.command is None or (not pre.config and not path.is_file()):
+    given = _config_path(argv)
+    path = Path(given) if given else DEFAULT_PATH
+    at = next((i for i, a in enumerate(argv) if a in parser.commands and (i == 0 or argv[i - 1] != "--config")),
+              None)
+    if at is None or (not given and not path.is_file()):
         return argv
-    at = 0  # the subcommand's own position: a config file may be named like one (--config sim sim ...)
-    while argv[at] != pre.command:
-        at += 2 if argv[at] == "--config" else 1
-    at += 1
-    subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
-    return argv[:at] + config_argv(path, pre.command, subs[pre.command], subs) + argv[at:]
+    command = argv[at]  # by position, not argv.index: a config file may be named like a subcommand
+    return argv[:at + 1] + config_argv(path, command, parser.commands) + argv[at + 1:]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,7 +5,7 @@ the Triton kernel and the exported RTL under Icarus (with a VCD); the three
 outputs are compared bit for bit, the VCD is analysed for silent ratio and
 energy, and one folder gathers everything::
 
-    reports/<UTC timestamp>-demo/
+    runs/<UTC timestamp>-demo/
         index.html   report.md   summary.json   *.png
         rtl/hpu.v    rtl/hpu.manifest.json
         waves-p1.vcd waves-p0.5.vcd
@@ -55,7 +55,7 @@ def _label(p: float) -> str:
     return f"p={p:g}"
 
 
-def run_demo(cfg: DemoConfig = DEFAULT, *, out: str | Path = "reports", progress=None) -> tuple[Path, dict]:
+def run_demo(cfg: DemoConfig = DEFAULT, *, out: str | Path = "runs", progress=None) -> tuple[Path, dict]:
     """Run the flow; return the new report folder and the summary written to ``summary.json``.
 
     ``progress(step, total, text)`` is called before each step (the CLI shows it with rich).

@@ -11,7 +11,7 @@ import argparse
 from hpu_model import limits, spec
 
 __all__ = ["add_options", "check_run_list", "add_model_options", "add_reading_options", "int_in", "limited",
-           "permeability", "WORKLOAD_OPTIONS", "INPUT_DESTS", "OUTPUT_DESTS"]
+           "per_run_path", "permeability", "power_of_two", "WORKLOAD_OPTIONS", "INPUT_DESTS", "OUTPUT_DESTS"]
 
 #: options (argparse dests) that name files a command reads, and files it writes: ``hpu.cli`` refuses an output
 #: that is one of the inputs before any work (hpu_model.artifacts.output_path also checks at every write)
@@ -42,6 +42,22 @@ def limited(limit_name: str, what: str):
     return int_in(lim.lo, lim.hi, what)
 
 
+def power_of_two(limit_name: str, what: str):
+    """argparse type: a power of two within the limit ``limit_name`` (the tile gate's T and B)."""
+    lim = limits.limit(limit_name)
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not lim.lo <= value <= lim.hi or value & (value - 1):
+            raise argparse.ArgumentTypeError(f"{what} must be a power of two in {lim.lo}..{lim.hi}, got {text!r}")
+        return value
+    parse.__name__ = what
+    return parse
+
+
 def _range(limit_name: str) -> str:
     return limits.limit(limit_name).text()
 
@@ -55,8 +71,19 @@ def check_run_list(perms) -> tuple[int, ...]:
     twice = [p for k, p in enumerate(perms) if p16[k] in p16[:k]]
     if twice:
         raise spec.SpecError(f"permeability {twice[0]:g} is given twice (or two values round to the same P16); "
-                        f"each run needs its own p, got {' '.join(f'{p:g}' for p in perms)}")
+                             f"each run needs its own p, got {' '.join(f'{p:g}' for p in perms)}")
     return p16
+
+
+class _Permeabilities(argparse.Action):
+    """``--permeability P [P ...]``: one or more distinct values; the first is the baseline of any ratio."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        try:
+            check_run_list(values)  # the one rule: distinct runs (equal P16 counts as the same p)
+        except spec.SpecError as exc:
+            parser.error(f"argument {option_string}: {exc}")
+        setattr(namespace, self.dest, list(values))
 
 
 def permeability(text: str) -> float:
@@ -78,12 +105,25 @@ _OPTIONS = {
                   help=f"attention heads ({_range('heads')}; default %(default)s)"),
     "head-dim": dict(type=limited("head_dim", "head-dim"), default=64,
                      help=f"head dimension D ({_range('head_dim')}; default %(default)s)"),
-    "permeability": dict(type=permeability, default=0.5,
-                         help="fraction p of keys kept per query, in (0, 1] (default %(default)s)"),
-    "causal": dict(action="store_true", help="bottom-right aligned causal mask"),
+    "permeability": dict(type=permeability, nargs="+", action=_Permeabilities, default=[0.5], metavar="P",
+                         help="fraction p of keys kept per query, in (0, 1]; one or more values, each run in turn "
+                              "(default %(default)s)"),
+    "causal": dict(action=argparse.BooleanOptionalAction, default=False,
+                   help="bottom-right aligned causal mask (default: off)"),
+    "gate": dict(choices=spec.GATES, default="token",
+                 help="token: contract v1, top-k keys per query row; tile: contract v2, top-k key tiles per "
+                      "query block (default %(default)s)"),
+    "tile": dict(type=power_of_two("tile", "tile"), default=32,
+                 help=f"with --gate tile: keys per tile T, a power of two ({_range('tile')}; default %(default)s)"),
+    "block": dict(type=power_of_two("block", "block"), default=None,
+                  help=f"with --gate tile: query rows per block B, a power of two ({_range('block')}; "
+                       "default: same as --tile)"),
     "seed": dict(type=limited("seed", "seed"), default=0,
                  help=f"random seed ({_range('seed')}; default %(default)s)"),
     "json": dict(metavar="FILE", default=None, help="also write the results as JSON to FILE (atomically)"),
+    "out": dict(metavar="DIR", default="runs",
+                help="parent folder of the new run folder <UTC time>-<command> (default %(default)s; an earlier run "
+                     "is never overwritten)"),
     "lanes": dict(type=limited("lanes", "lanes"), default=8,
                   help=f"RTL score/PV lanes L ({_range('lanes')}, at most D; default %(default)s)"),
     "max-seq": dict(type=limited("max_seq", "max-seq"), default=None,
@@ -101,7 +141,8 @@ _OPTIONS = {
     "vcd-signals": dict(choices=("all", "registers"), default="all",
                         help="what the VCD holds: every net (default) or only flip-flops, unit and memory "
                              "enables, clock and ports (10-50x smaller and faster; enough for hpu power)"),
-    "stalls": dict(action="store_true", help="random valid gaps on K, V, Q and random backpressure on O"),
+    "stalls": dict(action=argparse.BooleanOptionalAction, default=False,
+                   help="random valid gaps on K, V, Q and random backpressure on O (default: off)"),
     "simulator": dict(choices=("icarus", "verilator"), default="icarus",
                       help="HDL simulator: icarus (reference) or verilator (5.036+, installed by make; two-state, "
                            "10-1000x faster; docs/cosim.md)"),
@@ -112,21 +153,36 @@ _OPTIONS = {
 }
 
 
-def add_options(parser: argparse.ArgumentParser, *names: str, design: bool = False, **defaults) -> None:
+def add_options(parser: argparse.ArgumentParser, *names: str, design: bool = False,
+                defaults_text: dict[str, str] | None = None, **defaults) -> None:
     """Add the shared options ``names`` to ``parser``, overriding defaults by keyword.
 
     ``design=True`` is for commands that build or simulate the RTL: ``--head-dim`` then takes the
     design's range (``design_head_dim`` in :mod:`hpu_model.limits`) instead of the contract's.
+    ``defaults_text`` replaces the "default ..." part of an option's help, for a command whose
+    default is not a single value (e.g. the demo's, which depends on --large).
     """
     for name in names:
         kwargs = dict(_OPTIONS[name])
         if design and name == "head-dim":
             kwargs |= dict(type=limited("design_head_dim", "head-dim"),
                            help=f"head dimension D ({_range('design_head_dim')}; default %(default)s)")
+        if defaults_text and name in defaults_text:
+            kwargs["help"] = kwargs["help"].replace("default %(default)s", defaults_text[name])
         key = name.replace("-", "_")
         if key in defaults:
             kwargs["default"] = defaults[key]
         parser.add_argument(f"--{name}", **kwargs)
+
+
+def per_run_path(path: str | None, permeability: float, runs: int) -> str | None:
+    """``path`` for one of ``runs`` runs: with several permeabilities, ``w.vcd`` becomes ``w-p0.5.vcd``."""
+    if path is None or runs == 1:
+        return path
+    from pathlib import Path
+
+    p = Path(path)
+    return str(p.with_name(f"{p.stem}-p{permeability:g}{p.suffix}"))
 
 
 def add_reading_options(p: argparse.ArgumentParser) -> None:

@@ -28,8 +28,8 @@ RADIX_BITS = 4
 SEL_WORDS = 8
 #: Rows in flight between score and emit (score-buffer slots) and between emit and pv (kept-list slots).
 SCORE_SLOTS, KEPT_SLOTS = 3, 2
-#: Pipeline depth of the pv stage after the kept-list read: exp scale, exp LUT, PV lanes.
-PV_DEPTH = 3
+#: Pipeline depth of the pv stage after the kept-list read: exp scale + exp LUT (and the V read), PV lanes.
+PV_DEPTH = 2
 #: Score lanes per PV lane.  Scoring visits every visible key, PV only the kept ones: with twice as
 #: many (cheaper 8x8) score lanes as (16x8) PV lanes, p = 1 runs at the PV rate L and a gated row is
 #: bound by n/(2L) + k/L-like stage times instead of n/L.

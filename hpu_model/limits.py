@@ -55,6 +55,10 @@ LIMITS: dict[str, Limit] = {x.name: x for x in (
     Limit("heads", 1, 4096, "attention heads per run"),
     Limit("seed", 0, 2**32 - 1, "random seed"),
     Limit("run", 0, 1 << 30, "run (head) index in a workload file"),
+    # -- contract v2, the tile gate: both must also be powers of two (spec.check_tile_geometry)
+    Limit("tile", spec.TILE_MIN, spec.TILE_MAX, "keys per tile T of the tile gate, a power of two", "keys"),
+    Limit("block", spec.BLOCK_MIN, spec.BLOCK_MAX, "query rows per block B of the tile gate, a power of two",
+          "rows"),
     # -- one HPU instance (hpu_rtl): what export, sim and the cycle model accept
     Limit("design_head_dim", 1, 128, "head dimension D the RTL is built for"),
     Limit("lanes", 1, 16, "score/PV lanes L of the RTL (at most D)"),

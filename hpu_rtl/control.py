@@ -1,7 +1,8 @@
 """Controller: run state, stream loading, Q prefetch and the row pipeline's go/token handshakes.
 
 Stage s *goes* on a row when it is idle, stage s-1 holds that row finished
-(token ``tok[s-1]``) and its own last result was taken (``tok[s]`` low).  The
+(token ``tok[s-1]``) and its own last result is taken (``tok[s]`` low, or stage
+s+1 goes in this very cycle).  The
 one-deep tokens bound the rows in flight, so the score buffer needs three
 slots (score, select, emit) and the kept list two (emit, pv).
 ``hpu_model.perf`` models exactly these rules.
@@ -35,6 +36,9 @@ class Controller:
         self.p16, self.causal = Signal(P16_BITS, name="cfg_p16_r"), Signal(name="cfg_causal_r")
         self.c, self.r = Signal(C_BITS, name="cfg_c_r"), Signal(R_BITS, name="cfg_r_r")
         self.o_valid = Signal(name="o_valid")
+        #: 1 while a tile-gate run (cfg_gate latched at start; constant 0 without tile support)
+        self.gate = Signal(name="cfg_gate_r")
+        self.beats, self.counts = {}, {}
 
     def load(self, name: str, stream, data, port, wr_en, *, count_to):
         """Accept exactly ``count_to`` beats of ``stream`` (valid, ready) into memory write ``port``.
@@ -71,6 +75,7 @@ class Controller:
             m.d.sync += [cnt.eq(cnt + 1), bank.eq(Mux(bank == banks - 1, 0, bank + 1))]
             with m.If(bank == banks - 1):
                 m.d.sync += word.eq(word + 1)
+        self.beats[name], self.counts[name] = hs, cnt
         return cnt == count_to
 
     def elaborate(self, *, q_full, k_loaded, v_loaded, rows_left):
@@ -78,13 +83,17 @@ class Controller:
         m, hpu = self.m, self.hpu
         busy = [s.busy for s in self.seq]
         tok = self.tok
+        # a stage may take a new row in the very cycle its finished one is taken by the next stage:
+        # the next stage latches the row at that edge, and no stage's results are overwritten
+        # before its successor has read them (docs/architecture.md, "Pipeline timing")
+        free = [~t | self.go[s + 1] for s, t in enumerate(tok)]
         m.d.comb += [
             self.start.eq(hpu.start & ~self.run),
-            self.go[0].eq(self.run & ~busy[0] & ~tok[0] & q_full & k_loaded & rows_left),
-            self.go[1].eq(~busy[1] & ~tok[1] & tok[0]),
-            self.go[2].eq(~busy[2] & ~tok[2] & tok[1]),
-            self.go[3].eq(~busy[3] & ~tok[3] & tok[2] & v_loaded),
-            self.go[4].eq(~busy[4] & ~tok[4] & tok[3]),
+            self.go[0].eq(self.run & ~busy[0] & free[0] & q_full & k_loaded & rows_left),
+            self.go[1].eq(~busy[1] & free[1] & tok[0]),
+            self.go[2].eq(~busy[2] & free[2] & tok[1]),
+            self.go[3].eq(~busy[3] & free[3] & tok[2] & v_loaded),
+            self.go[4].eq(~busy[4] & free[4] & tok[3]),
             self.go[5].eq(tok[4] & (~self.o_valid | hpu.o_tready)),
         ]
         for s, t in enumerate(tok):
@@ -100,6 +109,8 @@ class Controller:
             m.d.sync += [self.run.eq(1), self.n_q.eq(hpu.cfg_n_q), self.n_k.eq(hpu.cfg_n_k),
                          self.p16.eq(hpu.cfg_p16), self.causal.eq(hpu.cfg_causal),
                          self.c.eq(hpu.cfg_c), self.r.eq(hpu.cfg_r)]
+            if hpu.g.has_tile:
+                m.d.sync += self.gate.eq(hpu.cfg_gate)
         last_out = self.o_valid & hpu.o_tready & hpu.o_tlast
         m.d.sync += hpu.done.eq(last_out)
         with m.If(last_out):

@@ -5,7 +5,7 @@ Dataflow per query row (stage: what it does, who is enabled)::
     score  : K banks -> SL = 2L score lanes -> score buffer (slot i % 3), row max
     select : radix passes over the score buffer -> threshold T, ties to keep
     emit   : keep test, compaction -> kept list (slot i % 2, SL banks)
-    pv     : kept (j, S) -> exp scale -> exp LUT -> L PV lanes (V[j]) -> one accumulator per d, and Z
+    pv     : kept (j, S) -> exp scale + exp LUT (one cycle, V[j] read) -> L PV lanes -> one accumulator per d, Z
     divide : A held; r = 2**40 // Z, two quotient bits per cycle
     out    : O = clamp((A * r + 2**31) >> 32) -> o stream
 """
@@ -18,13 +18,25 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from hpu_model import spec
-from hpu_model.arch import C_BITS, CFG_BITS, KEPT_SLOTS, O_BITS, P16_BITS, R_BITS, SCORE_SLOTS, STAGES, Geometry
+from hpu_model.arch import (
+    C_BITS,
+    CFG_BITS,
+    KEPT_SLOTS,
+    O_BITS,
+    P16_BITS,
+    PV_DEPTH,
+    R_BITS,
+    SCORE_SLOTS,
+    STAGES,
+    Geometry,
+)
 
 from .control import Controller
 from .exp2 import ExpLUT, ExpScale
 from .normalize import Divider, Normalizer
 from .pv import PVAcc, PVHold, PVLane, ZAcc
 from .score import RowMax, ScoreLane
+from .tilegate import BlockSum, TileEngine, TileRank, TileScore, TileSum, TileWalker, popcount
 from .topk import Emitter, Selector
 
 __all__ = ["HPU"]
@@ -49,6 +61,10 @@ class HPU(wiring.Component):
         L, PV lanes (kept keys multiplied per cycle), 1..16; the score stage has 2L lanes.
     max_seq : int
         N_MAX, depth of the K and V memories (largest n_k and n_q), 1..4096.
+    tile, block : int
+        Tile-gate support (contract v2) for key tiles of T and query blocks of B rows (powers of
+        two, 2L <= T, N_MAX / T <= 256); 0 (default): token gate only.  ``cfg_gate`` = 1 selects
+        the tile gate at run time; a design without tile support ignores it.
 
     Attributes
     ----------
@@ -60,12 +76,12 @@ class HPU(wiring.Component):
         Memory name -> list of (read/write, enable signal name), filled while elaborating.
     """
 
-    def __init__(self, *, head_dim: int, lanes: int, max_seq: int):
-        g = self.g = Geometry(head_dim, lanes, max_seq)
+    def __init__(self, *, head_dim: int, lanes: int, max_seq: int, tile: int = 0, block: int = 0):
+        g = self.g = Geometry(head_dim, lanes, max_seq, tile, block)
         d8 = 8 * head_dim
         super().__init__({
             "cfg_n_q": In(CFG_BITS), "cfg_n_k": In(CFG_BITS), "cfg_p16": In(P16_BITS), "cfg_causal": In(1),
-            "cfg_c": In(C_BITS), "cfg_r": In(R_BITS), "start": In(1), "busy": Out(1), "done": Out(1),
+            "cfg_c": In(C_BITS), "cfg_r": In(R_BITS), "cfg_gate": In(1), "start": In(1), "busy": Out(1), "done": Out(1),
             **_stream_ports("k", d8, False), **_stream_ports("v", d8, False), **_stream_ports("q", d8, False),
             **_stream_ports("o", O_BITS * head_dim, True),
             "dbg_row_valid": Out(1), "dbg_row_idx": Out(CFG_BITS), "dbg_row_m": Out(24), "dbg_row_k": Out(CFG_BITS),
@@ -88,6 +104,11 @@ class HPU(wiring.Component):
         units["pv_hold"] = PVHold(g)
         units["divider"] = Divider(g)
         units["normalizer"] = Normalizer(g)
+        if g.has_tile:
+            units["tile_sum"] = TileSum(g, g.tile)
+            units["block_sum"] = BlockSum(g, g.block)
+            units["tile_score"] = TileScore(g)
+            units["tile_rank"] = TileRank(g)
         self.units = units
         entry = g.count_bits + g.score_bits
         kb = -(-g.max_seq // g.score_lanes)
@@ -98,6 +119,9 @@ class HPU(wiring.Component):
             "score_buf": Memory(shape=g.score_lanes * g.score_bits, depth=SCORE_SLOTS * g.words, init=[]),
             **{f"kept{b}": Memory(shape=entry, depth=KEPT_SLOTS * g.words, init=[]) for b in range(g.score_lanes)},
         }
+        if g.has_tile:  # tile summaries KS, and two block slots of B query rows
+            self.memories["ks_mem"] = Memory(shape=d8, depth=g.n_tiles, init=[])
+            self.memories["q_buf"] = Memory(shape=d8, depth=2 * g.block, init=[])
         self.mem_ports = {name: [] for name in self.memories}
         self._ports = {}
         sw = g.sel_words
@@ -114,6 +138,10 @@ class HPU(wiring.Component):
         for b in range(g.score_lanes):
             self._new_port(f"kept{b}", "write", "wr")
             self._new_port(f"kept{b}", "read", "rd")
+        if g.has_tile:
+            for mem in ("ks_mem", "q_buf"):
+                self._new_port(mem, "write", "wr")
+                self._new_port(mem, "read", "rd")
 
     # -- hooks a test-side fault model overrides (hpu_rtl._faults); the real design is these --
     def _emitter(self, g):
@@ -155,13 +183,25 @@ class HPU(wiring.Component):
                             count_to=ctl.n_k)
         q_next, q_cur, q_full = Signal(8 * g.head_dim), Signal(8 * g.head_dim), Signal()
         q_cnt = Signal(CFG_BITS)
-        m.d.comb += qs.ready.eq(self.busy & ~q_full & (q_cnt < ctl.n_q))
+        token_ready = self.busy & ~q_full & (q_cnt < ctl.n_q)
         with m.If(ctl.start):
             m.d.sync += [q_cnt.eq(0), q_full.eq(0)]
         with m.Elif(qs.valid & qs.ready):
             m.d.sync += [q_next.eq(qs.payload), q_full.eq(1), q_cnt.eq(q_cnt + 1)]
-        with m.Elif(go[0]):
+        with m.Elif(go[0] & ~ctl.gate):
             m.d.sync += [q_cur.eq(q_next), q_full.eq(0)]
+        rows0 = Signal(CFG_BITS)
+        if g.has_tile:
+            eng = TileEngine(m, self, ctl, q_valid=qs.valid, q_data=qs.payload, k_beat=ctl.beats["k"],
+                             k_data=ks.payload, k_cnt=ctl.counts["k"], k_loaded=k_loaded, rows0=rows0,
+                             q_read=~seq[0].busy | seq[0].last)
+            m.d.comb += qs.ready.eq(Mux(ctl.gate, eng.q_ready, token_ready))
+            with m.If(go[0] & ctl.gate):
+                m.d.sync += q_cur.eq(eng.q_row)
+            q_ok = Mux(ctl.gate, eng.ready_now, q_full)
+        else:
+            m.d.comb += qs.ready.eq(token_ready)
+            q_ok = q_full
 
         def delay(x, name):
             r = Signal.like(x, name=name)
@@ -192,7 +232,6 @@ class HPU(wiring.Component):
             return regs
 
         # -- stage 0: score --
-        rows0 = Signal(CFG_BITS)
         slot_next = Signal(range(SCORE_SLOTS))
         nv_causal = (rows0 + ctl.n_k + 1 - ctl.n_q)[:CFG_BITS]
         nv_in = Mux(ctl.causal, nv_causal, ctl.n_k)
@@ -203,17 +242,42 @@ class HPU(wiring.Component):
             m.d.sync += [rows0.eq(0), slot_next.eq(0)]
         with m.Elif(go[0]):
             m.d.sync += [rows0.eq(rows0 + 1), slot_next.eq(Mux(slot_next == SCORE_SLOTS - 1, 0, slot_next + 1))]
-        r0 = latch("score", row=rows0, nv=nv_in[:CFG_BITS], k=k_in[:CFG_BITS],
-                   groups=((nv_in + sl - 1) // sl)[:CFG_BITS], slot=slot_next)
+        groups_in = ((nv_in + sl - 1) // sl)[:CFG_BITS]
+        tiles = {}
+        if g.has_tile:
+            # the row's kept keys: full kept tiles below n_valid, and the partial tile if it is kept
+            log_t, log_sl, nt = g.tile.bit_length() - 1, sl.bit_length() - 1, g.n_tiles
+            full = Signal(range(nt + 1), name="tile_full")
+            part = Signal(name="tile_part")
+            rem = nv_in[:log_t] if log_t else Const(0, 1)
+            ft = Signal(range(nt + 1), name="tile_below")  # tiles wholly below n_valid
+            m.d.comb += ft.eq(nv_in >> log_t)
+            mask = ((Const(1, nt + 1) << ft) - 1)[:nt]
+            m.d.comb += [full.eq(popcount(eng.map_now & mask, nt)),
+                         part.eq((rem != 0) & Cat(eng.map_now, Const(0, 1)).bit_select(ft, 1))]
+            k_in = Mux(ctl.gate, (full << log_t) + Mux(part, rem, 0), k_in)
+            groups_in = Mux(ctl.gate, (full << (log_t - log_sl)) + Mux(part, (rem + sl - 1) >> log_sl, 0),
+                            groups_in)
+            tiles = {"map": eng.map_now}
+            log_b = g.block.bit_length() - 1
+            block_end = ((rows0 + 1)[:log_b] == 0) if log_b else Const(1, 1)
+            eng.retire(m, go[0], block_end | (rows0 == ctl.n_q - 1))
+        r0 = latch("score", row=rows0, nv=nv_in[:CFG_BITS], k=k_in[:CFG_BITS], groups=groups_in[:CFG_BITS],
+                   slot=slot_next, **tiles)
         seq[0].build(r0["groups"] + 2)
         base0 = group_base(0, sl)
         reading0 = seq[0].busy & (seq[0].step < r0["groups"])
+        word0 = seq[0].step
+        if g.has_tile:
+            walk0 = TileWalker(m, g, "score_walk", start=go[0], step=reading0, map_in=eng.map_now,
+                               map_reg=r0["map"])
+            base0, word0 = Mux(ctl.gate, walk0.base, base0), Mux(ctl.gate, walk0.word, word0)
         lane_s = []
         for lane in range(sl):
             port, en = self._port(f"k_bank{lane}", "read", "rd")
             unit = u[f"score_lane{lane}"]
             m.d.comb += [en.eq(reading0 & (base0 + lane < r0["nv"])), port.en.eq(en),
-                         port.addr.eq(seq[0].step),
+                         port.addr.eq(word0),
                          unit.en.eq(delay(en, f"score_lane{lane}_en_d")), unit.q.eq(q_cur), unit.k.eq(port.data)]
             lane_s.append(unit.s)
         wr2 = delay(delay(reading0, "score_wr1"), "score_wr2")
@@ -230,7 +294,8 @@ class HPU(wiring.Component):
         # -- stage 1: select --
         sw = g.sel_words
         r1 = latch("select", row=r0["row"], nv=r0["nv"], k=r0["k"], groups=r0["groups"], slot=r0["slot"],
-                   m=rm.m, keep_all=(r0["k"] == r0["nv"]), rounds=((r0["groups"] + sw - 1) // sw)[:CFG_BITS])
+                   m=rm.m, keep_all=ctl.gate | (r0["k"] == r0["nv"]),
+                   rounds=((r0["groups"] + sw - 1) // sw)[:CFG_BITS], **({"map": r0["map"]} if tiles else {}))
         # rr: read round within a pass (rb its first word, kb its first key), pp: pass; done when pp reaches NP
         rr, pp = Signal(CFG_BITS, name="select_r"), Signal(range(g.passes + 1), name="select_p")
         rb, kb = Signal(CFG_BITS, name="select_word"), Signal(CFG_BITS, name="select_key")
@@ -266,12 +331,16 @@ class HPU(wiring.Component):
         with m.Elif(go[2]):
             m.d.sync += kslot_next.eq(kslot_next + 1)
         r2 = latch("emit", row=r1["row"], nv=r1["nv"], k=r1["k"], groups=r1["groups"], slot=r1["slot"], m=r1["m"],
-                   keep_all=r1["keep_all"], thr=sel.thr, rem=sel.rem, kslot=kslot_next)
+                   keep_all=r1["keep_all"], thr=sel.thr, rem=sel.rem, kslot=kslot_next,
+                   **({"map": r1["map"]} if tiles else {}))
         seq[2].build(r2["groups"] + 1)
         port, en = self._port("score_buf", "read", "emit")
         reading2 = seq[2].busy & (seq[2].step < r2["groups"])
         m.d.comb += [en.eq(reading2), port.en.eq(en), port.addr.eq(slot_base(r2["slot"]) + seq[2].step)]
         base2 = group_base(2, sl)
+        if g.has_tile:
+            walk2 = TileWalker(m, g, "emit_walk", start=go[2], step=reading2, map_in=r1["map"], map_reg=r2["map"])
+            base2 = Mux(ctl.gate, walk2.base, base2)
         em = u["emit"]
         m.d.comb += [em.en.eq(delay(reading2, "emit_en_d")), em.base.eq(delay(base2, "emit_base")),
                      em.first.eq(delay(seq[2].busy & (seq[2].step == 0), "emit_first")), em.nv.eq(r2["nv"]),
@@ -285,7 +354,7 @@ class HPU(wiring.Component):
         # -- stage 3: pv (kept list -> exp scale -> exp LUT -> PV lanes -> pv_acc) --
         r3 = latch("pv", row=r2["row"], k=r2["k"], m=r2["m"], kslot=r2["kslot"],
                    kgroups=((r2["k"] + lanes - 1) // lanes)[:CFG_BITS])
-        seq[3].build(r3["kgroups"] + 3)
+        seq[3].build(r3["kgroups"] + PV_DEPTH)
         base3 = group_base(3, lanes)
         # kept group c (entries cL .. cL+L-1) sits in banks (c mod R)*L .. +L-1, word c div R (R = SL / L)
         half = Signal(range(ratio), name="pv_half")
@@ -308,23 +377,21 @@ class HPU(wiring.Component):
             data.append(port.data)
         v1 = []
         for b in range(lanes):
-            entry = Array(data[h * lanes + b] for h in range(ratio))[half_d]
-            m.d.comb += [es.j[b].eq(entry[:cb]), es.s[b].eq(entry[cb:].as_signed())]
             v1.append(delay(reading3 & (base3 + b < r3["k"]), f"pv_v1_{b}"))
         f1 = delay(seq[3].busy & (seq[3].step == 0), "pv_first1")
-        m.d.comb += [es.en.eq(v1[0]), es.valid.eq(Cat(*v1)), es.m.eq(r3["m"]), es.c.eq(ctl.c), es.r.eq(ctl.r)]
-        v2 = [delay(v, f"pv_v2_{b}") for b, v in enumerate(v1)]
-        f2 = delay(f1, "pv_first2")
-        m.d.comb += [el.en.eq(v2[0]), el.valid.eq(Cat(*v2))] + [el.t[b].eq(es.t[b]) for b in range(lanes)] + \
-                    [el.j[b].eq(es.j_out[b]) for b in range(lanes)]
-        v3 = [delay(v, f"pv_v3_{b}") for b, v in enumerate(v2)]
-        f3 = delay(f2, "pv_first3")
-        for lane in range(lanes):
-            port, en = self._port("v_mem", "read", f"rd{lane}")
-            pv = u[f"pv_lane{lane}"]
-            m.d.comb += [en.eq(v2[lane]), port.en.eq(en), port.addr.eq(es.j_out[lane]),
-                         pv.en.eq(v3[lane]), pv.e.eq(el.e[lane]), pv.v.eq(port.data)]
-            m.d.comb += [acc.p[lane][d].eq(pv.p[d]) for d in range(g.head_dim)]
+        m.d.comb += [es.en.eq(v1[0]), es.valid.eq(Cat(*v1)), es.m.eq(r3["m"]), es.c.eq(ctl.c), es.r.eq(ctl.r),
+                     el.en.eq(v1[0]), el.valid.eq(Cat(*v1))]
+        for b in range(lanes):
+            entry = Array(data[h * lanes + b] for h in range(ratio))[half_d]
+            port, en = self._port("v_mem", "read", f"rd{b}")
+            m.d.comb += [es.s[b].eq(entry[cb:].as_signed()), el.t[b].eq(es.t[b]), el.j[b].eq(entry[:cb]),
+                         en.eq(v1[b]), port.en.eq(en), port.addr.eq(entry[:cb])]
+            pv = u[f"pv_lane{b}"]
+            m.d.comb += [pv.e.eq(el.e[b]), pv.v.eq(port.data)]
+            m.d.comb += [acc.p[b][d].eq(pv.p[d]) for d in range(g.head_dim)]
+        v3 = [delay(v, f"pv_v2_{b}") for b, v in enumerate(v1)]  # the PV lanes' cycle (PV_DEPTH = 2)
+        f3 = delay(f1, "pv_first2")
+        m.d.comb += [u[f"pv_lane{b}"].en.eq(v3[b]) for b in range(lanes)]
         m.d.comb += [acc.en.eq(v3[0]), acc.first.eq(f3)]
         m.d.comb += [za.en.eq(v3[0]), za.valid.eq(Cat(*v3)), za.first.eq(f3)]
         m.d.comb += [za.e[b].eq(el.e[b]) for b in range(lanes)]
@@ -348,5 +415,5 @@ class HPU(wiring.Component):
         m.d.comb += [self.dbg_row_valid.eq(go[5]), self.dbg_row_idx.eq(r4["row"]), self.dbg_row_m.eq(r4["m"]),
                      self.dbg_row_k.eq(r4["k"]), self.dbg_row_z.eq(div.z_held), self.dbg_row_r.eq(div.r)]
 
-        ctl.elaborate(q_full=q_full, k_loaded=k_loaded, v_loaded=v_loaded, rows_left=rows0 < ctl.n_q)
+        ctl.elaborate(q_full=q_ok, k_loaded=k_loaded, v_loaded=v_loaded, rows_left=rows0 < ctl.n_q)
         return m

@@ -24,9 +24,18 @@ def test_golden_summary_and_json(tmp_path, capsys):
     path = tmp_path / "g.json"
     assert main(["golden", "--seq", "48", "--heads", "1", "--head-dim", "16", "--json", str(path)]) == 0
     text = capsys.readouterr().out
-    assert "kept keys        1152 of 2304 (50.0%)" in text
-    data = json.loads(path.read_text())
+    assert "kept keys            1152 of 2304 (50.0%)" in text
+    (data,) = json.loads(path.read_text())["runs"]
     assert data["kept"] == 24 * 48 and data["cosine_vs_float_same_mask"] > 0.99999
+
+
+def test_golden_several_permeabilities_one_run_each(tmp_path, capsys):
+    path = tmp_path / "g.json"
+    assert main(["golden", "--seq", "40", "--heads", "1", "--head-dim", "8", "--permeability", "1", "0.25",
+                 "--json", str(path)]) == 0
+    runs = json.loads(path.read_text())["runs"]
+    # k = ceil(40 * P16 / 2**16) per row: 40 at p=1 and 10 at p=0.25, for each of the 40 rows
+    assert [(r["permeability"], r["kept"]) for r in runs] == [(1.0, 40 * 40), (0.25, 10 * 40)]
 
 
 @pytest.mark.parametrize("args, message", [

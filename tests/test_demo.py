@@ -2,12 +2,14 @@
 
 import json
 
+import pytest
+
 from hpu.cli import main
 
 
 def test_demo_tiny_writes_a_complete_new_folder(tmp_path, capsys):
     args = ["demo", "--out", str(tmp_path), "--head-dim", "8", "--lanes", "2", "--seq", "8", "--heads", "1",
-            "--permeabilities", "1,0.25"]
+            "--permeability", "1", "0.25"]
     assert main(args) == 0
     assert main(args) == 0  # a second run gets its own folder
     folders = sorted(tmp_path.iterdir())
@@ -27,5 +29,6 @@ def test_demo_tiny_writes_a_complete_new_folder(tmp_path, capsys):
 
 
 def test_demo_rejects_bad_permeability(capsys):
-    assert main(["demo", "--permeabilities", "1,0"]) == 2
-    assert "permeability must be a number in (0, 1]" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:  # a usage error: argparse exits before anything runs
+        main(["demo", "--permeability", "1", "0"])
+    assert exc.value.code == 2 and "permeability must be a number in (0, 1]" in capsys.readouterr().err

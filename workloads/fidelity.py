@@ -1,7 +1,9 @@
 """Accuracy against energy: a real model's attention through the HPU at several permeabilities.
 
 For each p, every attention layer of the model runs through the HPU numerics
-(:mod:`workloads._hf_attention`), sentence by sentence, unpadded.  Measured:
+(:mod:`workloads._hf_attention`), text by text (sentences or passages of
+consecutive sentences), unpadded, for each gate: contract v1's token gate and
+v2's tile gate at one or more tile sizes.  Measured:
 
 * per layer and head: cosine similarity and max absolute error of the HPU
   attention output against float64 softmax attention on the same inputs;
@@ -24,9 +26,10 @@ from hpu_model import spec
 from hpu_model.errors import HPUError
 
 from ._hf_attention import AttentionTap
+from ._hpu_attention import TOKEN, Gate
 from ._hpu_attention import backend as get_backend
 
-__all__ = ["DEFAULT_PERMEABILITIES", "EnergyModel", "measure", "nearest_neighbours", "embedding_metrics"]
+__all__ = ["DEFAULT_PERMEABILITIES", "EnergyModel", "Gate", "measure", "nearest_neighbours", "embedding_metrics"]
 
 DEFAULT_PERMEABILITIES = (1.0, 0.75, 0.5, 0.25)
 
@@ -72,15 +75,30 @@ class EnergyModel:
             raise spec.SpecError(f"manifest {self.manifest} is for {got}, this run needs {want}")
         return m
 
-    def head(self, n: int, permeability_q16: int, manifest: dict | None = None) -> dict:
+    @staticmethod
+    def check_gate(gate: Gate) -> None:
+        """Refuse a gate that this checkout's cycle model cannot price."""
+        import inspect
+
+        from hpu_model import perf
+
+        if gate.name != "token" and "gate" not in inspect.signature(perf.predict).parameters:
+            raise _NoTileCycles("the cycle model (hpu_model.perf) has no tile gate yet")
+
+    def head(self, n: int, permeability_q16: int, manifest: dict | None = None, gate: Gate = TOKEN) -> dict:
         """Cycles and energy (pJ) of one non-causal head run with n queries and n keys."""
         from hpu_model import perf
         from power import energy
 
+        self.check_gate(gate)
         pred = perf.predict(head_dim=self.head_dim, lanes=self.lanes, max_seq=self.max_seq, n_q=n, n_k=n,
-                            permeability_q16=permeability_q16, causal=False)
+                            permeability_q16=permeability_q16, causal=False, **gate.kwargs())
         e = energy.from_activity(manifest or self.power_manifest(), pred.unit_active, pred.cycles)
         return {"cycles": int(pred.cycles), "energy_pj": float(e["totals"]["total"])}
+
+
+class _NoTileCycles(HPUError):
+    """The cycle model of this checkout cannot price the tile gate."""
 
 
 @functools.cache
@@ -90,13 +108,14 @@ def _built_manifest(head_dim: int, lanes: int, max_seq: int):
     return build_manifest(head_dim=head_dim, lanes=lanes, max_seq=max_seq)
 
 
-def _energy_for(model: EnergyModel | None, lengths: list[int], p16: int) -> dict:
-    """Mean cycles and energy per head run over the sentences' lengths, or why they are missing."""
+def _energy_for(model: EnergyModel | None, lengths: list[int], p16: int, gate: Gate = TOKEN) -> dict:
+    """Mean cycles and energy per head run over the texts' lengths, or why they are missing."""
     if model is None:
         return {"missing": "energy not requested"}
     try:
+        model.check_gate(gate)
         manifest = model.power_manifest()
-        per_len = {n: model.head(n, p16, manifest) for n in sorted(set(lengths))}
+        per_len = {n: model.head(n, p16, manifest, gate) for n in sorted(set(lengths))}
     except ImportError as exc:
         return {"missing": f"cycle model or energy table not available ({exc})"}
     except HPUError as exc:  # the accuracy side still stands; the report says why energy is absent
@@ -113,14 +132,14 @@ def _head_table(tap: AttentionTap) -> list[dict]:
 
 
 def measure(model, sentences: list[str], permeabilities=DEFAULT_PERMEABILITIES, *, backend: str = "golden",
-            energy: EnergyModel | None = None, progress=None) -> dict:
-    """Fidelity and energy of ``model`` with HPU attention at each permeability, as a JSON-ready dict.
+            energy: EnergyModel | None = None, progress=None, gates=(TOKEN,), unit: str = "sentences") -> dict:
+    """Fidelity and energy of ``model`` with HPU attention at each gate and permeability, as a JSON-ready dict.
 
     Parameters
     ----------
     model : workloads.minilm.Model
     sentences : list of str
-        The corpus; at least two sentences for the nearest-neighbour measure.
+        The corpus (sentences or passages); at least two for the nearest-neighbour measure.
     permeabilities : sequence of float
         Values of p in (0, 1].
     backend : {"golden", "kernel"}
@@ -128,7 +147,11 @@ def measure(model, sentences: list[str], permeabilities=DEFAULT_PERMEABILITIES, 
     energy : EnergyModel or None
         Geometry for the cycle and energy figures; None leaves them out.
     progress : callable or None
-        Called with one line of text per finished permeability.
+        Called with one line of text per finished (gate, permeability).
+    gates : sequence of Gate
+        One result row per gate and permeability, in this order.
+    unit : str
+        What one text is ("sentences" or "passages"), for the report.
     """
     attention = get_backend(backend)
     p16s = [spec.permeability_q16(p) for p in permeabilities]
@@ -136,24 +159,27 @@ def measure(model, sentences: list[str], permeabilities=DEFAULT_PERMEABILITIES, 
     t0 = time.perf_counter()
     base = model.embed(sentences)
     rows = []
-    for p, p16 in zip(permeabilities, p16s):
-        tap = AttentionTap(permeability_q16=p16, attention=attention)
-        emb = model.embed(sentences, tap)
-        heads = _head_table(tap)
-        row = {"permeability": float(p), "permeability_q16": p16, **embedding_metrics(base, emb),
-               "head_cosine_mean": float(np.mean([h["cosine_mean"] for h in heads])),
-               "head_cosine_min": float(np.min([h["cosine_min"] for h in heads])),
-               "head_max_error": float(np.max([h["max_error"] for h in heads])),
-               "kept_fraction": float(np.sum([spec.keep_count(n, p16).item() * n for n in lengths])
-                                      / np.sum(np.square(lengths))),
-               **_energy_for(energy, lengths, p16), "heads": heads}
-        rows.append(row)
-        if progress:
-            cost = (f"{row['energy_pj_per_head'] / 1e3:.2f} nJ/head" if "energy_pj_per_head" in row
-                    else row["missing"])
-            progress(f"p={p:g}: embedding cosine {row['embedding_cosine_mean']:.5f}, "
-                     f"nearest neighbour kept {100 * row['nn_same_fraction']:.1f}%, {cost}")
+    for gate in gates:
+        for p, p16 in zip(permeabilities, p16s):
+            tap = AttentionTap(permeability_q16=p16, attention=attention, gate=gate)
+            emb = model.embed(sentences, tap)
+            heads = _head_table(tap)
+            row = {"gate": gate.name, "tile": gate.tile, "block": gate.block, "label": gate.label,
+                   "permeability": float(p), "permeability_q16": p16, **embedding_metrics(base, emb),
+                   "head_cosine_mean": float(np.mean([h["cosine_mean"] for h in heads])),
+                   "head_cosine_min": float(np.min([h["cosine_min"] for h in heads])),
+                   "head_max_error": float(np.max([h["max_error"] for h in heads])),
+                   "kept_fraction": tap.kept_keys / tap.visible_keys,
+                   **_energy_for(energy, lengths, p16, gate), "heads": heads}
+            rows.append(row)
+            if progress:
+                cost = (f"{row['energy_pj_per_head'] / 1e3:.2f} nJ/head" if "energy_pj_per_head" in row
+                        else row["missing"])
+                progress(f"{gate.label} p={p:g}: embedding cosine {row['embedding_cosine_mean']:.5f}, "
+                         f"keys kept {100 * row['kept_fraction']:.1f}%, "
+                         f"nearest neighbour kept {100 * row['nn_same_fraction']:.1f}%, {cost}")
     return {"model": model.name, "backend": backend, "spec_version": spec.SPEC_VERSION,
+            "spec_v2_version": spec.SPEC_V2_VERSION, "unit": unit,
             "sentences": len(sentences), "layers": model.layers, "heads": model.heads, "head_dim": model.head_dim,
             "head_runs_per_p": len(sentences) * model.layers * model.heads,
             "tokens": {"min": min(lengths), "mean": float(np.mean(lengths)), "max": max(lengths)},

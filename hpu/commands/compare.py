@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
+
 from hpu._inputs import workload_inputs
-from hpu.options import WORKLOAD_OPTIONS, add_options
+from hpu.options import WORKLOAD_OPTIONS, add_options, per_run_path
 from hpu_model import spec
 from hpu_model.artifacts import atomic_write_json
 
@@ -38,7 +40,7 @@ def render(report: dict) -> str:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(record=True, width=120)
+    console = Console(record=True, width=120, file=io.StringIO())  # recorded, not printed: the caller prints it
     t = Table(title="bit-exactness")
     for col in ("pair", "bit-exact", "mismatches", "first mismatch"):
         t.add_column(col)
@@ -76,19 +78,23 @@ def run(args) -> int:
     from hpu._progress import cycle_progress
 
     w = workload_inputs(args)
-    p16 = spec.permeability_q16(args.permeability)
-    with cycle_progress(f"simulating ({args.simulator})") as progress:
-        report = compare(w["q"], w["k"], w["v"], c=w["c"], r=w["r"], permeability_q16=p16, causal=w["causal"],
-                         lanes=args.lanes, max_seq=args.max_seq, stalls=args.stalls, seed=args.seed, skip=args.skip,
-                         vcd=args.vcd, vcd_window=args.vcd_window, vcd_signals=args.vcd_signals,
-                         simulator=args.simulator, testbench=args.testbench, progress=progress)
-    p = report["params"]
-    print(f"hpu compare: {p['heads']} head(s) x {p['n_q']} queries x {p['n_k']} keys, D={p['head_dim']}, "
-          f"L={p['lanes']}, N_MAX={p['max_seq']}, p={args.permeability} (P16={p16}), causal={p['causal']}, "
-          f"C={p['c']}, R={p['r']}")
-    print(render(report), end="")
-    print("PASS: all parts agree bit for bit" if report["ok"] else "FAIL: mismatch")
+    reports = []
+    for p in args.permeability:
+        p16 = spec.permeability_q16(p)
+        with cycle_progress(f"simulating ({args.simulator}, p={p:g})") as progress:
+            report = compare(w["q"], w["k"], w["v"], c=w["c"], r=w["r"], permeability_q16=p16, causal=w["causal"],
+                             lanes=args.lanes, max_seq=args.max_seq, stalls=args.stalls, seed=args.seed,
+                             skip=args.skip, vcd=per_run_path(args.vcd, p, len(args.permeability)),
+                             vcd_window=args.vcd_window, vcd_signals=args.vcd_signals, simulator=args.simulator,
+                             testbench=args.testbench, progress=progress)
+        reports.append(report)
+        q = report["params"]
+        print(f"hpu compare: {q['heads']} head(s) x {q['n_q']} queries x {q['n_k']} keys, D={q['head_dim']}, "
+              f"L={q['lanes']}, N_MAX={q['max_seq']}, p={p:g} (P16={p16}), causal={q['causal']}, "
+              f"C={q['c']}, R={q['r']}")
+        print(render(report), end="")
+        print("PASS: all parts agree bit for bit" if report["ok"] else "FAIL: mismatch")
     if args.json:
-        atomic_write_json(args.json, {"command": "compare", **report})
+        atomic_write_json(args.json, {"command": "compare", "runs": reports})
         print(f"wrote {args.json}")
-    return 0 if report["ok"] else 1
+    return 0 if all(r["ok"] for r in reports) else 1

@@ -21,31 +21,27 @@ def register(sub) -> None:
                     "them bit for bit, analyse the VCDs for silent ratio and energy, and write "
                     "OUT/<timestamp>-demo/ (index.html, report.md, summary.json, figures). Exit status 1 if any "
                     "pair of implementations disagrees.")
-    p.add_argument("--out", metavar="DIR", default="reports",
-                   help="parent folder of the new report folder (default %(default)s; never overwritten)")
-    p.add_argument("--large", action="store_true",
+    add_options(p, "out", "json")
+    p.add_argument("--large", action=argparse.BooleanOptionalAction, default=False,
                    help=f"bigger workload: n={LARGE.seq}, {LARGE.heads} heads, "
                         f"p={', '.join(f'{p:g}' for p in LARGE.permeabilities)} (several times longer)")
-    add_options(p, "seq", "heads", "head-dim", "lanes", "seed", seq=None, heads=None, head_dim=None, lanes=None)
-    for action in p._actions:  # the demo's own defaults, not the shared ones
-        if action.dest in ("seq", "heads", "head_dim", "lanes"):
-            action.help = (action.help.split(" (")[0] + f" (default {getattr(DEFAULT, action.dest)}, "
-                           f"with --large {getattr(LARGE, action.dest)})")
-    p.add_argument("--permeabilities", metavar="P,P,...", default=None,
-                   help="comma-separated permeabilities, first is the baseline of every ratio (default "
-                        f"{','.join(f'{p:g}' for p in DEFAULT.permeabilities)})")
+    demo_default = {name: f"default {getattr(DEFAULT, name.replace('-', '_'))}, with --large "
+                          f"{getattr(LARGE, name.replace('-', '_'))}" for name in ("seq", "heads", "head-dim", "lanes")}
+    add_options(p, "seq", "heads", "head-dim", "lanes", "seed", design=True, defaults_text=demo_default,
+                seq=None, heads=None, head_dim=None, lanes=None)
+    perms = " ".join(f"{p:g}" for p in DEFAULT.permeabilities)
+    add_options(p, "permeability", defaults_text={"permeability": f"the first is the baseline of every ratio; "
+                                                                  f"default {perms}"}, permeability=None)
     p.set_defaults(func=run)
 
 
 def config(args):
     """The demo workload: defaults (or --large), then any option given on the command line."""
     from hpu.demo import DEFAULT, LARGE
-    from hpu.options import permeability
-
     cfg = LARGE if args.large else DEFAULT
     given = {k: getattr(args, k) for k in ("seq", "heads", "head_dim", "lanes", "seed") if getattr(args, k) is not None}
-    if args.permeabilities:
-        given["permeabilities"] = tuple(permeability(x) for x in args.permeabilities.split(","))
+    if args.permeability:
+        given["permeabilities"] = tuple(args.permeability)
     return replace(cfg, **given)
 
 
@@ -76,6 +72,11 @@ def run(args) -> int:
                   f"energy x{r['energy_ratio']:.2f}, cycles x{r['cycles_ratio']:.2f}")
     console.print(t)
     console.print(f"report: {folder / 'index.html'}  ({summary['wall_s']:.0f} s)")
+    if args.json:
+        from hpu_model.artifacts import atomic_write_json
+
+        atomic_write_json(args.json, summary)
+        console.print(f"wrote {args.json}")
     if not summary["all_bit_exact"]:
         console.print("MISMATCH: the implementations disagree; see the report's first table")
         return 1

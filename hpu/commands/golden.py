@@ -48,15 +48,19 @@ def run(args) -> int:
 
     w = random_workload(heads=args.heads, n_q=args.queries, n_k=args.seq, head_dim=args.head_dim,
                         causal=args.causal, seed=args.seed)
-    s = summarize(w, args.permeability)
     print(f"golden model: {w.heads} heads x {w.q.shape[-2]} queries x {w.k.shape[-2]} keys, D={w.q.shape[-1]}, "
-          f"causal={w.causal}, p={args.permeability} (P16={s['permeability_q16']}), C={w.c}, R={w.r}")
-    print(f"  kept keys        {s['kept']} of {s['visible']} ({100 * s['kept_fraction']:.1f}%)")
-    print(f"  vs float, same gate  cosine {s['cosine_vs_float_same_mask']:.7f}, "
-          f"max error {s['max_abs_error_lsb']:.2f} output LSB (1/256 of V's LSB)")
-    print(f"  vs float, dense      cosine {s['cosine_vs_float_dense']:.5f}")
-    print(f"  speed            {s['rows_per_second']:.0f} query rows/s")
+          f"causal={w.causal}, C={w.c}, R={w.r}")
+    runs = []
+    for p in args.permeability:
+        s = summarize(w, p)
+        runs.append(s)
+        print(f"  p={p:g} (P16={s['permeability_q16']})")
+        print(f"    kept keys            {s['kept']} of {s['visible']} ({100 * s['kept_fraction']:.1f}%)")
+        print(f"    vs float, same gate  cosine {s['cosine_vs_float_same_mask']:.7f}, "
+              f"max error {s['max_abs_error_lsb']:.2f} output LSB (1/256 of V's LSB)")
+        print(f"    vs float, dense      cosine {s['cosine_vs_float_dense']:.5f}")
+        print(f"    speed                {s['rows_per_second']:.0f} query rows/s")
     if args.json:
-        atomic_write_json(args.json, {"command": "golden", "args": vars(args) | {"func": None}, **s})
+        atomic_write_json(args.json, {"command": "golden", "args": vars(args) | {"func": None}, "runs": runs})
         print(f"  wrote {args.json}")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hpu._waveform import analyze_run
-from hpu.options import add_reading_options
+from hpu.options import add_options, add_reading_options
 
 
 def register(sub) -> None:
@@ -16,8 +16,7 @@ def register(sub) -> None:
                    help="run records from `hpu power --json`, or waveforms (analysed with --manifest); "
                         "the first run is the baseline of the ratios")
     add_reading_options(p)
-    p.add_argument("--out", metavar="DIR", default="reports", help="base folder (default %(default)s); "
-                   "the report goes to a new subfolder")
+    add_options(p, "out", "json")
     p.add_argument("--title", default="HPU power and dark-silicon report")
     p.set_defaults(func=run)
 
@@ -40,4 +39,9 @@ def run(args) -> int:
         print(f"  {r['label']}: {r['cycles']} cycles, silent ratio {r['silent_ratio']['design']:.1%}, "
               f"energy {r['energy']['totals']['total']:.4g} pJ "
               f"(x{r['energy']['totals']['total'] / records[0]['energy']['totals']['total']:.3f})")
+    if args.json:
+        from hpu_model.artifacts import atomic_write_json
+
+        atomic_write_json(args.json, {"command": "report", "folder": str(folder), "runs": records})
+        print(f"wrote {args.json}")
     return 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hpu._inputs import workload_inputs
-from hpu.options import WORKLOAD_OPTIONS, add_options
+from hpu.options import WORKLOAD_OPTIONS, add_options, per_run_path
 from hpu_model import spec
 from hpu_model.artifacts import atomic_write_json
 
@@ -28,19 +28,28 @@ def _predicted(res) -> int | None:
 
 
 def run(args) -> int:
+    w = workload_inputs(args)
+    records = [_run_one(args, w, p) for p in args.permeability]
+    if args.json:
+        atomic_write_json(args.json, {"command": "sim", "runs": records})
+        print(f"  wrote {args.json}")
+    return 0 if all(r["passed"] for r in records) else 1
+
+
+def _run_one(args, w, permeability: float) -> dict:
     from cosim.sim import simulate
     from hpu._progress import cycle_progress
 
-    w = workload_inputs(args)
-    p16 = spec.permeability_q16(args.permeability)
-    with cycle_progress(f"simulating ({args.simulator})") as progress:
+    p16 = spec.permeability_q16(permeability)
+    with cycle_progress(f"simulating ({args.simulator}, p={permeability:g})") as progress:
         res = simulate(w["q"], w["k"], w["v"], c=w["c"], r=w["r"], permeability_q16=p16, causal=w["causal"],
-                       lanes=args.lanes, max_seq=args.max_seq, stalls=args.stalls, seed=args.seed, vcd=args.vcd,
+                       lanes=args.lanes, max_seq=args.max_seq, stalls=args.stalls, seed=args.seed,
+                       vcd=per_run_path(args.vcd, permeability, len(args.permeability)),
                        vcd_window=args.vcd_window, vcd_signals=args.vcd_signals, simulator=args.simulator,
                        testbench=args.testbench, progress=progress)
     p, pred = res.params, _predicted(res)
     print(f"hpu sim: {p['heads']} head(s) x {p['n_q']} queries x {p['n_k']} keys, D={p['head_dim']}, "
-          f"L={p['lanes']}, N_MAX={p['max_seq']}, p={args.permeability} (P16={p16}), causal={p['causal']}, "
+          f"L={p['lanes']}, N_MAX={p['max_seq']}, p={permeability:g} (P16={p16}), causal={p['causal']}, "
           f"stalls={p['stalls']}, simulator={p['simulator']} ({p['testbench']} testbench)")
     for h, (cyc, start) in enumerate(zip(res.cycles, res.start_cycles)):
         tail = "" if pred is None else f" (cycle model {pred}{'' if cyc == pred else ', differs'})"
@@ -57,11 +66,7 @@ def run(args) -> int:
         print(f"  FAIL: {res.mismatches} O values differ from the golden model; first at head {fm['head']} "
               f"row {fm['row']} column {fm['col']}: {fm['value']} vs expected {fm['expected']} "
               f"(hpu compare says which stage diverged)")
-    if args.json:
-        atomic_write_json(args.json, {"command": "sim", "params": p, "cycles": res.cycles, "predicted_cycles": pred,
-                                      "start_cycles": res.start_cycles, "passed": res.passed,
-                                      "mismatches": res.mismatches, "first_mismatch": res.first_mismatch,
-                                      "cycles_per_second": res.cycles_per_second, "wall_s": res.wall_s,
-                                      "vcd": res.vcd, "verilog": res.verilog, "manifest": res.manifest})
-        print(f"  wrote {args.json}")
-    return 0 if res.passed else 1
+    return {"params": p, "cycles": res.cycles, "predicted_cycles": pred, "start_cycles": res.start_cycles,
+            "passed": res.passed, "mismatches": res.mismatches, "first_mismatch": res.first_mismatch,
+            "cycles_per_second": res.cycles_per_second, "wall_s": res.wall_s, "vcd": res.vcd,
+            "verilog": res.verilog, "manifest": res.manifest}

@@ -125,9 +125,8 @@ def test_exp_unit_matches_t_and_e(c, r):
     for m, s, _, _ in rows:
         for g0 in range(0, N, L):
             cycles.append({"en": 1, "valid": (1 << L) - 1, "m": m, "c": c, "r": r,
-                           **{f"s[{i}]": s[min(g0 + i, N - 1)] for i in range(L)},
-                           **{f"j[{i}]": g0 + i for i in range(L)}})
-    ts = run_unit(ExpScale(G), cycles, lambda get: [get(f"t[{i}]") for i in range(L)])[1:]
+                           **{f"s[{i}]": s[min(g0 + i, N - 1)] for i in range(L)}})
+    ts = run_unit(ExpScale(G), cycles, lambda get: [get(f"t[{i}]") for i in range(L)], clocked=False)[:-1]
     lut_cycles = [{"en": 1, "valid": (1 << L) - 1, **{f"t[{i}]": t for i, t in enumerate(tl)}} for tl in ts]
     es = run_unit(ExpLUT(G), lut_cycles, lambda get: [get(f"e[{i}]") for i in range(L)])[1:]
     pos = 0
@@ -140,14 +139,18 @@ def test_exp_unit_matches_t_and_e(c, r):
 
 
 def test_exp_lanes_hold_when_not_valid():
-    """A lane without a kept key keeps its registers (operand isolation for the PV lane behind it)."""
-    cyc = [{"en": 1, "valid": 0b111, "m": 100, "c": 256, "r": 0, **{f"s[{i}]": 90 + i for i in range(L)},
+    """A lane without a kept key gives t = 0 and keeps its e and j (operand isolation for its PV lane)."""
+    cyc = [{"en": 1, "valid": 0b111, "m": 100, "c": 256, "r": 0, **{f"s[{i}]": 90 + i for i in range(L)}},
+           {"en": 1, "valid": 0b001, "m": 100, "c": 256, "r": 0, **{f"s[{i}]": 50 for i in range(L)}}]
+    ts = run_unit(ExpScale(G), cyc, lambda get: [get(f"t[{i}]") for i in range(L)], clocked=False)
+    assert ts[0] == [(100 - 90 - i) * 256 for i in range(L)]
+    assert ts[1] == [min((100 - 50) * 256, spec.T_CUTOFF)] + [0] * (L - 1)
+    lut = [{"en": 1, "valid": 0b111, **{f"t[{i}]": 256 * (i + 1) for i in range(L)},
             **{f"j[{i}]": i for i in range(L)}},
-           {"en": 1, "valid": 0b001, "m": 100, "c": 256, "r": 0, **{f"s[{i}]": 50 for i in range(L)},
-            **{f"j[{i}]": 7 for i in range(L)}}]
-    seen = run_unit(ExpScale(G), cyc, lambda get: [(get(f"t[{i}]"), get(f"j_out[{i}]")) for i in range(L)])
-    assert seen[1] == [((100 - 90 - i) * 256, i) for i in range(L)]
-    assert seen[2] == [(min((100 - 50) * 256, spec.T_CUTOFF), 7)] + seen[1][1:]
+           {"en": 1, "valid": 0b001, **{f"t[{i}]": 0 for i in range(L)}, **{f"j[{i}]": 7 for i in range(L)}}]
+    seen = run_unit(ExpLUT(G), lut, lambda get: [(get(f"e[{i}]"), get(f"j_out[{i}]")) for i in range(L)])
+    assert seen[1] == [(spec.LUT[0] >> (i + 1), i) for i in range(L)]
+    assert seen[2] == [(spec.LUT[0], 7)] + seen[1][1:]
 
 
 def test_pv_lanes_acc_and_z_accumulate_e_times_v():

@@ -19,6 +19,7 @@ D = PARAMS["head_dim"]
 PORTS = {
     "clk": ("input", 1), "rst": ("input", 1), "cfg_n_q": ("input", 16), "cfg_n_k": ("input", 16),
     "cfg_p16": ("input", 17), "cfg_causal": ("input", 1), "cfg_c": ("input", 15), "cfg_r": ("input", 5),
+    "cfg_gate": ("input", 1),
     "start": ("input", 1), "busy": ("output", 1), "done": ("output", 1),
     **{f"{s}_tdata": ("input", 8 * D) for s in "kvq"}, **{f"{s}_tvalid": ("input", 1) for s in "kvq"},
     **{f"{s}_tready": ("output", 1) for s in "kvq"},
@@ -99,7 +100,7 @@ def test_manifest_names_exist_in_verilog(exported, modules):
         sub = modules[instances[scope]]
         assert port in [p.name for p in sub.portlist.ports]
         assert unit["class"] in {"mac8", "mul", "add32", "cmp", "lut_read", "div", "reg", "ctrl"}
-        comb_only = unit["name"].startswith("pv_lane")  # products only: pv_acc holds the sums
+        comb_only = unit["name"].startswith("pv_lane") or unit["name"] == "exp_scale"  # exp_lut, pv_acc register
         assert unit["ops"] >= 1 and unit["bits"] >= 1 and (unit["reg_bits"] == 0) == comb_only
     for mem in man["memories"]:
         for key in ("read_enable", "write_enable"):
@@ -126,23 +127,25 @@ def test_manifest_header_and_units_match_cycle_model(exported):
 
 
 def test_export_cli_and_bad_values(tmp_path, capsys):
-    assert main(["export", "--head-dim", "8", "--lanes", "1", "--max-seq", "4", "--out", str(tmp_path / "x")]) == 0
+    assert main(["export", "--head-dim", "8", "--lanes", "1", "--max-seq", "4", "--rtl-dir", str(tmp_path / "x")]) == 0
     assert (tmp_path / "x" / "hpu.v").read_text().count("module hpu(") == 1
     assert json.loads((tmp_path / "x" / "hpu.manifest.json").read_text())["params"]["lanes"] == 1
     capsys.readouterr()
     with pytest.raises(SystemExit) as exc:
-        main(["export", "--lanes", "0", "--out", str(tmp_path / "y")])
+        main(["export", "--lanes", "0", "--rtl-dir", str(tmp_path / "y")])
     assert exc.value.code == 2 and "lanes must be in 1..16" in capsys.readouterr().err
-    assert main(["export", "--head-dim", "8", "--lanes", "1", "--max-seq", "4", "--out", str(tmp_path / "x")]) == 2
+    assert main(["export", "--head-dim", "8", "--lanes", "1", "--max-seq", "4", "--rtl-dir", str(tmp_path / "x")]) == 2
     assert "already holds hpu.v and hpu.manifest.json" in capsys.readouterr().err
     (tmp_path / "file").write_text("")
-    assert main(["export", "--head-dim", "8", "--lanes", "1", "--max-seq", "4", "--out", str(tmp_path / "file")]) == 2
+    assert main(["export", "--head-dim", "8", "--lanes", "1", "--max-seq", "4",
+                 "--rtl-dir", str(tmp_path / "file")]) == 2
     assert "exists and is not a directory" in capsys.readouterr().err
 
 
 @pytest.mark.slow
 def test_synth_stat_reports_figures(tmp_path, capsys):
-    assert main(["export", "--head-dim", "8", "--lanes", "1", "--max-seq", "4", "--out", str(tmp_path), "--stat"]) == 0
+    assert main(["export", "--head-dim", "8", "--lanes", "1", "--max-seq", "4",
+                 "--rtl-dir", str(tmp_path), "--stat"]) == 0
     stat = json.loads((tmp_path / "hpu.stat.json").read_text())
     assert stat["cells"] > 1000 and stat["flip_flops"] > 100 and stat["multipliers"] >= D
     assert stat["memory_bits"] >= 2 * 4 * 8 * D
