@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         with guarded_run():  # inputs are never overwritten; SIGTERM cleans up like Ctrl-C
-            _check_paths(args)
+            _check_paths(args, _config_path(argv) or (str(DEFAULT_PATH) if DEFAULT_PATH.is_file() else None))
             return int(args.func(args) or 0)
     except HPUError as exc:
         print(f"hpu {args.command}: error: {exc}", file=sys.stderr)
@@ -118,8 +118,10 @@ def _paths(value) -> list[str]:
             for v in values if isinstance(v, (str, os.PathLike))]
 
 
-def _check_paths(args) -> None:
+def _check_paths(args, config: str | None) -> None:
     """Before any work: note every input the options name, then refuse an output that is one of them."""
+    if config:
+        note_input(config)
     for dest in INPUT_DESTS:
         for path in _paths(getattr(args, dest, None)):
             note_input(path)
