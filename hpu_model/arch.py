@@ -84,9 +84,12 @@ class Geometry:
             raise ConfigError(f"tile and block are both 0 (no tile gate) or both set, got tile={self.tile}, "
                               f"block={self.block}")
         if self.tile:
-            for name, value in (("tile T", self.tile), ("block B", self.block)):
-                if not isinstance(value, int) or value < 1 or value & (value - 1) or value > 256:
-                    raise ConfigError(f"{name} must be a power of two in [1, 256], got {value!r}")
+            try:
+                spec.check_tile_geometry(self.tile, self.block)
+            except spec.SpecError as exc:
+                raise ConfigError(str(exc)) from None
+            if self.score_lanes & (self.score_lanes - 1):
+                raise ConfigError(f"tile support needs lanes L a power of two, got {self.lanes}")
             if self.tile < self.score_lanes:
                 raise ConfigError(f"tile T must be >= the score lanes SL = 2L = {self.score_lanes}, got {self.tile}")
             if self.n_tiles > MAX_TILES:

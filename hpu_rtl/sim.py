@@ -31,6 +31,7 @@ class SimResult:
     unit_active: dict
     rows: list = field(default_factory=list)   # (i, m, k, z, r) from dbg_row_*
     keeps: list = field(default_factory=list)  # (i, j, e) from dbg_keep_*
+    tiles: list = field(default_factory=list)  # (block, tile, TS, kept) from dbg_tile_* (tile gate)
     noisy: list = field(default_factory=list)  # (cycle, unit, port): an output moved while the unit was gated
 
 
@@ -118,6 +119,9 @@ def simulate(q, k, v, *, permeability_q16: int, causal: bool = False, c: int, r:
                 outs.append(ctx.get(dut.o_tdata))
             if ctx.get(dut.dbg_row_valid):
                 res.rows.append(tuple(ctx.get(getattr(dut, f"dbg_row_{f}")) for f in ("idx", "m", "k", "z", "r")))
+            if ctx.get(dut.dbg_tile_valid):
+                res.tiles.append(tuple(ctx.get(getattr(dut, f"dbg_tile_{f}"))
+                                       for f in ("block", "idx", "score", "keep")))
             if ctx.get(dut.dbg_keep_valid):
                 res.keeps.append(tuple(ctx.get(getattr(dut, f"dbg_keep_{f}")) for f in ("row", "idx", "e")))
             await ctx.tick()
@@ -135,4 +139,5 @@ def simulate(q, k, v, *, permeability_q16: int, causal: bool = False, c: int, r:
         raise RuntimeError(f"HPU did not finish within {limit} cycles ({len(outs)} of {n_q} O rows)")
     res.o = unpack_rows(outs, d, 16).astype(np.int16)
     res.rows = [(i, m - (1 << 24) if m >> 23 else m, kk, z, rr) for i, m, kk, z, rr in res.rows]
+    res.tiles = [(b, t, ts - (1 << 24) if ts >> 23 else ts, kept) for b, t, ts, kept in res.tiles]
     return res

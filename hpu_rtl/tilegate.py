@@ -119,21 +119,22 @@ class TileRank(Unit):
     """
 
     kind = "cmp"
-    comb_outputs = ("keep",)
+    comb_outputs = ("keep", "ts_t")
 
     def __init__(self, geometry):
         g = self.g = geometry
         nt = g.n_tiles
         super().__init__({"ts": In(signed(g.score_bits)).array(nt), "t": In(range(nt)), "vis": In(range(nt + 1)),
-                          "ff": In(range(nt + 1)), "kk": In(range(nt + 1)), "keep": Out(1)}, ops=nt,
-                         bits=g.score_bits)
+                          "ff": In(range(nt + 1)), "kk": In(range(nt + 1)), "keep": Out(1),
+                          "ts_t": Out(signed(g.score_bits))}, ops=nt, bits=g.score_bits)
 
     def elaborate(self, platform):
         m = Module()
         nt = self.g.n_tiles
-        ts_t = Signal.like(self.ts[0], name="ts_t")
+        ts_t = Signal.like(self.ts[0], name="ts_sel")
         m.d.comb += ts_t.eq(Cat(*self.ts).word_select(self.t, len(self.ts[0])).as_signed()) if nt > 1 else \
             ts_t.eq(self.ts[0])
+        m.d.comb += self.ts_t.eq(Mux(self.en, ts_t, 0))
         forced_t = self.t >= self.ff
         ahead = []
         for u in range(nt):
@@ -274,6 +275,8 @@ class TileEngine:
         ranking = state == self.RANK
         m.d.comb += [rk.en.eq(ranking), rk.t.eq(tt), rk.vis.eq(vis), rk.ff.eq(ff), rk.kk.eq(kk)]
         m.d.comb += [rk.ts[t].eq(sc.ts[t]) for t in range(nt)]
+        m.d.comb += [hpu.dbg_tile_valid.eq(ranking), hpu.dbg_tile_block.eq(gb), hpu.dbg_tile_idx.eq(tt),
+                     hpu.dbg_tile_score.eq(rk.ts_t), hpu.dbg_tile_keep.eq(rk.keep)]
         with m.If(ranking):
             for s_, mp in enumerate(maps):
                 with m.If(slot == s_):

@@ -88,6 +88,9 @@ class HPU(wiring.Component):
             "dbg_row_z": Out(32), "dbg_row_r": Out(26),
             "dbg_keep_valid": Out(1), "dbg_keep_row": Out(CFG_BITS), "dbg_keep_idx": Out(CFG_BITS),
             "dbg_keep_e": Out(16),
+            # tile gate (0 without tile support): one beat per ranked tile, in the RANK pass
+            "dbg_tile_valid": Out(1), "dbg_tile_block": Out(CFG_BITS), "dbg_tile_idx": Out(CFG_BITS),
+            "dbg_tile_score": Out(24), "dbg_tile_keep": Out(1),
         })
         units = {}
         for lane in range(g.score_lanes):

@@ -27,6 +27,8 @@ PORTS = {
     "dbg_row_valid": ("output", 1), "dbg_row_idx": ("output", 16), "dbg_row_m": ("output", 24),
     "dbg_row_k": ("output", 16), "dbg_row_z": ("output", 32), "dbg_row_r": ("output", 26),
     "dbg_keep_valid": ("output", 1), "dbg_keep_row": ("output", 16), "dbg_keep_idx": ("output", 16),
+    "dbg_tile_valid": ("output", 1), "dbg_tile_block": ("output", 16), "dbg_tile_idx": ("output", 16),
+    "dbg_tile_score": ("output", 24), "dbg_tile_keep": ("output", 1),
     "dbg_keep_e": ("output", 16),
 }
 
