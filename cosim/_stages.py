@@ -2,9 +2,12 @@
 
 The taps (docs/interfaces.md section 1) give, per finished query row, the row
 max m, the kept count k, Z and r, and for kept keys (all, or a sample: at
-most once per row) their index j and e.  They
-are checked in dataflow order: scores (through m), kept count, kept set, e,
-Z, r and finally O; the first stage that differs is where the RTL diverged.
+most once per row) their index j and e; with the tile gate, per ranked tile
+(block, tile, TS, kept) when the RTL taps them.  They are checked in dataflow
+order: tile scores and kept tiles (tile gate; a tapped kept key in a tile that
+the golden model cuts is a kept-tile mismatch too), scores (through m), kept
+count, kept set, e, Z, r and finally O; the first stage that differs is where
+the RTL diverged.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ ROW_FIELDS = tuple(name for name, _, _ in TAP_RECORDS["R"][1])
 #: (key, what it checks), in dataflow order.
 STAGE_ORDER = (
     ("rows", "every query row reported once on dbg_row_*"),
+    ("ts", "tile scores TS (tile and block summaries; tile gate)"),
+    ("tiles", "kept tiles per query block (tile gate)"),
     ("m", "scores (row max m)"),
     ("k", "kept count k"),
     ("keep", "kept set"),
@@ -69,7 +74,7 @@ def read_taps(path: Path, heads: int) -> tuple[list[int], list[int], list[dict]]
     return cycles, starts, [debug_record(rows[h], kept[h]) for h in range(heads)]
 
 
-def _head(st, h: int, dbg: dict, o_rtl: np.ndarray, all_kept: bool) -> dict[str, list]:
+def _head(st, h: int, dbg: dict, o_rtl: np.ndarray, all_kept: bool, tile_geometry=None) -> dict[str, list]:
     """Per stage: list of (count, first) for head ``h``."""
     m, k, z, r = (np.asarray(getattr(st, a))[h] for a in ("m", "k", "z", "r"))
     n_q = m.shape[0]
@@ -95,6 +100,8 @@ def _head(st, h: int, dbg: dict, o_rtl: np.ndarray, all_kept: bool) -> dict[str,
                 note(name, i, int(rec[name]), int(ref[i]))
     for i in np.flatnonzero(seen != 1):
         note("rows", i, f"reported {seen[i]} times", "once")
+    if tile_geometry is not None:
+        _tile_stages(st, h, dbg, kept, note, *tile_geometry)
     got_keep = np.zeros_like(keep)
     for row, idx, ev in kept.tolist():
         if not (0 <= row < n_q and 0 <= idx < keep.shape[1]):
@@ -117,11 +124,34 @@ def _head(st, h: int, dbg: dict, o_rtl: np.ndarray, all_kept: bool) -> dict[str,
     return found
 
 
-def diverge(st, debug: list[dict], o_rtl: np.ndarray, *, all_kept: bool = False) -> dict:
+def _tile_stages(st, h: int, dbg: dict, kept_taps: np.ndarray, note, tile: int, block: int) -> None:
+    """Tile-gate stages of head ``h``: the tile taps (block, tile, TS, kept), when the RTL has them, and the
+    tiles that the tapped kept keys lie in (each must be a tile that the golden model keeps for the row's block).
+    """
+    ts, tiles = np.asarray(st.ts)[h], np.asarray(st.kept)[h]
+    n_blocks, n_tiles = tiles.shape
+    rows_per_block, keys_per_tile = block, tile
+    for b, t, score, on in np.asarray(dbg.get("tiles", np.zeros((0, 4), np.int64))).reshape(-1, 4).tolist():
+        if not (0 <= b < n_blocks and 0 <= t < n_tiles):
+            note("tiles", b * rows_per_block, f"block {b} tile {t}", f"block < {n_blocks}, tile < {n_tiles}")
+            continue
+        if score != int(ts[b, t]):
+            note("ts", b * rows_per_block, int(score), int(ts[b, t]), block=b, tile=t)
+        if bool(on) != bool(tiles[b, t]):
+            note("tiles", b * rows_per_block, bool(on), bool(tiles[b, t]), block=b, tile=t)
+    for row, idx, _ in kept_taps.tolist():
+        b, t = row // rows_per_block, idx // keys_per_tile
+        if 0 <= b < n_blocks and 0 <= t < n_tiles and not tiles[b, t]:
+            note("tiles", row, f"a key of tile {t} kept", f"tile {t} cut for block {b}", key=idx, block=b, tile=t)
+
+
+def diverge(st, debug: list[dict], o_rtl: np.ndarray, *, all_kept: bool = False, tile: int | None = None,
+            block: int | None = None) -> dict:
     """Compare golden ``Stages`` (3-D, one head per leading index) with the RTL's taps and output.
 
     ``debug`` holds one :func:`debug_record` per head.  ``all_kept``: the taps show every kept key (an RTL
-    with one lane), so a kept key missing from them is a kept-set mismatch too.
+    with one lane), so a kept key missing from them is a kept-set mismatch too.  ``tile``, ``block``: a
+    tile-gate run (``st`` is ``golden.TileStages``); its tile stages are checked first.
 
     Returns
     -------
@@ -131,7 +161,8 @@ def diverge(st, debug: list[dict], o_rtl: np.ndarray, *, all_kept: bool = False)
     """
     total = {name: {"mismatches": 0, "first": None} for name, _ in STAGE_ORDER}
     for h, dbg in enumerate(debug):
-        for name, (count, first) in _head(st, h, dbg, np.asarray(o_rtl)[h], all_kept).items():
+        geometry = None if tile is None else (tile, block)
+        for name, (count, first) in _head(st, h, dbg, np.asarray(o_rtl)[h], all_kept, geometry).items():
             total[name]["mismatches"] += count
             if total[name]["first"] is None:
                 total[name]["first"] = first

@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from .errors import ExploreError
-from .evaluate import Context, evaluate_batch
+from .evaluate import Context, evaluate_batch, warm
 
 __all__ = ["Engine", "connect", "run_batches"]
 
@@ -61,7 +61,7 @@ def connect(scheduler: str | None = None, *, workers: int | None = None, process
             cluster = LocalCluster(n_workers=1, threads_per_worker=n, processes=False, dashboard_address=None,
                                    silence_logs=logging.ERROR)
             what = f"LocalCluster: 1 in-process worker x {n} thread{'s' if n > 1 else ''}"
-        return Engine(Client(cluster), cluster, what, n)
+        return _warmed(Engine(Client(cluster), cluster, what, n))
     if not scheduler.startswith(("tcp://", "tls://", "ws://", "wss://", "inproc://", "ucx://")):
         raise ExploreError(f"--scheduler must be an address like tcp://host:8786, got {scheduler!r}")
     try:
@@ -74,7 +74,18 @@ def connect(scheduler: str | None = None, *, workers: int | None = None, process
         client.close()
         raise ExploreError(f"the Dask scheduler at {scheduler} has no workers; start some with "
                            f"dask-worker {scheduler}")
-    return Engine(client, None, f"Dask scheduler {scheduler}: {n} workers", n)
+    return _warmed(Engine(client, None, f"Dask scheduler {scheduler}: {n} workers", n))
+
+
+def _warmed(engine: Engine) -> Engine:
+    """Import the models on every worker now: a worker without the toolkit is one clear error, not a hang."""
+    try:
+        engine.client.run(warm)
+    except (ImportError, ModuleNotFoundError) as exc:
+        engine.close()
+        raise ExploreError(f"a Dask worker cannot import the toolkit ({exc}); install it on every worker "
+                           "(pip install hpu-codesign)") from None
+    return engine
 
 
 @dataclass

@@ -25,11 +25,12 @@ from pathlib import Path
 import numpy as np
 
 from hpu_model import perf, spec
+from hpu_model.arch import PV_DEPTH
 
 __all__ = ["PERF_DIGEST", "available", "predict_many", "LinearEnergy"]
 
 #: sha256 (first 16 hex digits) of the hpu_model/perf.py this module transcribes
-PERF_DIGEST = "3f0d7c284d0495b4"
+PERF_DIGEST = "771018205e846930"
 
 
 @functools.cache
@@ -44,10 +45,10 @@ def _ceil(a, b):
 
 
 def predict_many(head_dim, lanes, max_seq, n_q, n_k, p16, causal) -> dict:
-    """Cycles and unit active cycles of R runs (each argument an int array [R], causal bool [R]).
+    """Token-gate cycles and unit active cycles of R runs (each argument an int array [R], causal bool [R]).
 
-    Returns ``{"cycles": int64 [R], "unit_active": {name: int64 [R]}}``; units of lanes a run does not
-    have (lane >= L) are 0.  Runs are checked as ``perf.predict`` checks them.
+    Returns ``{"cycles": int64 [R], "unit_active": {name: int64 [R]}}``; units a run's design does not
+    have (lane numbers past its SL or L) are 0.  Runs are checked as ``perf.predict`` checks them.
     """
     d = np.asarray(head_dim, np.int64)
     L = np.asarray(lanes, np.int64)
@@ -55,13 +56,14 @@ def predict_many(head_dim, lanes, max_seq, n_q, n_k, p16, causal) -> dict:
     nk = np.asarray(n_k, np.int64)
     p16 = np.asarray(p16, np.int64)
     causal = np.asarray(causal, bool)
-    for i in range(len(d)):
-        g = perf.Geometry(int(d[i]), int(L[i]), int(max_seq[i]))
-        g.check_run(int(nq[i]), int(nk[i]), int(p16[i]), bool(causal[i]))
     R = len(d)
-    score_bits = np.array([spec.score_bits(int(x)) for x in d], np.int64)
-    passes = _ceil(score_bits, perf.RADIX_BITS)
-    recip = spec.recip_bits()
+    geoms = [perf.Geometry(int(d[i]), int(L[i]), int(max_seq[i])) for i in range(R)]
+    for i, g in enumerate(geoms):
+        g.check_run(int(nq[i]), int(nk[i]), int(p16[i]), bool(causal[i]))
+    SL = np.array([g.score_lanes for g in geoms], np.int64)
+    passes = np.array([g.passes for g in geoms], np.int64)
+    sel_words = np.array([g.sel_words for g in geoms], np.int64)
+    div = np.array([g.div_steps for g in geoms], np.int64)
     load = nk + 1
     n_st = len(perf.STAGES)
     prev_go = np.full((n_st, R), -1, np.int64)
@@ -72,12 +74,12 @@ def predict_many(head_dim, lanes, max_seq, n_q, n_k, p16, causal) -> dict:
     live = i < nq[:, None]
     nv = np.where(causal[:, None], i + (nk - nq + 1)[:, None], nk[:, None])
     nv = np.where(live, nv, 1)
-    k = np.clip((nv * p16[:, None] + (spec.P16_ONE - 1)) >> 16, 1, nv)
-    groups = _ceil(nv, L[:, None])
+    k = spec.keep_count(nv, p16[:, None])
+    groups = _ceil(nv, SL[:, None])
     kgroups = _ceil(k, L[:, None])
-    select = np.where(k == nv, 1, passes[:, None] * (_ceil(groups, perf.SEL_WORDS) + 1) + 1)
-    steps = np.stack([groups + 2, select, groups + 1, kgroups + perf.PV_DEPTH,
-                      np.full_like(groups, recip), np.zeros_like(groups)])  # [6, R, rows]
+    select = np.where(k == nv, 1, passes[:, None] * (_ceil(groups, sel_words[:, None]) + 1) + 1)
+    steps = np.stack([groups + 2, select, groups + 1, kgroups + PV_DEPTH,
+                      np.broadcast_to(div[:, None], groups.shape), np.zeros_like(groups)])  # [6, R, rows]
     for r in range(rows):
         on = live[:, r]
         dr = steps[:, :, r]
@@ -89,24 +91,24 @@ def predict_many(head_dim, lanes, max_seq, n_q, n_k, p16, causal) -> dict:
             if s:
                 t = np.maximum(t, go[s - 1] + dr[s - 1] + 1)
             if r and s + 1 < n_st:
-                t = np.maximum(t, prev_go[s + 1] + 1)
+                t = np.maximum(t, prev_go[s + 1])
             go[s] = t
         prev_go = np.where(on, go, prev_go)
         prev_d = np.where(on, dr, prev_d)
     cycles = prev_go[-1] + 2
     lv = live.astype(np.int64)
     active = {}
+    for lane in range(int(SL.max())):
+        sl = np.where(nv > lane, (nv - lane + SL[:, None] - 1) // SL[:, None], 0) * lv
+        active[f"score_lane{lane}"] = np.where(lane < SL, sl.sum(1), 0)
     for lane in range(int(L.max())):
-        has = lane < L
-        sl = np.where(nv > lane, (nv - lane + L[:, None] - 1) // L[:, None], 0) * lv
         pl = np.where(k > lane, (k - lane + L[:, None] - 1) // L[:, None], 0) * lv
-        active[f"score_lane{lane}"] = np.where(has, sl.sum(1), 0)
-        active[f"pv_lane{lane}"] = np.where(has, pl.sum(1), 0)
+        active[f"pv_lane{lane}"] = np.where(lane < L, pl.sum(1), 0)
     g_sum = (groups * lv).sum(1)
     kg_sum = (kgroups * lv).sum(1)
     active |= {"row_max": g_sum, "selector": (np.where(k == nv, 0, select - 1) * lv).sum(1), "emit": g_sum,
-               "exp_scale": kg_sum, "exp_lut": kg_sum, "z_acc": kg_sum, "pv_reduce": nq, "divider": recip * nq,
-               "normalizer": nq}
+               "exp_scale": kg_sum, "exp_lut": kg_sum, "z_acc": kg_sum, "pv_acc": kg_sum, "pv_hold": nq,
+               "divider": div * nq, "normalizer": nq}
     return {"cycles": cycles, "unit_active": active}
 
 
@@ -124,10 +126,14 @@ class LinearEnergy:
         self.names = list(names)
         zero = dict.fromkeys(self.names, 0)
         big = 1 << 20  # probe at a large cycle count: the coefficients are per cycle
-        base = self._direct(zero, big)["totals"]["total"]
-        self.c0 = base / big
-        self.coef = np.array([(self._direct(zero | {u: big}, big)["totals"]["total"] - base) / big
-                              for u in self.names])
+        e0 = self._direct(zero, big)
+        self.c0 = e0["totals"]["total"] / big
+        try:  # two probes when the breakdown has per-unit totals (units are independent in it)
+            e1 = self._direct(dict.fromkeys(self.names, big), big)
+            self.coef = np.array([(e1["units"][u]["total"] - e0["units"][u]["total"]) / big for u in self.names])
+        except (KeyError, TypeError):  # else one probe per unit
+            self.coef = np.array([(self._direct(zero | {u: big}, big)["totals"]["total"] - e0["totals"]["total"])
+                                  / big for u in self.names])
 
     def __call__(self, cycles: np.ndarray, active: dict) -> np.ndarray:
         a = np.stack([np.asarray(active[u], np.float64) for u in self.names])

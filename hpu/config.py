@@ -13,7 +13,12 @@ Top-level keys apply to every subcommand that has that option; a table such as
 
 Values go through the same parsers as the flags (same ranges, same messages),
 and flags on the command line win over the file: a boolean set in the file is
-turned off again with ``--no-NAME``.
+turned off again with ``--no-NAME``.  An option taking ``NAME=VALUES`` items
+(``hpu explore --grid``) may be given as a table::
+
+    [explore.grid]
+    lanes = [4, 8, 16]            # --grid lanes=4,8,16
+    permeability = "1:0.25:-0.25" # --grid permeability=1:0.25:-0.25
 """
 
 from __future__ import annotations
@@ -36,7 +41,20 @@ class ConfigFileError(HPUError):
     """A config file that cannot be read or names an unknown option."""
 
 
+def _toml_text(v) -> str:
+    """A TOML value as the command line spells it: true/false, lists with commas, {lo, hi} as lo:hi."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, list):
+        return ",".join(_toml_text(x) for x in v)
+    if isinstance(v, dict) and set(v) == {"lo", "hi"}:
+        return f"{_toml_text(v['lo'])}:{_toml_text(v['hi'])}"
+    return str(v)
+
+
 def _tokens(key: str, value, option: OptionInfo, where: str) -> list[str]:
+    if isinstance(value, dict) and option.action.metavar == "NAME=VALUES":  # a table, e.g. [explore.grid]
+        return [f"--{key}", *(f"{k}={_toml_text(v)}" for k, v in value.items())]
     if option.kind == "flag":
         if not isinstance(value, bool):
             raise ConfigFileError(f"{where}: '{key}' must be true or false, got {value!r}")

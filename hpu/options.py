@@ -9,9 +9,14 @@ from __future__ import annotations
 import argparse
 
 from hpu_model import limits, spec
+from hpu_model.limits import int_in, limited, permeability, power_of_two
 
 __all__ = ["add_options", "check_run_list", "add_model_options", "add_reading_options", "int_in", "limited",
-           "per_run_path", "permeability", "power_of_two", "WORKLOAD_OPTIONS", "INPUT_DESTS", "OUTPUT_DESTS"]
+           "per_run_path", "permeability", "power_of_two", "gate_kwargs", "GATE_OPTIONS", "WORKLOAD_OPTIONS",
+           "INPUT_DESTS", "OUTPUT_DESTS"]
+
+#: The tile gate's default tile size T (``--tile``); B defaults to T.
+DEFAULT_TILE = 32
 
 #: options (argparse dests) that name files a command reads, and files it writes: ``hpu.cli`` refuses an output
 #: that is one of the inputs before any work (hpu_model.artifacts.output_path also checks at every write)
@@ -22,40 +27,18 @@ OUTPUT_DESTS = ("json", "vcd", "saif", "action_counts")
 WORKLOAD_OPTIONS = ("seq", "queries", "heads", "head-dim", "permeability", "causal", "seed", "inputs", "run")
 
 
-def int_in(lo: int, hi: int, what: str):
-    """argparse type: an integer in [lo, hi], with a message that says so."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{what} must be an integer in {lo}..{hi}, got {text!r}") from None
-        if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"{what} must be in {lo}..{hi}, got {value}")
-        return value
-    parse.__name__ = what
-    return parse
+#: ``--gate``, ``--tile``, ``--block``: read back with :func:`gate_kwargs`.
+GATE_OPTIONS = ("gate", "tile", "block")
 
 
-def limited(limit_name: str, what: str):
-    """argparse type for the limit ``limit_name`` of :mod:`hpu_model.limits`."""
-    lim = limits.limit(limit_name)
-    return int_in(lim.lo, lim.hi, what)
-
-
-def power_of_two(limit_name: str, what: str):
-    """argparse type: a power of two within the limit ``limit_name`` (the tile gate's T and B)."""
-    lim = limits.limit(limit_name)
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or not lim.lo <= value <= lim.hi or value & (value - 1):
-            raise argparse.ArgumentTypeError(f"{what} must be a power of two in {lim.lo}..{lim.hi}, got {text!r}")
-        return value
-    parse.__name__ = what
-    return parse
+def gate_kwargs(args) -> dict:
+    """``{}`` for the token gate, or ``{"gate": "tile", "tile": T, "block": B}`` (B defaults to T)."""
+    if getattr(args, "gate", "token") == "token":
+        if getattr(args, "tile", None) is not None or getattr(args, "block", None) is not None:
+            raise spec.SpecError("--tile and --block belong to the tile gate: add --gate tile")
+        return {}
+    tile = args.tile or DEFAULT_TILE
+    return {"gate": "tile", "tile": tile, "block": args.block or tile}
 
 
 def _range(limit_name: str) -> str:
@@ -86,15 +69,6 @@ class _Permeabilities(argparse.Action):
         setattr(namespace, self.dest, list(values))
 
 
-def permeability(text: str) -> float:
-    """argparse type: a permeability p in (0, 1]."""
-    try:
-        spec.permeability_q16(float(text))
-    except (ValueError, spec.SpecError):
-        raise argparse.ArgumentTypeError(f"permeability must be a number in (0, 1], got {text!r}") from None
-    return float(text)
-
-
 # name -> (argparse kwargs); help strings state units and ranges.
 _OPTIONS = {
     "seq": dict(type=limited("seq", "seq"), default=128,
@@ -113,8 +87,8 @@ _OPTIONS = {
     "gate": dict(choices=spec.GATES, default="token",
                  help="token: contract v1, top-k keys per query row; tile: contract v2, top-k key tiles per "
                       "query block (default %(default)s)"),
-    "tile": dict(type=power_of_two("tile", "tile"), default=32,
-                 help=f"with --gate tile: keys per tile T, a power of two ({_range('tile')}; default %(default)s)"),
+    "tile": dict(type=power_of_two("tile", "tile"), default=None,
+                 help=f"with --gate tile: keys per tile T, a power of two ({_range('tile')}; default {DEFAULT_TILE})"),
     "block": dict(type=power_of_two("block", "block"), default=None,
                   help=f"with --gate tile: query rows per block B, a power of two ({_range('block')}; "
                        "default: same as --tile)"),

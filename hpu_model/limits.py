@@ -15,6 +15,7 @@ help text never promises a range that the code refuses.
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +23,8 @@ import numpy as np
 from . import spec
 from .errors import SpecError
 
-__all__ = ["Limit", "LIMITS", "limit", "check_int", "check_int8_array", "check_head_shapes"]
+__all__ = ["Limit", "LIMITS", "limit", "check_int", "check_int8_array", "check_head_shapes",
+           "int_in", "limited", "permeability", "power_of_two"]
 
 
 @dataclass(frozen=True)
@@ -116,3 +118,49 @@ def check_head_shapes(q_shape, k_shape, v_shape, causal: bool) -> tuple[int, ...
         raise SpecError(
             f"batch dims do not broadcast: q {tuple(q_shape[:-2])}, k {tuple(k_shape[:-2])}, v {tuple(v_shape[:-2])}"
         ) from None
+
+
+# -- command-line value parsers (argparse types; the benchmarks of every layer use them too) ------------
+def int_in(lo: int, hi: int, what: str):
+    """argparse type: an integer in [lo, hi], with a message that says so."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be an integer in {lo}..{hi}, got {text!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{what} must be in {lo}..{hi}, got {value}")
+        return value
+    parse.__name__ = what
+    return parse
+
+
+def limited(limit_name: str, what: str):
+    """argparse type for the limit ``limit_name`` of :mod:`hpu_model.limits`."""
+    lim = limit(limit_name)
+    return int_in(lim.lo, lim.hi, what)
+
+
+def power_of_two(limit_name: str, what: str):
+    """argparse type: a power of two within the limit ``limit_name`` (the tile gate's T and B)."""
+    lim = limit(limit_name)
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not lim.lo <= value <= lim.hi or value & (value - 1):
+            raise argparse.ArgumentTypeError(f"{what} must be a power of two in {lim.lo}..{lim.hi}, got {text!r}")
+        return value
+    parse.__name__ = what
+    return parse
+
+
+def permeability(text: str) -> float:
+    """argparse type: a permeability p in (0, 1]."""
+    try:
+        spec.permeability_q16(float(text))
+    except (ValueError, spec.SpecError):
+        raise argparse.ArgumentTypeError(f"permeability must be a number in (0, 1], got {text!r}") from None
+    return float(text)

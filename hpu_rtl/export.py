@@ -64,20 +64,21 @@ def manifest_of(dut: HPU, verilog: str | None = None) -> Manifest:
         "design_hash": None if verilog is None else design_hash(verilog)})
 
 
-def build_manifest(*, head_dim: int, lanes: int, max_seq: int) -> Manifest:
+def build_manifest(*, head_dim: int, lanes: int, max_seq: int, tile: int = 0, block: int = 0) -> Manifest:
     """The manifest of ``hpu export`` for these parameters, without writing Verilog (``design_hash`` None)."""
-    return manifest_of(HPU(head_dim=head_dim, lanes=lanes, max_seq=max_seq))
+    return manifest_of(HPU(head_dim=head_dim, lanes=lanes, max_seq=max_seq, tile=tile, block=block))
 
 
-def export_verilog(*, head_dim: int, lanes: int, max_seq: int, out_dir, fault: str | None = None
-                   ) -> tuple[Path, Path]:
+def export_verilog(*, head_dim: int, lanes: int, max_seq: int, out_dir, fault: str | None = None,
+                   tile: int = 0, block: int = 0) -> tuple[Path, Path]:
     """Write ``out_dir/hpu.v`` (top module ``hpu``) and ``out_dir/hpu.manifest.json`` atomically.
 
-    ``fault`` exports a deliberately broken variant (``hpu_rtl._faults.FAULTS``), for testing the checks.
+    ``tile``/``block`` build tile-gate support (see :class:`hpu_rtl.HPU`).  ``fault`` exports a
+    deliberately broken variant (``hpu_rtl._faults.FAULTS``), for testing the checks.
     """
     from ._faults import faulty_hpu
 
-    dut = faulty_hpu(fault, head_dim=head_dim, lanes=lanes, max_seq=max_seq)
+    dut = faulty_hpu(fault, head_dim=head_dim, lanes=lanes, max_seq=max_seq, tile=tile, block=block)
     text = _convert(dut)
     out = Path(out_dir)
     v = atomic_write_text(out / "hpu.v", text)

@@ -51,3 +51,49 @@ def test_bad_values_give_one_line_and_nonzero_exit(args, message):
     assert out.returncode == 2
     assert message in out.stderr and "Traceback" not in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def _all_parsers():
+    from hpu.cli import build_parser
+
+    todo = [build_parser()]
+    while todo:
+        parser = todo.pop()
+        yield parser
+        todo += parser.commands.values()
+
+
+def test_every_option_has_help_and_every_boolean_a_no_form():
+    """One CLI grammar: help on every option, ranges on every integer, --no-NAME for every boolean."""
+    problems = []
+    for parser in _all_parsers():
+        for name, info in parser.options.items():
+            a = info.action
+            if name in ("version", "config"):
+                continue
+            if not (a.help and len(a.help) > 10):
+                problems.append(f"{parser.prog} --{name}: no help")
+            if info.kind == "flag" and f"--no-{name}" not in a.option_strings:
+                problems.append(f"{parser.prog} --{name}: boolean without --no-{name}")
+            if getattr(a.type, "__name__", "") not in ("", "int", "float", "str") and info.kind != "flag":
+                continue  # a checking parser (int_in, permeability, power_of_two) states its own range
+            if a.type is int:
+                problems.append(f"{parser.prog} --{name}: a bare int (no range check)")
+    assert problems == []
+
+
+def test_same_option_name_means_the_same_everywhere():
+    """--out is the parent of a new run folder wherever it appears; --permeability takes one or more values."""
+    for parser in _all_parsers():
+        if "out" in parser.options:
+            assert parser.options["out"].action.metavar == "DIR", parser.prog
+        if "permeability" in parser.options and parser.prog != "hpu bench power":
+            assert parser.options["permeability"].kind == "many", parser.prog
+
+
+def test_config_after_the_subcommand(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[golden]\nseq = 20\nheads = 1\nhead-dim = 8\n")
+    out = tmp_path / "g.json"
+    assert main(["golden", "--config", str(cfg), "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["args"]["seq"] == 20

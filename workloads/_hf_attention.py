@@ -89,7 +89,8 @@ class AttentionTap:
     cosine similarity and largest absolute error against float64 softmax
     attention on the same float inputs, one value per call.  ``kept_keys`` and
     ``visible_keys`` count the (query, key) pairs the gate kept and could have
-    kept, over all heads (the golden model's keep mask of each run).
+    kept, over all heads (the golden model's keep mask of each run); with the
+    tile gate, ``tile_runs`` holds (n, kept tiles [n_blocks, n_tiles]) per head run.
     """
 
     def __init__(self, *, permeability_q16: int | None, attention=golden.attention, record: bool = False,
@@ -99,6 +100,7 @@ class AttentionTap:
         self.record = record
         self.gate = gate
         self.kept_keys = self.visible_keys = 0
+        self.tile_runs: list[tuple[int, np.ndarray]] = []  # tile gate: (n, kept tiles) per head run
         self.records: list[HeadRecord] = []
         self.cosines: dict[tuple[int, int], list[float]] = defaultdict(list)
         self.max_errors: dict[tuple[int, int], list[float]] = defaultdict(list)
@@ -138,7 +140,13 @@ class AttentionTap:
         hpu = None
         if self.permeability_q16 is not None:
             hpu = run_head(head, permeability_q16=self.permeability_q16, attention=self.attention, gate=self.gate)
-            mask = golden.keep_mask(head.q, head.k, permeability_q16=self.permeability_q16, **self.gate.kwargs())
+            if self.gate.name == "tile":  # the kept tiles decide a tile-gate run's cycles
+                st = golden.stages(head.q, head.k, head.v, permeability_q16=self.permeability_q16, c=head.c,
+                                   r=head.r, **self.gate.kwargs())
+                mask = st.keep
+                self.tile_runs.append((q.shape[0], st.kept))
+            else:
+                mask = golden.keep_mask(head.q, head.k, permeability_q16=self.permeability_q16)
             self.kept_keys += int(mask.sum())
             self.visible_keys += mask.size  # encoder attention: every key is visible
             self.cosines[layer, h].append(reference.cosine(hpu, ref))

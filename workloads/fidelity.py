@@ -62,12 +62,15 @@ class EnergyModel:
     max_seq: int
     manifest: str | None = None
 
-    def power_manifest(self):
-        """The design's power manifest, checked against this geometry."""
+    def power_manifest(self, gate: Gate = TOKEN):
+        """The design's power manifest (with tile support for a tile gate), checked against this geometry."""
         from power.activity import load_manifest
 
         if self.manifest is None:
-            return _built_manifest(self.head_dim, self.lanes, self.max_seq)
+            return _built_manifest(self.head_dim, self.lanes, self.max_seq, gate.tile or 0, gate.block or 0)
+        if gate.name == "tile":
+            raise spec.SpecError(f"manifest {self.manifest} cannot price the tile gate (a manifest does not record "
+                                 "tile support); leave --manifest out to build one with tile support")
         m = load_manifest(self.manifest)
         want = {"head_dim": self.head_dim, "lanes": self.lanes, "max_seq": self.max_seq}
         got = {k: getattr(m.params, k, None) for k in want}
@@ -75,53 +78,64 @@ class EnergyModel:
             raise spec.SpecError(f"manifest {self.manifest} is for {got}, this run needs {want}")
         return m
 
-    @staticmethod
-    def check_gate(gate: Gate) -> None:
-        """Refuse a gate that this checkout's cycle model cannot price."""
-        import inspect
+    def head(self, n: int, permeability_q16: int, manifest=None, gate: Gate = TOKEN, kept_tiles=None) -> dict:
+        """Cycles and energy (pJ) of one non-causal head run with n queries and n keys.
 
-        from hpu_model import perf
-
-        if gate.name != "token" and "gate" not in inspect.signature(perf.predict).parameters:
-            raise _NoTileCycles("the cycle model (hpu_model.perf) has no tile gate yet")
-
-    def head(self, n: int, permeability_q16: int, manifest: dict | None = None, gate: Gate = TOKEN) -> dict:
-        """Cycles and energy (pJ) of one non-causal head run with n queries and n keys."""
+        With the tile gate, ``kept_tiles`` (``golden.stages(...).kept`` of the run) decides the cycles.
+        """
         from hpu_model import perf
         from power import energy
 
-        self.check_gate(gate)
+        extra = {} if gate.name == "token" else {**gate.kwargs(), "kept_tiles": kept_tiles}
         pred = perf.predict(head_dim=self.head_dim, lanes=self.lanes, max_seq=self.max_seq, n_q=n, n_k=n,
-                            permeability_q16=permeability_q16, causal=False, **gate.kwargs())
-        e = energy.from_activity(manifest or self.power_manifest(), pred.unit_active, pred.cycles)
+                            permeability_q16=permeability_q16, causal=False, **extra)
+        e = energy.from_activity(manifest or self.power_manifest(gate), pred.unit_active, pred.cycles)
         return {"cycles": int(pred.cycles), "energy_pj": float(e["totals"]["total"])}
 
 
-class _NoTileCycles(HPUError):
-    """The cycle model of this checkout cannot price the tile gate."""
-
-
 @functools.cache
-def _built_manifest(head_dim: int, lanes: int, max_seq: int):
-    from hpu_rtl import build_manifest
+def _built_manifest(head_dim: int, lanes: int, max_seq: int, tile: int = 0, block: int = 0):
+    import warnings
 
-    return build_manifest(head_dim=head_dim, lanes=lanes, max_seq=max_seq)
+    from amaranth.hdl import UnusedElaboratable
+
+    from hpu_rtl import HPU
+    from hpu_rtl.export import manifest_of
+
+    # The manifest reads the design's units and memories without elaborating it; amaranth would warn, when the
+    # HPU object is collected, that its memories were never used.  Nothing is wrong, so the warning is dropped.
+    warnings.filterwarnings("ignore", category=UnusedElaboratable)
+    return manifest_of(HPU(head_dim=head_dim, lanes=lanes, max_seq=max_seq, tile=tile, block=block))
 
 
-def _energy_for(model: EnergyModel | None, lengths: list[int], p16: int, gate: Gate = TOKEN) -> dict:
-    """Mean cycles and energy per head run over the texts' lengths, or why they are missing."""
+def _energy_for(model: EnergyModel | None, lengths: list[int], p16: int, gate: Gate = TOKEN,
+                tile_runs=()) -> dict:
+    """Mean cycles and energy per head run, or why they are missing.
+
+    Token gate: one cycle-model run per text length (every head of a text has the same cost).  Tile gate:
+    one per distinct (n, kept tiles) of the ``tile_runs`` (from :class:`AttentionTap`), averaged over runs.
+    """
     if model is None:
         return {"missing": "energy not requested"}
     try:
-        model.check_gate(gate)
-        manifest = model.power_manifest()
-        per_len = {n: model.head(n, p16, manifest, gate) for n in sorted(set(lengths))}
+        manifest = model.power_manifest(gate)
+        if gate.name == "token":
+            per_len = {n: model.head(n, p16, manifest) for n in sorted(set(lengths))}
+            runs = [per_len[n] for n in lengths]
+        else:
+            cache: dict = {}
+            runs = []
+            for n, kept in tile_runs:
+                key = (n, kept.shape, kept.tobytes())
+                if key not in cache:
+                    cache[key] = model.head(n, p16, manifest, gate, kept)
+                runs.append(cache[key])
     except ImportError as exc:
         return {"missing": f"cycle model or energy table not available ({exc})"}
     except HPUError as exc:  # the accuracy side still stands; the report says why energy is absent
         return {"missing": f"energy model failed: {exc}"}
-    return {"cycles_per_head": float(np.mean([per_len[n]["cycles"] for n in lengths])),
-            "energy_pj_per_head": float(np.mean([per_len[n]["energy_pj"] for n in lengths]))}
+    return {"cycles_per_head": float(np.mean([x["cycles"] for x in runs])),
+            "energy_pj_per_head": float(np.mean([x["energy_pj"] for x in runs]))}
 
 
 def _head_table(tap: AttentionTap) -> list[dict]:
@@ -170,7 +184,7 @@ def measure(model, sentences: list[str], permeabilities=DEFAULT_PERMEABILITIES, 
                    "head_cosine_min": float(np.min([h["cosine_min"] for h in heads])),
                    "head_max_error": float(np.max([h["max_error"] for h in heads])),
                    "kept_fraction": tap.kept_keys / tap.visible_keys,
-                   **_energy_for(energy, lengths, p16, gate), "heads": heads}
+                   **_energy_for(energy, lengths, p16, gate, tap.tile_runs), "heads": heads}
             rows.append(row)
             if progress:
                 cost = (f"{row['energy_pj_per_head'] / 1e3:.2f} nJ/head" if "energy_pj_per_head" in row

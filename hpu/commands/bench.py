@@ -22,6 +22,8 @@ BENCHMARKS = {
     "kernel": ("kernels.bench", "Triton kernel speed against torch SDPA (flash, cuDNN) on one GPU"),
     "sim": ("cosim.bench", "simulation speed (Icarus or Verilator): simulated cycles per second"),
     "power": ("power.bench", "power analyzer throughput (MB/s) and peak memory on a synthetic VCD"),
+    "explore": ("explore.bench", "design-space exploration: points/min model-only and with fidelity, "
+                                 "1 vs 2 workers, processes vs threads"),
 }
 
 
@@ -33,12 +35,16 @@ class _BenchParser(_Parser):
         self._bench_module = bench_module
         self._loaded = False
 
-    def parse_known_args(self, args=None, namespace=None):
+    def load(self) -> None:
+        """Import the benchmark's module and add its options (once)."""
         if not self._loaded:
             self._loaded = True
             module = importlib.import_module(self._bench_module)
             module.add_arguments(self)
             self.set_defaults(bench_module=module)
+
+    def parse_known_args(self, args=None, namespace=None):
+        self.load()
         return super().parse_known_args(args, namespace)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from hpu._inputs import workload_inputs
-from hpu.options import WORKLOAD_OPTIONS, add_options, per_run_path
+from hpu.options import GATE_OPTIONS, WORKLOAD_OPTIONS, add_options, gate_kwargs, per_run_path
 from hpu_model import spec
 from hpu_model.artifacts import atomic_write_json
 
@@ -20,8 +20,8 @@ def register(sub) -> None:
                                    "the cycle model, simulation speed and fidelity against float64 attention. On an "
                                    "RTL mismatch the debug taps say which stage diverged first. Exit status 1 on "
                                    "any mismatch.")
-    add_options(p, *WORKLOAD_OPTIONS, "lanes", "max-seq", "stalls", "simulator", "testbench", "vcd", "vcd-window",
-                "vcd-signals", "json",
+    add_options(p, *WORKLOAD_OPTIONS, *GATE_OPTIONS, "lanes", "max-seq", "stalls", "simulator", "testbench", "vcd",
+                "vcd-window", "vcd-signals", "json",
                 design=True, heads=1)
     p.add_argument("--skip", action="append", choices=("kernel", "rtl"), default=[],
                    help="leave a part out (repeatable); its pairs read 'skipped'")
@@ -31,7 +31,7 @@ def register(sub) -> None:
 def _where(fm: dict | None) -> str:
     if not fm:
         return ""
-    loc = ", ".join(f"{key} {fm[key]}" for key in ("head", "row", "key", "col") if key in fm)
+    loc = ", ".join(f"{key} {fm[key]}" for key in ("head", "row", "block", "tile", "key", "col") if key in fm)
     return f"{loc}: {fm['value']} vs expected {fm['expected']}"
 
 
@@ -78,6 +78,7 @@ def run(args) -> int:
     from hpu._progress import cycle_progress
 
     w = workload_inputs(args)
+    gkw = gate_kwargs(args)
     reports = []
     for p in args.permeability:
         p16 = spec.permeability_q16(p)
@@ -86,12 +87,13 @@ def run(args) -> int:
                              lanes=args.lanes, max_seq=args.max_seq, stalls=args.stalls, seed=args.seed,
                              skip=args.skip, vcd=per_run_path(args.vcd, p, len(args.permeability)),
                              vcd_window=args.vcd_window, vcd_signals=args.vcd_signals, simulator=args.simulator,
-                             testbench=args.testbench, progress=progress)
+                             testbench=args.testbench, progress=progress, **gkw)
         reports.append(report)
         q = report["params"]
+        gate = "token" if not gkw else f"tile T={gkw['tile']} B={gkw['block']}"
         print(f"hpu compare: {q['heads']} head(s) x {q['n_q']} queries x {q['n_k']} keys, D={q['head_dim']}, "
               f"L={q['lanes']}, N_MAX={q['max_seq']}, p={p:g} (P16={p16}), causal={q['causal']}, "
-              f"C={q['c']}, R={q['r']}")
+              f"C={q['c']}, R={q['r']}, gate {gate}")
         print(render(report), end="")
         print("PASS: all parts agree bit for bit" if report["ok"] else "FAIL: mismatch")
     if args.json:

@@ -15,7 +15,10 @@ def register(sub) -> None:
     p = sub.add_parser("export", help="export the HPU RTL to Verilog with its power manifest",
                        description="Elaborate the Amaranth HPU and write DIR/hpu.v and DIR/hpu.manifest.json; "
                                    "--stat adds a Yosys synthesis estimate (slow for large designs).")
-    add_options(p, "head-dim", "lanes", "max-seq", "json", design=True, max_seq=256)
+    add_options(p, "head-dim", "lanes", "max-seq", "tile", "block", "json", design=True, max_seq=256)
+    p.add_argument("--tile-support", action=argparse.BooleanOptionalAction, default=False,
+                   help="build the tile gate (contract v2) into the design for --tile T and --block B "
+                        "(cfg_gate = 1 selects it at run time; default: token gate only)")
     p.add_argument("--rtl-dir", metavar="DIR", required=True,
                    help="folder for hpu.v and hpu.manifest.json (created; files written atomically)")
     p.add_argument("--force", action=argparse.BooleanOptionalAction, default=False,
@@ -36,7 +39,8 @@ def run(args) -> int:
     if taken and not args.force:
         raise ConfigError(f"--rtl-dir {out} already holds {' and '.join(taken)} from an earlier export: "
                           "choose a new folder or pass --force to replace them")
-    v, man = export_verilog(head_dim=args.head_dim, lanes=args.lanes, max_seq=args.max_seq, out_dir=out)
+    tiles = {"tile": args.tile, "block": args.block or args.tile} if args.tile_support else {}
+    v, man = export_verilog(head_dim=args.head_dim, lanes=args.lanes, max_seq=args.max_seq, out_dir=out, **tiles)
     manifest = json.loads(man.read_text())
     print(f"wrote {v} ({v.stat().st_size // 1024} KiB) and {man}: {len(manifest['units'])} units, "
           f"{len(manifest['memories'])} memory ports")

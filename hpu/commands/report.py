@@ -17,7 +17,8 @@ def register(sub) -> None:
                         "the first run is the baseline of the ratios")
     add_reading_options(p)
     add_options(p, "out", "json")
-    p.add_argument("--title", default="HPU power and dark-silicon report")
+    p.add_argument("--title", default="HPU power and dark-silicon report",
+                   help="title of the report's pages (default: %(default)s)")
     p.set_defaults(func=run)
 
 

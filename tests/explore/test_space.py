@@ -12,7 +12,12 @@ def test_grid_is_the_product_with_aliases_and_ranges():
     assert len(ex.points) == 2 * 4 * 2
     assert {pt.lanes for pt in ex.points} == {2, 4}
     assert sorted({pt.permeability for pt in ex.points}) == [0.25, 0.5, 0.75, 1.0]
-    assert all(pt.max_seq == 16 and pt.pv_lanes == pt.lanes for pt in ex.points)  # defaults: next pow2, Lp = L
+    assert all(pt.max_seq == 16 for pt in ex.points)  # default: the next power of two
+
+
+def test_a_parameter_given_again_replaces_its_values():
+    ex = grid(Space.from_assignments(["L=4,8", "n=16", "L=2"]))
+    assert [pt.lanes for pt in ex.points] == [2]
 
 
 def test_value_syntax():
@@ -31,6 +36,13 @@ def test_infeasible_combinations_are_left_out_and_counted():
     assert ex.skipped == {"n > N_MAX": 1, "L > D": 2}
 
 
+def test_design_rules_of_the_architecture_leave_points_out():
+    ex = grid(Space.from_assignments(["gate=tile", "L=4,8", "T=8,16", "B=16", "D=16", "n=64"]))
+    # the score stage has SL = 2L lanes and a tile must hold at least one group of them: T >= 2L
+    assert sorted((pt.lanes, pt.tile) for pt in ex.points) == [(4, 8), (4, 16), (8, 16)]
+    assert sum(ex.skipped.values()) == 1 and "T must be >= the score lanes" in next(iter(ex.skipped))
+
+
 def test_token_points_ignore_tile_and_block():
     ex = grid(Space.from_assignments(["gate=token", "T=16,32", "B=8,16", "n=64"]))
     assert len(ex.points) == 1 and ex.points[0].tile is None and ex.points[0].block is None
@@ -40,12 +52,12 @@ def test_token_points_ignore_tile_and_block():
 
 @pytest.mark.parametrize("entries, message", [
     (["speed=3"], "unknown parameter 'speed'"),
+    (["Lp=4"], "sweep L (lanes) instead"),
     (["L=0"], "lanes (L)=0 out of range"),
     (["D=1000"], "out of range"),
     (["p=0"], "permeability (p)=0 out of range"),
     (["p=1.5"], "out of range"),
     (["T=24"], "power of two"),
-    (["L=4,8", "L=16"], "given twice"),
     (["L="], "no values"),
     (["L"], "must be NAME=VALUES"),
     (["gate=both"], "must be one of token, tile"),

@@ -109,3 +109,17 @@ def test_unreachable_scheduler_is_one_line():
         _dask.connect("tcp://127.0.0.1:9", timeout=2)
     with pytest.raises(ExploreError, match="must be an address like tcp://host:8786"):
         _dask.connect("localhost:8786")
+
+
+def test_tile_gate_points(area_cache):
+    """Tile gate at p=1 keeps every tile: the same output as the token gate (contract v2), so the same
+    fidelity; at p=0.25 it skips tiles, so it takes fewer cycles than at p=1."""
+    from explore.evaluate import evaluate_point
+
+    ctx = Context(fidelity=True, area_cache=area_cache)
+    pts = {(pt.gate, pt.permeability): pt for pt in grid(Space.from_assignments(
+        ["D=16", "L=4", "gate=token,tile", "T=16", "B=16", "p=1,0.25", "n=128"])).points}
+    got = {k: evaluate_point(pt, ctx) for k, pt in pts.items()}
+    assert got[("tile", 1.0)]["cosine"] == got[("token", 1.0)]["cosine"]
+    assert got[("tile", 0.25)]["cycles"] < 0.6 * got[("tile", 1.0)]["cycles"]
+    assert got[("tile", 0.25)]["cosine"] < got[("tile", 1.0)]["cosine"]

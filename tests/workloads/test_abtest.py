@@ -165,14 +165,14 @@ def test_end_to_end_report(corpus, tmp_path):
     cfg = tiny(steps=8, permeabilities=(0.5,))
     res = run.run(cfg, tmp_path, hpu_windows=2, energy=False, decode=True, budgets=[4, 16], decode_windows=2,
                   sample_tokens=4, corpus_data=corpus)
-    saved = json.loads((tmp_path / "result.json").read_text())
+    saved = json.loads((tmp_path / "summary.json").read_text())
     assert saved["tokens"] == 8 * 4 * 32
     ev = saved["evaluation"]["runs"]
     assert set(ev) == {"A", "B@0.5"} and ev["B@0.5"]["permeability"] == 0.5
     assert len(ev["B@0.5"]["cosine"]["a_vs_b"]) == SIZES["tiny"].layers
     rows = saved["decode"]["rows"]
     assert [r["budget"] for r in rows] == [4, 16]
-    for name in ("report.md", "report.html", "losses.png", "decode.png"):
+    for name in ("report.md", "index.html", "losses.png", "decode.png"):
         assert (tmp_path / name).stat().st_size > 0
     assert "Perplexity vs KV budget" in (tmp_path / "report.md").read_text()
     assert res["decode"]["rows"][1]["full"] == rows[1]["full"]

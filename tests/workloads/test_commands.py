@@ -152,6 +152,18 @@ def test_fidelity_tile_gate_on_passages(tmp_path, capsys):
     data = json.loads((run / "summary.json").read_text())
     assert [(r["gate"], r["tile"], r["block"]) for r in data["results"]] == [("tile", 32, 16)]
     assert data["unit"] == "passages" and "| tile T=32 B=16 | 0.5 |" in (run / "report.md").read_text()
+    # Priced with the tile-gate cycle model: fewer cycles than scoring every tile of every block (p = 1).
+    from hpu_model import perf
+    from workloads import corpus, minilm
+
+    model, (row,) = minilm.load(), data["results"]
+    texts = corpus.join_passages(corpus.load_sentences(limit=40), lambda t: len(model.tokenizer(t)["input_ids"]),
+                                 256)
+    full = [perf.predict(head_dim=32, lanes=8, max_seq=256, n_q=n, n_k=n, permeability_q16=spec.P16_ONE,
+                         causal=False, gate="tile", tile=32, block=16,
+                         kept_tiles=np.ones((-(-n // 16), -(-n // 32)), bool)).cycles
+            for n in (len(model.token_ids(t)) for t in texts)]
+    assert "missing" not in row and 0.4 * np.mean(full) < row["cycles_per_head"] < 0.8 * np.mean(full)
 
 
 def test_shipped_corpus_fits_the_model_unpadded():

@@ -1,5 +1,6 @@
 """The seeds' A/B test, reproducible: dense vs hard-gated training on the stdlib's sources (``hpu abtest``).
 
+``config``    model sizes, gates, the training configuration (no torch)
 ``data``      the corpus: stdlib ``*.py`` files split by file, byte tokens, batches by (seed, step)
 ``gate``      the contract's keep rule as a torch mask (token, tile) and the permeability warm-up
 ``model``     a small decoder-only transformer whose attention can be gated or put on the HPU
@@ -13,4 +14,4 @@
 See ``docs/abtest.md``.
 """
 
-__all__ = ["data", "decode", "evaluate", "gate", "hpu", "model", "report", "run", "train"]
+__all__ = ["config", "data", "decode", "evaluate", "gate", "hpu", "model", "report", "run", "train"]

@@ -15,8 +15,10 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -61,37 +63,69 @@ def layer_cosines(model_a, model_b, x: torch.Tensor, *, gate: str, p16: int) -> 
             "b_gated_vs_dense": [_cos(taps["B"][i], taps["B_dense"][i]) for i in layers]}
 
 
+@functools.cache
+def _manifest(head_dim: int, lanes: int, max_seq: int, tile: int, block: int):
+    """The power manifest of the HPU built for this geometry (with tile-gate support when tile > 0)."""
+    from amaranth.hdl import Fragment
+
+    from hpu_rtl import HPU
+    from hpu_rtl.export import manifest_of
+
+    dut = HPU(head_dim=head_dim, lanes=lanes, max_seq=max_seq, tile=tile, block=block)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Fragment.get(dut, None)  # elaborated once, so amaranth does not warn of an unused design at exit
+    return manifest_of(dut)
+
+
 def energy_per_token(*, head_dim: int, lanes: int, ctx: int, layers: int, heads: int, p16: int,
-                     gate: str = "token", tile: int = 16, block: int = 16, manifest: str | None = None) -> dict:
+                     gate: str = "token", tile: int = 16, block: int = 16, kept_tiles=None) -> dict:
     """Cycles and energy (pJ) per token of the model's attention on one HPU of this geometry.
 
     One causal head run of n_q = n_k = ctx per (layer, head); per token is that
-    times layers * heads / ctx.  The tile gate needs a cycle model that knows
-    it (``perf.predict(gate=...)``); without one the entry says so.
+    times layers * heads / ctx.  The token gate's cycles depend only on the
+    shape and P16.  The tile gate's depend on which tiles each block keeps:
+    ``kept_tiles`` is a list of those decisions (``golden.stages(...).kept``)
+    from real heads of the model, and the figures are their mean; the design is
+    then the HPU built with tile support (T, B).
     """
     from hpu_model import perf
     from power import energy
 
-    from ..fidelity import EnergyModel
-
-    kw = {}
+    kw, design = {}, (0, 0)
     if gate == "tile":
         if "gate" not in inspect.signature(perf.predict).parameters:
             return {"missing": "the cycle model on this checkout has no tile gate"}
-        kw = {"gate": "tile", "tile": tile, "block": block}
+        if not kept_tiles:
+            return {"missing": "no captured heads to take the tile gate's kept tiles from"}
+        kw, design = {"gate": "tile", "tile": tile, "block": block}, (tile, block)
     try:
-        man = EnergyModel(head_dim, lanes, ctx, manifest).power_manifest()
-        pred = perf.predict(head_dim=head_dim, lanes=lanes, max_seq=ctx, n_q=ctx, n_k=ctx, permeability_q16=p16,
-                            causal=True, **kw)
-        e = energy.from_activity(man, pred.unit_active, pred.cycles)
+        man = _manifest(head_dim, lanes, ctx, *design)
+        preds = [perf.predict(head_dim=head_dim, lanes=lanes, max_seq=ctx, n_q=ctx, n_k=ctx, permeability_q16=p16,
+                              causal=True, **kw, **({"kept_tiles": kt} if kw else {}))
+                 for kt in (kept_tiles if kw else [None])]
+        pj = [energy.from_activity(man, pr.unit_active, pr.cycles)["totals"]["total"] for pr in preds]
     except ImportError as exc:
         return {"missing": f"cycle model or energy table not available ({exc})"}
     except HPUError as exc:
         return {"missing": f"energy model failed: {exc}"}
     runs = layers * heads
-    return {"cycles_per_head_run": int(pred.cycles), "energy_pj_per_head_run": float(e["totals"]["total"]),
-            "cycles_per_token": pred.cycles * runs / ctx, "energy_pj_per_token": e["totals"]["total"] * runs / ctx,
-            "geometry": {"head_dim": head_dim, "lanes": lanes, "max_seq": ctx}}
+    cycles = float(np.mean([pr.cycles for pr in preds]))
+    return {"cycles_per_head_run": cycles, "energy_pj_per_head_run": float(np.mean(pj)),
+            "cycles_per_token": cycles * runs / ctx, "energy_pj_per_token": float(np.mean(pj)) * runs / ctx,
+            "head_runs_priced": len(preds),
+            "geometry": {"head_dim": head_dim, "lanes": lanes, "max_seq": ctx, "tile": design[0],
+                         "block": design[1]}}
+
+
+def _kept_tiles(model, x, *, p16: int, tile: int, block: int) -> list:
+    """The tile gate's kept-tile maps of every head of ``model`` on the windows ``x`` (HPU numerics)."""
+    from hpu_model import golden
+
+    hpu = HPUAttention(p16=p16, gate="tile", tile=tile, block=block, capture=True)
+    held_out_loss(model, x, x, gate="tile", p16=p16, hpu=hpu)
+    return [golden.stages(run.q, run.k, run.v, permeability_q16=p16, causal=True, c=run.c, r=run.r, gate="tile",
+                          tile=tile, block=block).kept for run, _ in hpu.captured.values()]
 
 
 def evaluate(trainer, *, backend: str = "golden", hpu_windows: int | None = None, lanes: int = 8,
@@ -108,7 +142,8 @@ def evaluate(trainer, *, backend: str = "golden", hpu_windows: int | None = None
         gate = cfg.gate
         f = held_out_loss(m, x, y, gate=gate, p16=p16)
         f_sub = held_out_loss(m, xh, yh, gate=gate, p16=p16)
-        hpu = HPUAttention(p16=p16, gate=gate, tile=cfg.tile, block=cfg.block, backend=backend)
+        hpu = HPUAttention(p16=p16, gate=gate, tile=cfg.tile, block=cfg.block, backend=backend,
+                           device=str(trainer.device))
         h = held_out_loss(m, xh, yh, gate=gate, p16=p16, hpu=hpu)
         row = {"permeability": trainer.permeability(name, cfg.steps), "permeability_q16": p16,
                "float_loss": f, "float_loss_hpu_windows": f_sub, "hpu_loss": h, "hpu_minus_float": h - f_sub,
@@ -118,8 +153,10 @@ def evaluate(trainer, *, backend: str = "golden", hpu_windows: int | None = None
             row["gap_float"] = f - out["A"]["float_loss"]
             row["gap_hpu"] = h - out["A"]["hpu_loss"]
         if energy:
+            kept = _kept_tiles(m, x[:1], p16=p16, tile=cfg.tile, block=cfg.block) if gate == "tile" else None
             row["energy"] = energy_per_token(head_dim=mc.head_dim, lanes=lanes, ctx=mc.ctx, layers=mc.layers,
-                                             heads=mc.heads, p16=p16, gate=gate, tile=cfg.tile, block=cfg.block)
+                                             heads=mc.heads, p16=p16, gate=gate, tile=cfg.tile, block=cfg.block,
+                                             kept_tiles=kept)
         out[name] = row
         log(f"{name}: held-out loss float {f:.4f}, HPU numerics {h:.4f} ({backend}, {xh.shape[0]} windows)")
     return {"backend": backend, "held_out_windows": int(x.shape[0]), "hpu_windows": int(xh.shape[0]),

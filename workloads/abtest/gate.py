@@ -18,7 +18,7 @@ from hpu_model import spec
 
 __all__ = ["GATES", "warmup_permeability", "schedule_q16", "token_keep", "tile_keep", "keep_mask"]
 
-GATES = ("token", "tile")
+from .config import GATES
 
 
 def warmup_permeability(step: int, *, target: float, warmup: int) -> float:

@@ -19,15 +19,31 @@ import torch
 
 from hpu_model import h2o, spec
 
-from .._hpu_attention import OUT_PER_V, QuantizedHead, quantize_head
+from .._hpu_attention import OUT_PER_V, BackendError, QuantizedHead, quantize_head
 from .._hpu_attention import backend as hpu_backend
 
 __all__ = ["HPUAttention", "gated_attention"]
 
 
-def gated_attention(backend: str = "golden"):
-    """The integer attention ``f(q, k, v, *, permeability_q16, causal, c, r, **gate)`` of ``backend``."""
-    return hpu_backend(backend)
+def gated_attention(backend: str = "golden", device: str = "cpu"):
+    """The integer attention ``f(q, k, v, *, permeability_q16, causal, c, r, **gate) -> int16 numpy`` of ``backend``.
+
+    ``kernel`` on a CUDA device runs the Triton kernel on that GPU (int8 inputs
+    moved there); on CPU it is :func:`workloads._hpu_attention.backend`'s
+    interpreter path.
+    """
+    if backend != "kernel" or not str(device).startswith("cuda"):
+        return hpu_backend(backend)
+    try:
+        from kernels import attention as kernel
+    except ImportError as exc:
+        raise BackendError(f"backend 'kernel' is not available here ({exc}); use --backend golden") from None
+
+    def run(q, k, v, **kw):
+        t = [torch.from_numpy(np.ascontiguousarray(x)).to(device) for x in (q, k, v)]
+        return kernel(*t, **kw).cpu().numpy()
+    run.__signature__ = inspect.signature(kernel)
+    return run
 
 
 def _supports_tile(fn) -> bool:
@@ -51,6 +67,8 @@ class HPUAttention:
         With a budget, attention is the H2O decode of :mod:`hpu_model.h2o`
         (``recent = budget``: recent-only window) instead of gated attention.
     backend : {"golden", "kernel"}
+    device : str
+        Where the kernel runs (``cuda``); the golden model always runs on the CPU.
     capture : bool
         Keep every head's quantized inputs and integer output in ``captured``
         (key (layer, sequence, head)) for checks.
@@ -63,11 +81,12 @@ class HPUAttention:
     budget: int | None = None
     recent: int | None = None
     backend: str = "golden"
+    device: str = "cpu"
     capture: bool = False
     captured: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        self._fn = gated_attention(self.backend)
+        self._fn = gated_attention(self.backend, self.device)
         if self.budget is not None:
             h2o.check_budget(self.budget, self.recent)
         elif self.gate == "tile" and not _supports_tile(self._fn):

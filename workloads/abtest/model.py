@@ -9,43 +9,14 @@ input/output embeddings, no dropout (a run is a pure function of its seed).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
 from . import gate as gates
-from .data import VOCAB
+from .config import SIZES, ModelConfig
 
 __all__ = ["ModelConfig", "SIZES", "Attention", "GPT"]
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Shape of one model; A and B of a test share it."""
-
-    layers: int
-    d_model: int
-    heads: int
-    ctx: int
-    vocab: int = VOCAB
-
-    @property
-    def head_dim(self) -> int:
-        return self.d_model // self.heads
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-#: Named sizes.  ``small`` is the CPU default (a few minutes on 2 cores);
-#: ``medium`` and ``large`` are for a GPU.  Head dim 32 or 64 fits the HPU geometry.
-SIZES = {
-    "tiny": ModelConfig(layers=2, d_model=32, heads=2, ctx=32),
-    "small": ModelConfig(layers=4, d_model=128, heads=4, ctx=128),
-    "medium": ModelConfig(layers=6, d_model=384, heads=6, ctx=256),
-    "large": ModelConfig(layers=8, d_model=512, heads=8, ctx=512),
-}
 
 
 class Attention(nn.Module):

@@ -97,12 +97,19 @@ def _energy_cell(row: dict) -> str:
     return f"{e['energy_pj_per_token'] / 1e3:.2f} nJ ({e['cycles_per_token']:.0f} cycles)"
 
 
+def _machine(m) -> str:
+    if not isinstance(m, dict):
+        return str(m)
+    where = m.get("gpu") or f"{m.get('cpu')}, {m.get('cores')} cores, {m.get('torch_threads')} torch thread(s)"
+    return f"{m.get('host')} ({where}; {m.get('system')}), Python {m.get('python')}, torch {m.get('torch')}"
+
+
 def markdown(result: dict) -> str:
     """The report as Markdown (tables only; the PNGs sit beside it)."""
     cfg, ev, m = result["config"], result["evaluation"], result["model"]
     runs = ev["runs"]
     lines = [f"# A/B test: dense vs {cfg['gate']} gate", "",
-             f"Machine: {result['machine']}. Command: `{result.get('command', 'n/a')}`.", "",
+             f"Machine: {_machine(result['machine'])}. Command: `{result.get('command', 'n/a')}`.", "",
              f"Model: {m['layers']} layers, d_model {m['d_model']}, {m['heads']} heads of {m['head_dim']}, "
              f"context {m['ctx']}, {m['parameters']:,} parameters, byte-level. "
              f"Training: {cfg['steps']} steps x {cfg['batch_size']} x {m['ctx']} = {result['tokens']:,} tokens "
@@ -113,15 +120,18 @@ def markdown(result: dict) -> str:
              f"stdlib files ({result['corpus']['train_bytes']:,} / {result['corpus']['held_out_bytes']:,} bytes), "
              f"sha256 {result['corpus']['sha256'][:16]}.", "",
              "## Held-out loss (nats per byte)", "",
-             "| run | p | float | HPU numerics | HPU - float | gap to A (float) | gap to A (HPU) | energy / token |",
-             "|---|---|---|---|---|---|---|---|"]
+             f"| run | p | float ({ev['held_out_windows']} windows) | float ({ev['hpu_windows']} windows) "
+             f"| HPU numerics ({ev['hpu_windows']} windows) | HPU - float | gap to A (float) | gap to A (HPU) "
+             "| energy / token |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for name, r in runs.items():
         gf = f"{r['gap_float']:+.4f}" if "gap_float" in r else ""
         gh = f"{r['gap_hpu']:+.4f}" if "gap_hpu" in r else ""
-        lines.append(f"| {name} | {r['permeability']:g} | {r['float_loss']:.4f} | {r['hpu_loss']:.4f} "
+        lines.append(f"| {name} | {r['permeability']:g} | {r['float_loss']:.4f} | {r['float_loss_hpu_windows']:.4f} "
+                     f"| {r['hpu_loss']:.4f} "
                      f"| {r['hpu_minus_float']:+.4f} | {gf} | {gh} | {_energy_cell(r)} |")
-    lines += ["", f"Float loss on {ev['held_out_windows']} held-out windows; HPU numerics ({ev['backend']}) on the "
-              f"first {ev['hpu_windows']} of them, and 'HPU - float' on those same windows. "
+    lines += ["", f"Windows of {m['ctx']} bytes, evenly spaced over the held-out files; HPU numerics: "
+              f"{ev['backend']}; 'HPU - float' and the HPU gap on the same windows. "
               f"Seeds: dense {SEEDS['dense_loss']}, p=0.5 {SEEDS['gated_loss']}, gap {SEEDS['gap']} "
               "(a different tokenizer and corpus: compare gaps, not losses).", "",
               "## Attention-output cosine per layer", "",
@@ -165,14 +175,18 @@ def _html(md: str, images: dict[str, bytes]) -> str:
 
 
 def write(result: dict, run_dir: str | Path) -> dict[str, Path]:
-    """Write result.json, report.md, report.html, losses.png (and decode.png) into ``run_dir``."""
+    """Write the PNGs, report.md, index.html and, last, summary.json into ``run_dir`` (the toolkit's layout).
+
+    ``summary.json`` holds every figure and comes last: a folder without it is an interrupted run.
+    """
     d = Path(run_dir)
     images = {"losses.png": _plot_losses(result)}
     if result.get("decode"):
         images["decode.png"] = _plot_decode(result["decode"])
+    paths = {name: atomic_write_bytes(d / name, png) for name, png in images.items()}
     md = markdown(result)
-    paths = {"json": atomic_write_json(d / "result.json", result), "markdown": atomic_write_text(d / "report.md", md),
-             "html": atomic_write_text(d / "report.html", _html(md, images))}
-    for name, png in images.items():
-        paths[name] = atomic_write_bytes(d / name, png)
+    paths["markdown"] = atomic_write_text(d / "report.md", md)
+    paths["html"] = atomic_write_text(d / "index.html", _html(md, images))
+    paths["json"] = d / "summary.json"
+    atomic_write_json(paths["json"], {**result, "files": {k: str(v) for k, v in paths.items()}})
     return paths

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import platform
 from pathlib import Path
 
 import torch
+
+from hpu_model import artifacts
 
 from . import decode as decoding
 from . import report
@@ -15,13 +16,13 @@ from .train import TrainConfig, Trainer
 __all__ = ["machine", "run"]
 
 
-def machine(device: str) -> str:
-    """One line naming the machine the figures come from."""
+def machine(device: str) -> dict:
+    """Where the figures come from: the host (:func:`hpu_model.artifacts.machine`), torch, the training device."""
+    info = {**artifacts.machine(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+            "device": device}
     if device.startswith("cuda") and torch.cuda.is_available():
-        where = torch.cuda.get_device_name(torch.device(device))
-    else:
-        where = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch thread(s)"
-    return f"{platform.node()} ({where}), Python {platform.python_version()}, torch {torch.__version__}"
+        info["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    return info
 
 
 def run(cfg: TrainConfig, run_dir: str | Path, *, device: str = "cpu", backend: str = "golden",
@@ -30,7 +31,7 @@ def run(cfg: TrainConfig, run_dir: str | Path, *, device: str = "cpu", backend: 
         command: str | None = None, corpus_data=None, log=None) -> dict:
     """Train A and B (resuming from ``run_dir``'s checkpoint if present), evaluate, write the report.
 
-    Returns the result dict that ``result.json`` holds.
+    Returns the result dict that ``summary.json`` holds.
     """
     log = log or (lambda s: None)
     tr = Trainer(cfg, run_dir, device=device, corpus_data=corpus_data, log=log)

@@ -24,76 +24,15 @@ import numpy as np
 import torch
 
 from hpu_model import spec
-from hpu_model.errors import HPUError
 
 from . import data as corpus
-from .gate import GATES, schedule_q16, warmup_permeability
-from .model import GPT, SIZES, ModelConfig
+from .config import TrainConfig, TrainError
+from .gate import schedule_q16, warmup_permeability
+from .model import GPT
 
 __all__ = ["TrainConfig", "Trainer", "TrainError", "CHECKPOINT", "run_names"]
 
 CHECKPOINT = "checkpoint.pt"
-
-
-class TrainError(HPUError):
-    """A training configuration that cannot run, or a checkpoint that does not belong to it."""
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that determines a run's result (written into its checkpoint and report)."""
-
-    size: str = "small"
-    gate: str = "token"
-    permeabilities: tuple[float, ...] = (0.5,)
-    steps: int = 600
-    warmup: int | None = None          # None: steps // 6
-    batch_size: int = 16
-    lr: float = 2e-3
-    seed: int = 0
-    tile: int = 16
-    block: int = 16
-    eval_every: int = 50
-    eval_windows: int = 32
-    checkpoint_every: int = 100
-    ctx: int | None = None             # None: the size's context
-    max_corpus_bytes: int | None = None
-
-    def __post_init__(self):
-        if self.size not in SIZES:
-            raise TrainError(f"unknown size {self.size!r}: allowed {', '.join(SIZES)}")
-        if self.gate not in GATES:
-            raise TrainError(f"unknown gate {self.gate!r}: allowed {', '.join(GATES)}")
-        if not self.permeabilities:
-            raise TrainError("at least one permeability is needed for run B")
-        for p in self.permeabilities:
-            spec.permeability_q16(p)
-        if len(set(self.permeabilities)) != len(self.permeabilities):
-            raise TrainError(f"permeabilities repeat: {list(self.permeabilities)}")
-        for name, lo in (("steps", 1), ("batch_size", 1), ("eval_every", 1), ("eval_windows", 1),
-                         ("checkpoint_every", 1), ("tile", 1), ("block", 1)):
-            if getattr(self, name) < lo:
-                raise TrainError(f"{name} must be at least {lo}, got {getattr(self, name)}")
-        if self.warmup is not None and not 0 <= self.warmup <= self.steps:
-            raise TrainError(f"warmup must be in 0..steps={self.steps}, got {self.warmup}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise TrainError(f"learning rate must be a positive number, got {self.lr}")
-        if self.ctx is not None and not 2 <= self.ctx <= SIZES[self.size].ctx:
-            raise TrainError(f"ctx must be in 2..{SIZES[self.size].ctx} for size {self.size}, got {self.ctx}")
-
-    @property
-    def warmup_steps(self) -> int:
-        return self.steps // 6 if self.warmup is None else self.warmup
-
-    @property
-    def model(self) -> ModelConfig:
-        base = SIZES[self.size]
-        return base if self.ctx is None else ModelConfig(base.layers, base.d_model, base.heads, self.ctx, base.vocab)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["permeabilities"] = list(self.permeabilities)
-        return d
 
 
 def run_names(cfg: TrainConfig) -> list[str]:
@@ -177,8 +116,8 @@ class Trainer:
         except Exception as exc:  # a truncated or foreign file: say which, never train on from garbage
             raise TrainError(f"checkpoint {self.checkpoint_path} cannot be read ({exc})") from None
         if state.get("config") != self.cfg.to_dict():
-            raise TrainError(f"checkpoint {self.checkpoint_path} belongs to another configuration "
-                             f"({state.get('config')}); resume with the same options or use a new run folder")
+            raise TrainError(f"checkpoint {self.checkpoint_path} belongs to another configuration: "
+                             f"{self.cfg.differences(state.get('config'))}; resume with the same options")
         if state.get("corpus") != self.corpus.digest:
             raise TrainError(f"checkpoint {self.checkpoint_path} was trained on another corpus "
                              f"(sha256 {state.get('corpus')}, this machine's is {self.corpus.digest})")
