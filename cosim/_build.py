@@ -29,6 +29,7 @@ from filelock import FileLock
 
 from hpu_model.artifacts import atomic_write_json, atomic_write_text
 from hpu_model.errors import HPUError
+from hpu_model.manifest import content_hash
 
 from . import _dumps, _tbgen
 from ._dumps import register_dumps
@@ -152,7 +153,9 @@ def _compile(build_dir: Path, verilog: Path, head_dim: int, defines: dict, simul
     text = Path(verilog).read_bytes()
     dumps = register_dumps(text.decode(), json.loads(manifest.read_text()) if manifest else None)
     digest = "sha256:" + hashlib.sha256(text).hexdigest()  # the manifest's design_hash (hpu_model/manifest.py)
-    top = atomic_write_text(build_dir / "tb.v", _tbgen.wrapper(ports, dumps=dumps, design_hash=digest))
+    content = content_hash(manifest) if manifest else None
+    top = atomic_write_text(build_dir / "tb.v", _tbgen.wrapper(ports, dumps=dumps, design_hash=digest,
+                                                                manifest_hash=content))
     sim_dir, log = build_dir / "sim", build_dir / f"{simulator}.log"
     if simulator == "icarus":
         kw = {"build_args": [VERILOG_GENERATION], "always": True}

@@ -14,7 +14,8 @@ Plusargs read by the generated top (all optional):
 ``+heads=H``        the job's number of runs: ``run_complete`` rises when the last one raises ``done``
 
 A VCD proves what it is (checked by the power analyzer, power/_seal.py): ``tb.design_hash``
-holds the SHA-256 of the simulated Verilog (the manifest's ``design_hash``), and
+holds the SHA-256 of the simulated Verilog (the manifest's ``design_hash``),
+``tb.manifest_hash`` that of the manifest exported with it (zero for a stand-in), and
 ``tb.run_complete`` is 1 at the end of a VCD of a whole run (a VCD that ends with
 it 0 was cut short: disk full, interrupted simulator, truncated file).
 
@@ -158,7 +159,7 @@ PROGRESS_EVERY = 1024
 
 
 def wrapper(ports: list[Port], top: str = "hpu", dumps: list[str] = (), native: bool = False,
-            design_hash: str | None = None) -> str:
+            design_hash: str | None = None, manifest_hash: str | None = None) -> str:
     """Verilog source of module ``tb`` instantiating ``top`` as ``dut``.
 
     ``dumps`` (names below ``dut``, from :func:`cosim._dumps.register_dumps`) is what a VCD holds
@@ -166,7 +167,8 @@ def wrapper(ports: list[Port], top: str = "hpu", dumps: list[str] = (), native: 
     With ``native`` the testbench's signals (``*_src_*``, ``*_snk_*``, cfg, start, clk) and the
     monitors (cycle, beat counters, handshakes) are ports, for the C++ harness of
     ``cosim/native/tb_main.cpp``; otherwise they are regs that cocotb drives.
-    ``design_hash`` (``sha256:<64 hex digits>``) becomes the value of ``tb.design_hash`` in every VCD.
+    ``design_hash`` (``sha256:<64 hex digits>``) becomes the value of ``tb.design_hash`` in every VCD, and
+    ``manifest_hash`` (:func:`hpu_model.manifest.content_hash` of its manifest) that of ``tb.manifest_hash``.
     """
     names = {p.name for p in ports}
     for need in ("clk", "rst", "start", "busy", "done"):
@@ -235,8 +237,10 @@ def wrapper(ports: list[Port], top: str = "hpu", dumps: list[str] = (), native: 
     if native:  # Verilator without --trace: no VCD (cosim.sim refuses vcd= on this path)
         return "\n".join(lines + ["endmodule", ""])
     digest = design_hash[len("sha256:"):] if design_hash else "0" * 64
+    content = manifest_hash[len("sha256:"):] if manifest_hash else "0" * 64
     lines += ["  // the waveform's proof of origin and completeness (module docstring)",
               f"  reg [255:0] design_hash = 256'h{digest};",
+              f"  reg [255:0] manifest_hash = 256'h{content};",
               "  reg [31:0] heads = 0;\n  reg run_complete = 0;",
               '  initial if (!$value$plusargs("heads=%d", heads)) heads = 0;',
               "  always @(posedge done) if (!rst && heads != 0 && runs == heads) run_complete = 1;", ""]

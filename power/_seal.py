@@ -7,6 +7,9 @@ Verilog, which the manifest of ``hpu export`` records as ``design_hash``) and
 before any analysis:
 
 - manifest and waveform name different designs: refused;
+- the waveform's ``manifest_hash`` (the manifest exported with the simulated
+  design) differs from the manifest's content: refused (units or memories
+  edited, or the manifest of another build);
 - the manifest names a design, the waveform carries no hash: refused (nothing
   proves they belong together);
 - ``run_complete`` still 0 at the end of the file: truncated, refused;
@@ -22,7 +25,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from hpu_model.manifest import DESIGN_HASH_SIGNAL
+from hpu_model.manifest import DESIGN_HASH_SIGNAL, MANIFEST_HASH_SIGNAL, content_hash
 
 from ._errors import ManifestError, VCDError
 from ._vcd_header import read_header
@@ -90,6 +93,14 @@ def check_seal(waveform, manifest, scope: str) -> None:
             raise ManifestError(f"{path} is a waveform of design {(got or 'unknown')[:19]}..., but the manifest "
                                 f"describes design {want[:19]}...: not the same Verilog (export the manifest "
                                 "with the design that was simulated)")
+    man_code = code.get(parent + MANIFEST_HASH_SIGNAL)
+    value = None if man_code is None else _first_vector(path, man_code, header.body_offset)
+    if value and not set(value) - {"0", "1"} and int(value, 2):  # 0: a stand-in design without a manifest
+        stamped = f"sha256:{int(value, 2):064x}"
+        if stamped != content_hash(manifest):
+            raise ManifestError(f"{path} was simulated with another manifest (content {stamped[:19]}...) than the "
+                                f"one given ({content_hash(manifest)[:19]}...): its units or memories differ "
+                                "(edited after export?); use the manifest exported with the design")
     done_code = code.get(parent + RUN_COMPLETE_SIGNAL)
     if done_code is not None and _last_scalar(path, done_code) == "0":
         raise VCDError(f"{path} ends before its run finished ({parent}{RUN_COMPLETE_SIGNAL} is still 0): the file "

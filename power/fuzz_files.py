@@ -12,7 +12,9 @@ given another type.  It is then read the way the toolkit reads it
   one-line message (anything else is a crash that the command line would
   show as a traceback);
 - a VCD cut short is never analysed as if it were whole: it is refused, or
-  (cut after the run finished) it gives the same cycles within one.
+  (cut after the run finished) it gives the same cycles within one;
+- a manifest is accepted only with the content stamped into the VCD
+  (``tb.manifest_hash``): any accepted mutation left it as it was.
 
 ``make fuzz`` runs it after the RTL fuzz (``python -m power.fuzz_files --minutes N``);
 CI runs a few examples per kind (tests/reliability/test_fuzz_files.py).
@@ -65,6 +67,7 @@ def file_cases():
 
 def make_originals(folder: Path) -> dict[str, Path]:
     """The valid files every case starts from (written once into ``folder``)."""
+    from hpu_model.manifest import content_hash
     from hpu_model.workload import random_workload, save_npz
 
     from ._synth import synth_vcd
@@ -79,8 +82,11 @@ def make_originals(folder: Path) -> dict[str, Path]:
     (folder / "manifest.json").write_text(json.dumps(man))
     head, body = (folder / "raw.vcd").read_text().split("$enddefinitions", 1)
     top = "$scope module tb $end\n"
-    head = head.replace(top, top + "$var reg 256 HH design_hash [255:0] $end\n$var reg 1 RC run_complete $end\n", 1)
-    body = body.replace("$dumpvars\n", f"$dumpvars\nb{int(digest[7:], 16):b} HH\n0RC\n", 1)
+    content = content_hash(man)  # any accepted manifest mutation must leave its content as it was
+    head = head.replace(top, top + "$var reg 256 HH design_hash [255:0] $end\n$var reg 256 MH manifest_hash "
+                        "[255:0] $end\n$var reg 1 RC run_complete $end\n", 1)
+    body = body.replace("$dumpvars\n", f"$dumpvars\nb{int(digest[7:], 16):b} HH\nb{int(content[7:], 16):b} MH\n0RC\n",
+                        1)
     last = body.rstrip("\n").rsplit("\n#", 1)  # the run completes just before the last time step
     body = f"{last[0]}\n1RC\n#{last[1]}\n"
     (folder / "vcd.vcd").write_text(head + "$enddefinitions" + body)

@@ -58,6 +58,8 @@ CLASS_CLI_CASES = (
          "power good.vcd --manifest hashed.manifest.json", "carries no design hash (tb.design_hash)"),
     _cli("valid", "VCD of another design than the manifest's", "power stamped.vcd --manifest hashed.manifest.json",
          "is a waveform of design sha256:c3c3c3c3c3c3..., but the manifest describes design sha256:5a5a5a5a5a5a"),
+    _cli("valid", "manifest with a unit deleted (same design hash)", "power sealed.vcd --manifest edited.manifest.json",
+         "was simulated with another manifest (content sha256:"),
     _cli("valid", "VCD cut short (run_complete still 0)", "power unfinished.vcd --manifest hashed.manifest.json",
          "ends before its run finished (tb.run_complete is still 0)"),
     _cli("valid", "VCD of another simulator ending while busy", "power busy_at_end.vcd --manifest good.manifest.json",
@@ -109,6 +111,8 @@ class Check:
 
 
 CHECKS = (
+    Check("valid", "the whole stamped VCD with its own manifest", "real Icarus VCD", "accepted (the checks refuse "
+          "nothing true)", "test_sim_outputs.py::test_power_accepts_the_simulated_vcd_with_its_own_manifest"),
     Check("valid", "VCD cut at a line boundary (30, 60, 95 % of the body)", "real Icarus VCD, cut",
           "refused: run_complete 0 or busy 1 at the end",
           "test_sim_outputs.py::test_power_refuses_a_vcd_cut_at_a_line_boundary"),
@@ -135,6 +139,8 @@ CHECKS = (
     Check("files", "symlinked output (and a dangling one)", "`atomic_write_json(link)`",
           "the target is written, the link kept",
           "test_files.py::test_symlinked_output_is_written_through_never_replaced"),
+    Check("files", "symlink loop as the output", "a.json -> b.json -> a.json", "refused (ELOOP), both links kept",
+          "test_files.py::test_symlink_loop_as_output_is_refused_and_kept"),
     Check("files", "finished file moved across file systems", "`publish` with EXDEV",
           "copy + fsync + rename, no temporary",
           "test_files.py::test_publish_moves_a_finished_file_atomically_also_across_file_systems"),

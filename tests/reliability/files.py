@@ -116,7 +116,8 @@ def make(folder: str | Path) -> Path:
     return d
 
 
-def _stamp(text: str, *, design: str | None = None, complete: str | None = None, busy: str | None = None) -> str:
+def _stamp(text: str, *, design: str | None = None, complete: str | None = None, busy: str | None = None,
+           manifest: str | None = None) -> str:
     """The synthetic VCD with the testbench's stamp (tb.design_hash, tb.run_complete) and/or a dut busy."""
     head, body = text.split("$enddefinitions", 1)
     top, dut = "$scope module tb $end\n", "$scope module dut $end\n"
@@ -124,6 +125,9 @@ def _stamp(text: str, *, design: str | None = None, complete: str | None = None,
     if design is not None:
         head = head.replace(top, top + "$var reg 256 HH design_hash [255:0] $end\n", 1)
         values += f"b{int(design[7:], 16):b} HH\n"
+    if manifest is not None:
+        head = head.replace(top, top + "$var reg 256 MH manifest_hash [255:0] $end\n", 1)
+        values += f"b{int(manifest[7:], 16):b} MH\n"
     if complete is not None:
         head = head.replace(top, top + "$var reg 1 RC run_complete $end\n", 1)
         values += f"{complete}RC\n"
@@ -145,6 +149,11 @@ def _class_files(d: Path) -> None:
     (d / "stamped.vcd").write_text(_stamp(text, design=other, complete="1"))
     (d / "unfinished.vcd").write_text(_stamp(text, design=ours, complete="0"))
     (d / "busy_at_end.vcd").write_text(_stamp(text, busy="1"))
+    from hpu_model.manifest import content_hash
+
+    hashed = man | {"design_hash": ours}
+    (d / "sealed.vcd").write_text(_stamp(text, design=ours, complete="1", manifest=content_hash(hashed)))
+    (d / "edited.manifest.json").write_text(json.dumps(hashed | {"units": hashed["units"][1:]}))
     (d / "link_to_vcd.json").symlink_to(GOOD_VCD)
     rec = run_record(analyze(d / GOOD_VCD, man), label="dense")
     (d / "dense.json").write_text(json.dumps(rec | {"design_hash": ours}))

@@ -120,6 +120,10 @@ def test_power_refuses_a_manifest_of_another_design(sim, tmp_path):
     unstamped.write_text(text.replace(f" {code} design_hash", f" {code} some_other_reg"))
     with pytest.raises(ManifestError, match="carries no design hash"):
         analyze(unstamped, res.manifest)
+    fewer = json.loads(res.manifest.read_text())
+    fewer["units"] = fewer["units"][1:]  # a unit deleted by hand: same design hash, a third less energy
+    with pytest.raises(ManifestError, match="was simulated with another manifest .*its units or memories differ"):
+        analyze(res.vcd, fewer)
 
 
 @pytest.mark.parametrize("at", [0.3, 0.6, 0.95])
