@@ -75,11 +75,11 @@ def main():
         rd = out / f"run_{gate}"
         cmd = (f"hpu abtest --device {a.device} --size {a.size} --gate {gate} --permeability 0.5 0.25 --steps {steps} "
                f"--batch-size {a.batch} --lr {a.lr} --tile {a.tile} --block {a.tile} --eval-every {cfg.eval_every} "
-               f"--eval-windows 32 --hpu-windows 4 --no-energy")
+               f"--eval-windows 32 --hpu-windows 16 --no-energy")
         if gate == "token":
-            cmd += " --decode --kv-budget 16 32 64 128 --sample-tokens 0"
-        r = run.run(cfg, rd, device=a.device, backend="golden", hpu_windows=4, energy=False, decode=gate == "token",
-                    budgets=[16, 32, 64, 128], decode_windows=4, sample_tokens=0, command=cmd, corpus_data=corpus,
+            cmd += " --decode --kv-budget 16 32 64 128 --decode-windows 8 --sample-tokens 0"
+        r = run.run(cfg, rd, device=a.device, backend="golden", hpu_windows=16, energy=False, decode=gate == "token",
+                    budgets=[16, 32, 64, 128], decode_windows=8, sample_tokens=0, command=cmd, corpus_data=corpus,
                     log=log)
         results[gate] = {n: {k: v for k, v in e.items() if k != "cosine"} for n, e in r["evaluation"]["runs"].items()}
         log(f"{gate}: done")

@@ -43,7 +43,7 @@ TESTBENCHES = ("cocotb", "native")
 
 DEFAULT_ROOT = Path("build") / "rtl"
 TIMESCALE = ("1ns", "1ps")
-_FORMAT = 3  # bump when the layout of a build folder or the compile flags change
+_FORMAT = 4  # bump when the layout of a build folder or the compile flags change
 #: Overrides the runner's -g2012 (the last -g wins).  Under SystemVerilog rules a declaration initializer such as
 #: yosys's ``reg \$auto$verilog_backend... = 0`` raises no event at time 0, so the ``always @*`` blocks it is meant
 #: to kick never run until an input changes and their outputs read X: Amaranth's Verilog then simulates wrongly
@@ -70,6 +70,7 @@ class Build:
     lanes: int
     max_seq: int
     outputs: tuple[str, ...]
+    cfg_ports: tuple[str, ...] = ()
     simulator: str = "icarus"
     testbench: str = "cocotb"
     build_s: float = 0.0
@@ -98,12 +99,13 @@ def _testbench_sources(testbench: str) -> list[Path]:
     return [Path(_tbgen.__file__), Path(_dumps.__file__)]
 
 
-def _export(head_dim: int, lanes: int, max_seq: int, out_dir: Path) -> tuple[Path, Path | None]:
+def _export(head_dim: int, lanes: int, max_seq: int, out_dir: Path, tile: int, block: int) -> tuple[Path, Path | None]:
     try:
         from hpu_rtl import export_verilog
     except ImportError as exc:
         raise BuildError(f"the RTL generator is not available (import hpu_rtl.export_verilog failed: {exc})") from None
-    verilog, manifest = export_verilog(head_dim=head_dim, lanes=lanes, max_seq=max_seq, out_dir=out_dir)
+    gate = {"tile": tile, "block": block} if tile or block else {}  # tile-gate support (contract v2), if asked
+    verilog, manifest = export_verilog(head_dim=head_dim, lanes=lanes, max_seq=max_seq, out_dir=out_dir, **gate)
     return Path(verilog), (Path(manifest) if manifest else None)
 
 
@@ -144,12 +146,11 @@ def _environ(extra: dict[str, str]):
                 os.environ[key] = val
 
 
-def _compile(build_dir: Path, verilog: Path, head_dim: int, defines: dict, simulator: str,
+def _compile(build_dir: Path, verilog: Path, ports: list, defines: dict, simulator: str,
              manifest: Path | None = None) -> tuple[Path, tuple[str, ...]]:
     """Write the ``tb`` top and compile it with the design through cocotb's runner."""
     from cocotb_tools.runner import get_runner
 
-    ports = _tbgen.contract_ports(head_dim)
     text = Path(verilog).read_bytes()
     dumps = register_dumps(text.decode(), json.loads(manifest.read_text()) if manifest else None)
     digest = "sha256:" + hashlib.sha256(text).hexdigest()  # the manifest's design_hash (hpu_model/manifest.py)
@@ -192,11 +193,13 @@ def _children_cpu() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
-def _design(head_dim: int, lanes: int, max_seq: int, root: Path) -> tuple[Path, Path | None]:
+def _design(head_dim: int, lanes: int, max_seq: int, root: Path, tile: int = 0,
+            block: int = 0) -> tuple[Path, Path | None]:
     """The exported Verilog and manifest of one configuration, cached per RTL source hash."""
-    h = hashlib.sha256(json.dumps([_FORMAT, head_dim, lanes, max_seq]).encode())
+    h = hashlib.sha256(json.dumps([_FORMAT, head_dim, lanes, max_seq, tile, block]).encode())
     _rtl_digest(h)
-    out = (root / f"design-d{head_dim}-l{lanes}-n{max_seq}-{h.hexdigest()[:12]}").resolve()
+    gate = f"-t{tile}-b{block}" if tile or block else ""
+    out = (root / f"design-d{head_dim}-l{lanes}-n{max_seq}{gate}-{h.hexdigest()[:12]}").resolve()
     with FileLock(str(out) + ".lock"):
         info = out / "design.json"
         if not info.exists():
@@ -204,7 +207,7 @@ def _design(head_dim: int, lanes: int, max_seq: int, root: Path) -> tuple[Path, 
                 shutil.rmtree(out)
             out.mkdir(parents=True)
             try:
-                v, manifest = _export(head_dim, lanes, max_seq, out)
+                v, manifest = _export(head_dim, lanes, max_seq, out, tile, block)
                 atomic_write_json(info, {"verilog": v.name, "manifest": manifest and manifest.name})
             except BaseException:  # failed or interrupted: no half-exported folder left
                 shutil.rmtree(out, ignore_errors=True)
@@ -215,7 +218,7 @@ def _design(head_dim: int, lanes: int, max_seq: int, root: Path) -> tuple[Path, 
 
 def get_build(head_dim: int, lanes: int, max_seq: int, *, root: str | Path | None = None,
               verilog: str | Path | None = None, defines: dict | None = None, simulator: str = "icarus",
-              testbench: str = "cocotb") -> Build:
+              testbench: str = "cocotb", tile: int = 0, block: int = 0) -> Build:
     """Export (or take ``verilog``), wrap and compile one configuration; reuse it when cached.
 
     Parameters
@@ -231,6 +234,8 @@ def get_build(head_dim: int, lanes: int, max_seq: int, *, root: str | Path | Non
     simulator : {"icarus", "verilator"}
     testbench : {"cocotb", "native"}
         "native" (Verilator only) compiles the C++ harness of cosim/native/ instead of cocotb's.
+    tile, block : int
+        Export with tile-gate support (contract v2) for tiles of T keys and blocks of B query rows (0: none).
     """
     simulator_env(simulator)  # fail early and clearly when it is missing
     if testbench not in TESTBENCHES:
@@ -241,7 +246,7 @@ def get_build(head_dim: int, lanes: int, max_seq: int, *, root: str | Path | Non
     root = Path(root) if root is not None else DEFAULT_ROOT
     root.mkdir(parents=True, exist_ok=True)
     if verilog is None:
-        verilog, manifest = _design(head_dim, lanes, max_seq, root)
+        verilog, manifest = _design(head_dim, lanes, max_seq, root, tile, block)
     else:
         verilog, manifest = Path(verilog).resolve(), None
     from . import _native
@@ -253,6 +258,7 @@ def get_build(head_dim: int, lanes: int, max_seq: int, *, root: str | Path | Non
     for path in [verilog, *([manifest] if manifest else []), *_testbench_sources(testbench)]:
         h.update(path.read_bytes())
     key = f"{simulator}-{testbench}-d{head_dim}-l{lanes}-n{max_seq}-{h.hexdigest()[:12]}"
+    ports = _tbgen.contract_ports(head_dim, _tbgen.optional_ports_in(verilog.read_text(errors="replace")))
     out = (root / key).resolve()
     cached = True
     with FileLock(str(out) + ".lock"):
@@ -265,14 +271,14 @@ def get_build(head_dim: int, lanes: int, max_seq: int, *, root: str | Path | Non
             try:
                 t0, cpu0 = time.perf_counter(), _children_cpu()
                 if testbench == "native":
-                    exe, outputs = _native.compile_native(out, verilog, _tbgen.contract_ports(head_dim), defines,
-                                                          simulator_env(simulator))
+                    exe, outputs = _native.compile_native(out, verilog, ports, defines, simulator_env(simulator))
                     top = out / "tb.v"
                 else:
-                    top, outputs = _compile(out, verilog, head_dim, defines, simulator, manifest)
+                    top, outputs = _compile(out, verilog, ports, defines, simulator, manifest)
                     exe = None
                 atomic_write_json(info, {"verilog": str(verilog), "manifest": manifest and str(manifest),
                                          "top": str(top), "executable": exe and str(exe), "outputs": list(outputs),
+                                         "cfg_ports": list(_native.cfg_ports(ports)),
                                          "build_s": time.perf_counter() - t0,
                                          "build_cpu_s": _children_cpu() - cpu0})
             except BaseException:  # failed or interrupted (Ctrl-C, SIGTERM in hpu): no half-built folder left
@@ -281,6 +287,7 @@ def get_build(head_dim: int, lanes: int, max_seq: int, *, root: str | Path | Non
         meta = json.loads(info.read_text())
     return Build(dir=out, verilog=Path(meta["verilog"]), manifest=meta["manifest"] and Path(meta["manifest"]),
                  top=Path(meta["top"]), sim_dir=out / "sim", head_dim=head_dim, lanes=lanes, max_seq=max_seq,
-                 outputs=tuple(meta["outputs"]), simulator=simulator, testbench=testbench,
+                 outputs=tuple(meta["outputs"]), cfg_ports=tuple(meta["cfg_ports"]), simulator=simulator,
+                 testbench=testbench,
                  build_s=meta["build_s"], build_cpu_s=meta["build_cpu_s"], cached=cached,
                  executable=meta["executable"] and Path(meta["executable"]))

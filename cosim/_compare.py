@@ -84,33 +84,37 @@ def run_kernel(q, k, v, *, permeability_q16: int, causal: bool, c: int, r: int, 
 
 
 def predicted_cycles(head_dim, lanes, max_seq, n_q, n_k, p16, causal, heads: int = 1, kept_tiles=None,
-                     **gate) -> list[int] | None:
+                     gate: str = "token", tile: int = 0, block: int = 0) -> list[int] | None:
     """The cycle model's count per head (None without it).
 
-    Token gate: every head costs the same.  Tile gate (``gate="tile", tile=T, block=B``): ``kept_tiles``
-    [H, n_blocks, n_tiles] (``golden.stages(...).kept``) decides each head's count.
+    ``tile``, ``block``: the design's tile-gate support (0: none), for either gate.  Token gate: every head
+    costs the same.  Tile gate: ``kept_tiles`` [H, n_blocks, n_tiles] (``golden.stages(...).kept``) decides
+    each head's count.
     """
     try:
         from hpu_model import perf
     except ImportError:
         return None
-    if kept_tiles is None:
-        return [int(perf.predict(head_dim=head_dim, lanes=lanes, max_seq=max_seq, n_q=n_q, n_k=n_k,
-                                 permeability_q16=p16, causal=causal).cycles)] * heads
-    return [int(perf.predict(head_dim=head_dim, lanes=lanes, max_seq=max_seq, n_q=n_q, n_k=n_k, permeability_q16=p16,
-                             causal=causal, kept_tiles=kept, **gate).cycles) for kept in kept_tiles]
+    design = dict(head_dim=head_dim, lanes=lanes, max_seq=max_seq, n_q=n_q, n_k=n_k, permeability_q16=p16,
+                  causal=causal, **({"tile": tile, "block": block} if tile else {}))
+    if gate == "token":
+        return [int(perf.predict(**design).cycles)] * heads
+    return [int(perf.predict(**design, gate=gate, kept_tiles=kept).cycles) for kept in kept_tiles]
 
 
 def compare(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = False, lanes: int = 8,
             max_seq: int | None = None, stalls: bool = False, seed: int = 0, skip=(), build_dir=None,
             vcd=None, vcd_window=None, simulator: str = "icarus", vcd_signals: str = "all",
             testbench: str | None = None, progress=None, gate: str = "token", tile: int | None = None,
-            block: int | None = None) -> dict:
+            block: int | None = None, rtl_tile: tuple[int, int] | None = None, verilog=None) -> dict:
     """Run golden model, kernel and RTL on ``q, k, v`` ([H, n, D] int8) and compare them pairwise.
 
     The RTL options (``simulator``, ``testbench``, ``progress``, VCD, stalls) are :func:`cosim.simulate`'s.
     ``gate="tile"`` with ``tile=T, block=B`` runs contract v2's tile gate in all three (the RTL is exported
     with tile support); the stage report then starts with the tile stages (tile scores, kept tiles).
+    ``verilog``: simulate this Verilog file (top module ``hpu``) instead of exporting the RTL.
+    ``rtl_tile=(T, B)`` builds the RTL with tile support for a token-gate run too, so that both gates run
+    on one design (``hpu demo``); a tile-gate run's design is always (``tile``, ``block``).
 
     Returns
     -------
@@ -131,6 +135,11 @@ def compare(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = Fa
     c, r = spec.check_multiplier(c, r)
     gate, tile, block = spec.check_gate(gate, tile, block)
     gkw = {} if gate == "token" else {"gate": gate, "tile": tile, "block": block}
+    if gate == "tile":
+        rtl_tile = (tile, block)
+    elif rtl_tile is not None:
+        rtl_tile = spec.check_tile_geometry(*rtl_tile)
+    design = {} if rtl_tile is None else {"gate": gate, "tile": rtl_tile[0], "block": rtl_tile[1]}
     q, k, v = golden.check_inputs(q, k, v, causal=causal)
     heads, n_q, d = q.shape
     n_k = k.shape[1]
@@ -139,7 +148,7 @@ def compare(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = Fa
                                              "max_seq": max_seq, "permeability_q16": p16, "causal": causal,
                                              "c": c, "r": r, "stalls": stalls, "seed": seed,
                                              "simulator": simulator, "testbench": testbench,
-                                             "gate": gate, "tile": tile, "block": block}}
+                                             "gate": gate, "tile": tile, "block": block, "rtl_tile": rtl_tile}}
     t = time.perf_counter()
     outs["golden"] = golden.attention(q, k, v, permeability_q16=p16, causal=causal, c=c, r=r, **gkw)
     wall["golden"] = time.perf_counter() - t
@@ -150,12 +159,12 @@ def compare(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = Fa
         wall["kernel"] = time.perf_counter() - t
     sim = None
     if "rtl" not in skip:
-        if gkw:
+        if design:
             check_tile_cosim()
         sim = simulate(q, k, v, c=c, r=r, permeability_q16=p16, causal=causal, lanes=lanes, max_seq=max_seq,
                        stalls=stalls, seed=seed, build_dir=build_dir, vcd=vcd, vcd_window=vcd_window,
                        simulator=simulator, vcd_signals=vcd_signals, expected=outs["golden"], testbench=testbench,
-                       progress=progress, **gkw)
+                       progress=progress, verilog=verilog, **design)
         outs["rtl"], wall["rtl"] = sim.o, sim.wall_s
     report["rtl_vs_golden"] = pair(outs.get("rtl"), outs["golden"])
     report["kernel_vs_golden"] = pair(outs.get("kernel"), outs["golden"])
@@ -163,7 +172,7 @@ def compare(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = Fa
     st = None
     if gkw:  # the kept tiles decide a tile-gate run's cycles
         st = golden.stages(q, k, v, permeability_q16=p16, causal=causal, c=c, r=r, **gkw)
-    pred = predicted_cycles(d, lanes, max_seq, n_q, n_k, p16, causal, heads, None if st is None else st.kept, **gkw)
+    pred = predicted_cycles(d, lanes, max_seq, n_q, n_k, p16, causal, heads, None if st is None else st.kept, **design)
     report["predicted_cycles_per_head"] = pred
     report["predicted_cycles"] = None if pred is None else sum(pred)
     report["cycles_per_head"] = sim and sim.cycles

@@ -30,16 +30,19 @@ class HeadRun:
     causal: bool
     c: int
     r: int
+    gate: int = 0  # cfg_gate: 0 token gate (contract v1), 1 tile gate (v2); a design without the port runs v1
 
-    def cfg(self) -> dict[str, int]:
-        """Port name -> value, in the order ``tb_main.cpp`` reads them from the job."""
-        return {f"cfg_{f.name}": int(getattr(self, f.name)) for f in fields(self)}
+    def cfg(self, ports: tuple[str, ...] | None = None) -> dict[str, int]:
+        """Port name -> value for the ``ports`` the design has (default all), in field order."""
+        out = {f"cfg_{f.name}": int(getattr(self, f.name)) for f in fields(self)}
+        return out if ports is None else {name: val for name, val in out.items() if name in ports}
 
 
 @dataclass(frozen=True)
 class CosimJob:
     """Everything a testbench needs for one simulation: heads run one after another.
 
+    ``cfg_ports`` are the per-head configuration ports the design has (``HeadRun.cfg``);
     ``stall_q16`` is the per-cycle stall probability (Q16, 0 = none) of the top's
     stall generators, seeded by ``seed`` (cosim/_tbgen.py); ``progress_every`` is how
     often (cycles) the top appends the cycle count to the progress file.
@@ -55,6 +58,7 @@ class CosimJob:
     stall_q16: int = 0
     cocotb_clock: bool = False
     outputs: tuple[str, ...] = ()
+    cfg_ports: tuple[str, ...] = ("cfg_p16", "cfg_causal", "cfg_c", "cfg_r")
     dir: str = "."
 
     def path(self, name: str) -> Path:
@@ -74,13 +78,13 @@ class CosimJob:
         if set(raw) != names:
             raise ValueError(f"{path}: a cosim job has the fields {sorted(names)}, got {sorted(raw)}")
         raw["runs"] = tuple(HeadRun(**run) for run in raw["runs"])
-        raw["outputs"] = tuple(raw["outputs"])
+        raw["outputs"], raw["cfg_ports"] = tuple(raw["outputs"]), tuple(raw["cfg_ports"])
         return cls(**raw)
 
     def native_text(self) -> str:
         """The job as whitespace-separated integers, in the order ``tb_main.cpp`` reads them."""
         lines = ["hpu-cosim-job 1", f"{self.heads} {self.n_q} {self.n_k} {self.head_dim} {self.timeout_cycles}"]
-        lines += [" ".join(str(v) for v in run.cfg().values()) for run in self.runs]
+        lines += [" ".join(str(v) for v in run.cfg(self.cfg_ports).values()) for run in self.runs]
         return "\n".join(lines) + "\n"
 
 

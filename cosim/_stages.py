@@ -38,21 +38,22 @@ STAGE_ORDER = (
 )
 
 
-def debug_record(rows, kept) -> dict:
+def debug_record(rows, kept, tiles=()) -> dict:
     """One head's taps in the one format every comparison reads.
 
     ``rows``: (row, m, k, z, r) per finished query row, in the hardware's order; ``kept``: (row, key
-    index, e) per tapped kept key.  Returns ``{"rows": structured int64 array, "kept": int64 [n, 3]}``.
+    index, e) per tapped kept key; ``tiles``: (block, tile, TS, kept) per ranked tile (tile gate).
+    Returns ``{"rows": structured int64 array, "kept": int64 [n, 3], "tiles": int64 [n, 4]}``.
     """
     return {"rows": np.array([tuple(int(x) for x in rec) for rec in rows], dtype=[(n, np.int64) for n in ROW_FIELDS]),
-            "kept": np.array([[int(x) for x in rec] for rec in kept], dtype=np.int64).reshape(-1, 3)}
+            "kept": np.array([[int(x) for x in rec] for rec in kept], dtype=np.int64).reshape(-1, 3),
+            "tiles": np.array([[int(x) for x in rec] for rec in tiles], dtype=np.int64).reshape(-1, 4)}
 
 
 def read_taps(path: Path, heads: int) -> tuple[list[int], list[int], list[dict]]:
     """Cycles, start cycles and taps per head from the top's tap log (cosim/_tbgen.py)."""
     starts, dones = [None] * heads, [None] * heads
-    rows = [[] for _ in range(heads)]
-    kept = [[] for _ in range(heads)]
+    rows, kept, tiles = ([[] for _ in range(heads)] for _ in range(3))
     text = path.read_text() if path.exists() else ""
     for line in text.splitlines():
         kind, *vals = line.split()
@@ -68,10 +69,12 @@ def read_taps(path: Path, heads: int) -> tuple[list[int], list[int], list[dict]]
             rows[h].append(vals[1:])
         elif kind == "K":
             kept[h].append(vals[1:])
+        elif kind == "T":
+            tiles[h].append(vals[1:])
     # The top logs done on the edge that samples it, one edge after the edge that raised it; a run's cycles are
     # counted from the edge that samples start to the edge that raises done (as hpu_model.perf counts them).
     cycles = [d - s - 1 for s, d in zip(starts, dones)]
-    return cycles, starts, [debug_record(rows[h], kept[h]) for h in range(heads)]
+    return cycles, starts, [debug_record(rows[h], kept[h], tiles[h]) for h in range(heads)]
 
 
 def _head(st, h: int, dbg: dict, o_rtl: np.ndarray, all_kept: bool, tile_geometry=None) -> dict[str, list]:

@@ -61,7 +61,7 @@ async def _run(dut, job: CosimJob, arrays: dict[str, bytes], result: JobResult) 
     t0 = time.perf_counter()
     for h, run in enumerate(job.runs):
         dut.cfg_n_q.value, dut.cfg_n_k.value = n_q, n_k
-        for name, value in run.cfg().items():
+        for name, value in run.cfg(job.cfg_ports).items():
             getattr(dut, name).value = value
         dut.start.value = 1
         await RisingEdge(clk)

@@ -24,9 +24,11 @@ With ``COCOTB_CLOCK`` defined (Verilator builds) cocotb drives the clock instead
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-__all__ = ["Port", "contract_ports", "outputs", "wrapper", "streams", "CLOCK_NS", "TAP_RECORDS"]
+__all__ = ["Port", "contract_ports", "optional_ports_in", "outputs", "wrapper", "streams", "CLOCK_NS", "TAP_RECORDS",
+           "OPTIONAL_PORTS"]
 
 CLOCK_NS = 10  # clock period; the wrapper's `timescale is 1ns/1ps
 PATH_CHARS = 4096  # longest plusarg path: plain Verilog-2005 (no `string`), see cosim/_build.py
@@ -37,7 +39,12 @@ TAP_RECORDS = {
                             ("z", "dbg_row_z", False), ("r", "dbg_row_r", False)]),
     "K": ("dbg_keep_valid", [("row", "dbg_keep_row", False), ("idx", "dbg_keep_idx", False),
                              ("e", "dbg_keep_e", False)]),
+    "T": ("dbg_tile_valid", [("block", "dbg_tile_block", False), ("tile", "dbg_tile_idx", False),
+                             ("score", "dbg_tile_score", True), ("keep", "dbg_tile_keep", False)]),
 }
+#: Ports a design may have beyond contract v1 (the tile gate, contract v2): connected when the Verilog has them.
+OPTIONAL_PORTS = (("cfg_gate", "input", 1), ("dbg_tile_valid", "output", 1), ("dbg_tile_block", "output", 16),
+                  ("dbg_tile_idx", "output", 16), ("dbg_tile_score", "output", 24), ("dbg_tile_keep", "output", 1))
 
 
 @dataclass(frozen=True)
@@ -49,7 +56,16 @@ class Port:
     width: int
 
 
-def contract_ports(head_dim: int) -> list[Port]:
+def optional_ports_in(verilog: str, top: str = "hpu") -> tuple[str, ...]:
+    """The :data:`OPTIONAL_PORTS` that module ``top`` of ``verilog`` declares."""
+    m = re.search(rf"^module\s+{re.escape(top)}\s*\((.*?)\);", verilog, re.M | re.S)
+    header = m.group(1) if m else ""
+    body = verilog[m.end():verilog.find("endmodule", m.end())] if m else ""
+    return tuple(name for name, _, _ in OPTIONAL_PORTS
+                 if re.search(rf"\b{name}\b", header) or re.search(rf"\b(input|output)\b[^;]*\b{name}\b", body))
+
+
+def contract_ports(head_dim: int, optional: tuple[str, ...] = ()) -> list[Port]:
     """Ports of ``hpu`` for head dimension D, as docs/interfaces.md section 1 fixes them.
 
     The RTL is checked against this list when the top is compiled: Icarus
@@ -68,6 +84,10 @@ def contract_ports(head_dim: int) -> list[Port]:
               ("dbg_row_k", "output", 16), ("dbg_row_z", "output", 32), ("dbg_row_r", "output", 26),
               ("dbg_keep_valid", "output", 1), ("dbg_keep_row", "output", 16), ("dbg_keep_idx", "output", 16),
               ("dbg_keep_e", "output", 16)]
+    unknown = set(optional) - {name for name, _, _ in OPTIONAL_PORTS}
+    if unknown:
+        raise ValueError(f"unknown optional ports {sorted(unknown)}")
+    table += [row for row in OPTIONAL_PORTS if row[0] in optional]
     return [Port(*row) for row in table]
 
 

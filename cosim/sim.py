@@ -154,8 +154,11 @@ def _runs(heads: int, **per_head) -> list[HeadRun]:
     runs = []
     for h in range(heads):
         c, r = spec.check_multiplier(lists["c"][h], lists["r"][h])
+        gate = lists["gate"][h]
+        if gate not in spec.GATES:
+            raise SpecError(f"gate must be one of {', '.join(spec.GATES)}, got {gate!r}")
         runs.append(HeadRun(p16=spec.check_p16(lists["permeability_q16"][h]), causal=bool(lists["causal"][h]),
-                            c=c, r=r))
+                            c=c, r=r, gate=spec.GATES.index(gate)))
     return runs
 
 
@@ -167,7 +170,7 @@ def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = F
              max_seq: int | None = None, vcd=None, vcd_window=None, stalls: bool = False, seed: int = 0,
              build_dir=None, timeout_cycles: int | None = None, verilog=None, defines=None,
              simulator: str = "icarus", vcd_signals: str = "all", expected=None, testbench: str | None = None,
-             progress=None) -> CosimResult:
+             progress=None, gate="token", tile: int | None = None, block: int | None = None) -> CosimResult:
     """Simulate the HPU RTL on every head of ``q, k, v`` and score its output against the golden model.
 
     Parameters
@@ -205,6 +208,11 @@ def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = F
         cocotb (cocotbext-axi streams; the protocol reference) or the native C++ harness (Verilator only,
         no VCD; same stimuli, outputs, taps and cycles).  Default: native for Verilator without a VCD,
         else cocotb.
+    gate : {"token", "tile"} or sequence, optional
+        The gate per head (``cfg_gate``): the token gate (contract v1) or the tile gate (v2), which needs
+        a design exported with ``tile=T, block=B``.
+    tile, block : int, optional
+        Export the RTL with tile-gate support for tiles of T keys and query blocks of B rows.
     progress : callable, optional
         ``progress(cycles_done, cycles_expected)``, called about twice a second from another thread while
         the simulator runs; ``cycles_expected`` is the cycle model's count for the whole run (exact
@@ -227,7 +235,10 @@ def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = F
         if x.ndim != 3:
             raise SpecError(f"{name} must have shape [H, n, D] (3 dims), got shape {x.shape}")
     heads = q.shape[0]
-    runs = _runs(heads, permeability_q16=permeability_q16, causal=causal, c=c, r=r)
+    runs = _runs(heads, permeability_q16=permeability_q16, causal=causal, c=c, r=r, gate=gate)
+    tiled = any(run.gate for run in runs)
+    if tiled or tile is not None or block is not None:
+        tile, block = spec.check_tile_geometry(tile, block)
     q, k, v = golden.check_inputs(q, k, v, causal=any(run.causal for run in runs))
     _, n_q, d = q.shape
     n_k = k.shape[1]
@@ -257,12 +268,16 @@ def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = F
         _writable(vcd)
     if expected is None:
         expected = np.stack([golden.attention(q[h], k[h], v[h], permeability_q16=run.p16, causal=run.causal,
-                                              c=run.c, r=run.r) for h, run in enumerate(runs)])
+                                              c=run.c, r=run.r,
+                                              **({"gate": "tile", "tile": tile, "block": block} if run.gate else {}))
+                             for h, run in enumerate(runs)])
     expected = np.asarray(expected, dtype=np.int16)
     if expected.shape != (heads, n_q, d):
         raise SpecError(f"expected must have shape {(heads, n_q, d)} (the golden output), got {expected.shape}")
     build = _build.get_build(d, int(lanes), int(max_seq), root=build_dir, verilog=verilog, defines=defines,
-                             simulator=simulator, testbench=testbench)
+                             simulator=simulator, testbench=testbench, tile=tile or 0, block=block or 0)
+    if tiled and "cfg_gate" not in build.cfg_ports:
+        raise SpecError("gate='tile' needs an RTL with the tile gate (a cfg_gate port); this design has none")
     if timeout_cycles is None:
         timeout_cycles = max(_timeout_cycles(d, lanes, max_seq, n_q, n_k, run.p16, run.causal, stalls)
                              for run in runs)
@@ -273,7 +288,8 @@ def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = F
     try:
         job = CosimJob(heads=heads, n_q=n_q, n_k=n_k, head_dim=d, runs=tuple(runs), timeout_cycles=int(timeout_cycles),
                        seed=int(seed), stall_q16=STALL_Q16 if stalls else 0,
-                       cocotb_clock=build.simulator == "verilator", outputs=build.outputs, dir=str(run_dir))
+                       cocotb_clock=build.simulator == "verilator", outputs=build.outputs,
+                       cfg_ports=build.cfg_ports, dir=str(run_dir))
         try:
             for name, x in (("q", q), ("k", k), ("v", v)):
                 job.path(f"{name}.bin").write_bytes(np.ascontiguousarray(x).tobytes())
@@ -334,6 +350,8 @@ def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = F
                                "heads": heads, **{key: _one_or_list([getattr(run, src) for run in runs])
                                                   for key, src in (("permeability_q16", "p16"), ("causal", "causal"),
                                                                    ("c", "c"), ("r", "r"))},
+                               "gate": _one_or_list([spec.GATES[run.gate] for run in runs]), "tile": tile,
+                               "block": block,
                                "stalls": bool(stalls), "seed": int(seed), "simulator": build.simulator,
                                "testbench": build.testbench})
 

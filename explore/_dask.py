@@ -2,10 +2,10 @@
 
 Tasks carry only small point records and the :class:`~explore.evaluate.Context`;
 workloads, references and manifests are built once per worker process (module
-caches in :mod:`explore.evaluate`).  Worker deaths are watched from the client:
-every poll compares the scheduler's workers with the previous poll's, and the
-batches a vanished worker was processing are recorded as retried (Dask
-reschedules them).  A batch that still fails (Dask's ``KilledWorker`` after
+caches in :mod:`explore.evaluate`).  A worker that dies (or stops answering)
+is removed by the scheduler, which runs its tasks again elsewhere; the
+scheduler's own ``remove-worker`` events, read at the end, say which worker
+left, when, why, and which of our batches it was running.  A batch that still fails (Dask's ``KilledWorker`` after
 its allowed failures, or any other error) is submitted once more; if that
 fails too, its points are returned as errors, never dropped.
 """
@@ -92,9 +92,23 @@ def _warmed(engine: Engine) -> Engine:
 class RunLog:
     """What happened while running: worker deaths, retried and failed batches."""
 
-    deaths: list = field(default_factory=list)       # {"worker", "t", "batches"}
+    deaths: list = field(default_factory=list)       # {"worker", "t", "batches", "why", "expected"}
     resubmitted: list = field(default_factory=list)  # batch index, error
     failed: list = field(default_factory=list)       # batch index, error
+
+
+def _removed_workers(client, tag: str, since: float) -> list[dict]:
+    """Workers the scheduler removed while our tasks ran (its own ``remove-worker`` events: a died or
+    unresponsive worker), with the batches it was processing, which Dask ran again elsewhere."""
+    out = []
+    for stamp, msg in client.get_events("all"):
+        if stamp < since or not isinstance(msg, dict) or msg.get("action") != "remove-worker":
+            continue
+        ours = sorted({int(str(k).split("-")[2]) for k in msg.get("processing-tasks", ())
+                       if str(k).startswith(f"explore-{tag}-")})
+        out.append({"worker": msg.get("worker"), "t": round(stamp - since, 2), "batches": ours,
+                    "why": msg.get("stimulus_id", ""), "expected": bool(msg.get("expected"))})
+    return out
 
 
 def run_batches(engine: Engine, batches: list[list[dict]], context: Context, on_done, *,
@@ -117,11 +131,9 @@ def run_batches(engine: Engine, batches: list[list[dict]], context: Context, on_
                              pure=False)
 
     pending = {submit(i): i for i in range(len(batches))}
-    t0 = time.monotonic()
-    known = set(client.scheduler_info()["workers"])
-    processing = client.processing()
+    t0 = time.time()
     while pending:
-        with contextlib.suppress(TimeoutError):  # nothing finished in this poll: look at the workers below
+        with contextlib.suppress(TimeoutError):
             wait(list(pending), timeout=poll, return_when="FIRST_COMPLETED")
         for fut in [f for f in pending if f.done()]:
             i = pending.pop(fut)
@@ -139,11 +151,5 @@ def run_batches(engine: Engine, batches: list[list[dict]], context: Context, on_
                 log.failed.append({"batch": i, "error": f"{type(exc).__name__}: {exc}"})
                 on_done([{"key": item["key"], "status": "error", "worker": None, "seconds": None,
                           "error": f"batch failed twice: {type(exc).__name__}: {exc}"} for item in batches[i]])
-        now = set(client.scheduler_info()["workers"])
-        for gone in sorted(known - now):
-            lost = [k for k in processing.get(gone, ()) if str(k).startswith(f"explore-{tag}-")]
-            log.deaths.append({"worker": gone, "t": round(time.monotonic() - t0, 2),
-                               "batches": sorted(int(str(k).split("-")[2]) for k in lost)})
-        known = now
-        processing = client.processing()
+    log.deaths = _removed_workers(client, tag, t0)
     return log

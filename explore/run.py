@@ -79,7 +79,8 @@ def run(req: Request, say=print) -> tuple[Path, dict]:
     say(f"explore: {result.evaluated} points evaluated, {result.resumed} already in {req.store} "
         f"({result.seconds:.1f} s on {result.engine})")
     for d in result.deaths:
-        say(f"explore: worker {d['worker']} died at {d['t']} s; its batches {d['batches']} were run again")
+        say(f"explore: worker {d['worker']} left the cluster at {d['t']} s ({d['why'] or 'no reason given'}); "
+            f"its batches {d['batches']} were run again elsewhere")
     if result.errors:
         first = result.errors[0]
         raise ExploreError(f"{len(result.errors)} of {len(points)} points failed (first: {first['error']}); "

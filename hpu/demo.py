@@ -1,14 +1,19 @@
 """The main job: the whole co-design flow on one workload, into one report folder.
 
-For each permeability the same int8 workload goes through the golden model,
-the Triton kernel and the exported RTL under Icarus (with a VCD); the three
-outputs are compared bit for bit, the VCD is analysed for silent ratio and
-energy, and one folder gathers everything::
+For each run (the token gate at each permeability, then the tile gate of
+contract v2 at its permeabilities) the same int8 workload goes through the
+golden model, the Triton kernel and the exported RTL under Icarus (with a VCD);
+the three outputs are compared bit for bit, the VCD is analysed for silent
+ratio and energy, and one folder gathers everything::
 
     runs/<UTC timestamp>-demo/
-        index.html   report.md   summary.json   *.png
+        index.html   report.md   summary.json   *.png (a dark-silicon map per run)
         rtl/hpu.v    rtl/hpu.manifest.json
-        waves-p1.vcd waves-p0.5.vcd
+        waves-p1.vcd waves-p0.5.vcd waves-tile-p0.5.vcd
+
+One design with tile-gate support runs both gates (``cfg_gate`` selects), so
+cycles and energy compare like for like.  Where this checkout cannot run the
+tile gate in one of the parts, the summary's ``notes`` say so.
 """
 
 from __future__ import annotations
@@ -38,6 +43,11 @@ class DemoConfig:
     seed: int = 0
     permeabilities: tuple[float, ...] = (1.0, 0.5)
     causal: bool = False
+    #: the tile gate's runs (contract v2), on the same design and workload; () leaves them out
+    tile_permeabilities: tuple[float, ...] = (0.5,)
+    tile: int = 32
+    block: int | None = None  # None: same as tile
+    simulator: str = "icarus"
 
     def __post_init__(self):
         """Every check before any work (a demo runs for minutes): design, workload size, permeabilities."""
@@ -51,8 +61,33 @@ DEFAULT = DemoConfig()
 LARGE = DemoConfig(seq=256, heads=4, permeabilities=(1.0, 0.5, 0.25))
 
 
-def _label(p: float) -> str:
-    return f"p={p:g}"
+def _label(p: float, gate: str = "token") -> str:
+    return f"p={p:g}" if gate == "token" else f"{gate} p={p:g}"
+
+
+def _tile_geometry(cfg: DemoConfig, max_seq: int) -> tuple[int, int]:
+    """T and B for the demo's design: the configured T, at most N_MAX (a small demo has few keys)."""
+    tile = min(cfg.tile, max_seq)
+    return tile, min(cfg.block or tile, max_seq)
+
+
+def _tile_notes(cfg: DemoConfig) -> list[str]:
+    """Why the tile gate's runs (or their kernel part) cannot run in this checkout; [] when they can."""
+    import inspect
+
+    from cosim._build import get_build
+    from cosim._compare import check_tile_cosim
+    from hpu_model.errors import SpecError
+
+    if not cfg.tile_permeabilities:
+        return []
+    try:
+        check_tile_cosim()
+        if "tile" not in inspect.signature(get_build).parameters:
+            raise SpecError("the simulator build (cosim._build.get_build) cannot export tile support yet")
+    except SpecError as exc:
+        return [f"tile gate runs left out: {exc}"]
+    return []
 
 
 def run_demo(cfg: DemoConfig = DEFAULT, *, out: str | Path = "runs", progress=None) -> tuple[Path, dict]:
@@ -68,45 +103,72 @@ def run_demo(cfg: DemoConfig = DEFAULT, *, out: str | Path = "runs", progress=No
 
     perms = tuple(cfg.permeabilities)
     check_run_list(perms)
-    total = 2 + 2 * len(perms)
+    for p in tuple(cfg.tile_permeabilities):
+        spec.permeability_q16(p)
+    notes = _tile_notes(cfg)
+    plan = [("token", p) for p in perms] + ([] if notes else [("tile", p) for p in cfg.tile_permeabilities])
+    total = 2 + 2 * len(plan)
     say = progress or (lambda step, total, text: None)
     t_start = time.perf_counter()
     folder = new_run_dir(out, "demo")
     max_seq = default_max_seq(cfg.seq)
+    tile, block = _tile_geometry(cfg, max_seq)
+    tiled = any(gate == "tile" for gate, _ in plan)
+    design = {"tile": tile, "block": block} if tiled else {}
 
-    say(1, total, f"export and compile the RTL: D={cfg.head_dim}, L={cfg.lanes}, N_MAX={max_seq}")
+    say(1, total, f"export and compile the RTL: D={cfg.head_dim}, L={cfg.lanes}, N_MAX={max_seq}"
+        + (f", tile gate T={tile} B={block}" if tiled else ""))
     # the simulator's build cache holds the Verilog it compiles: copy that, so the report's RTL is the simulated RTL
-    build = get_build(cfg.head_dim, cfg.lanes, max_seq)
+    build = get_build(cfg.head_dim, cfg.lanes, max_seq, simulator=cfg.simulator, **design)
     (folder / "rtl").mkdir()
     verilog = Path(shutil.copy2(build.verilog, folder / "rtl" / "hpu.v"))
     manifest = Path(shutil.copy2(build.manifest, folder / "rtl" / "hpu.manifest.json"))
     w = random_workload(heads=cfg.heads, n_k=cfg.seq, head_dim=cfg.head_dim, causal=cfg.causal, seed=cfg.seed)
+    skip_kernel = tiled and not _kernel_has_tile_gate()
+    if skip_kernel:
+        notes.append("the Triton kernel of this checkout has no tile gate: the tile runs compare golden and RTL")
 
     runs, compares, step = [], [], 1
-    for p in perms:
+    for gate, p in plan:
+        label = _label(p, gate)
         step += 1
-        say(step, total, f"{_label(p)}: golden, kernel and RTL under Icarus ({cfg.heads} heads x {cfg.seq} rows)")
-        vcd = folder / f"waves-{_label(p).replace('=', '')}.vcd"
+        say(step, total, f"{label}: golden, kernel and RTL under {cfg.simulator} ({cfg.heads} heads x {cfg.seq} rows)")
+        vcd = folder / f"waves-{label.replace('=', '').replace(' ', '-')}.vcd"
+        gkw = {"gate": "tile", "tile": tile, "block": block} if gate == "tile" else {}
         rep = compare(w.q, w.k, w.v, c=w.c, r=w.r, permeability_q16=spec.permeability_q16(p), causal=cfg.causal,
-                      lanes=cfg.lanes, max_seq=max_seq, seed=cfg.seed, vcd=vcd, vcd_signals="registers")
+                      lanes=cfg.lanes, max_seq=max_seq, seed=cfg.seed, vcd=vcd, vcd_signals="registers",
+                      skip=("kernel",) if gate == "tile" and skip_kernel else (), **gkw,
+                      rtl_tile=(tile, block) if tiled else None, simulator=cfg.simulator)
         compares.append(rep)
         step += 1
-        say(step, total, f"{_label(p)}: analyse {vcd.stat().st_size / 1e6:.0f} MB of VCD")
+        say(step, total, f"{label}: analyse {vcd.stat().st_size / 1e6:.0f} MB of VCD")
         act = analyze(vcd, manifest, during="busy")
-        runs.append(run_record(act, label=_label(p)))
+        runs.append(run_record(act, label=label))
 
     say(total, total, "write the report")
     summary = _summary(cfg, max_seq, w, runs, compares, verilog, manifest, time.perf_counter() - t_start)
+    summary["notes"] = notes
+    summary["config"] |= {"tile": tile if tiled else None, "block": block if tiled else None}
     write_report(runs, folder=folder, title="HPU demo: gated sparse attention, golden vs kernel vs RTL",
                  sections=_sections(summary), summary=summary)
     return folder, summary
+
+
+def _kernel_has_tile_gate() -> bool:
+    import inspect
+
+    try:
+        import kernels
+    except ImportError:
+        return False
+    return "gate" in inspect.signature(kernels.attention).parameters
 
 
 def _summary(cfg, max_seq, w, runs, compares, verilog, manifest, seconds) -> dict:
     rows = []
     for rec, rep in zip(runs, compares):
         rows.append({
-            "label": rec["label"],
+            "label": rec["label"], "gate": rep["params"].get("gate", "token"),
             "permeability_q16": rep["params"]["permeability_q16"],
             "rtl_vs_golden": rep["rtl_vs_golden"], "kernel_vs_golden": rep["kernel_vs_golden"],
             "rtl_vs_kernel": rep["rtl_vs_kernel"], "kernel_device": rep.get("kernel_device"),

@@ -195,7 +195,7 @@ def predict(*, head_dim: int, lanes: int, max_seq: int, n_q: int, n_k: int,
             active[name] += kgroups
         active["pv_hold"] += 1
         active["divider"] += g.div_steps
-        active["normalizer"] += 1
+        active["normalizer"] += g.div_steps + 1  # A * r digit by digit with the divider, then the O row
     cycles = prev_go[-1] + 2
     phases = {"load": load, **{f"{name}_busy": busy[name] for name in STAGES},
               "pv_cycles": sum(-(-int(k) // lanes) for k in k_all)}

@@ -6,7 +6,7 @@ Dataflow per query row (stage: what it does, who is enabled)::
     select : radix passes over the score buffer -> threshold T, ties to keep
     emit   : keep test, compaction -> kept list (slot i % 2, SL banks)
     pv     : kept (j, S) -> exp scale + exp LUT (one cycle, V[j] read) -> L PV lanes -> one accumulator per d, Z
-    divide : A held; r = 2**40 // Z, two quotient bits per cycle
+    divide : A held; r = 2**40 // Z, two quotient bits per cycle; A * r digit by digit (normalizer)
     out    : O = clamp((A * r + 2**31) >> 32) -> o stream
 """
 
@@ -412,7 +412,8 @@ class HPU(wiring.Component):
         # -- stage 5: normalize and output --
         row5 = latch("out", row=r4["row"])["row"]
         nrm = u["normalizer"]
-        m.d.comb += [nrm.en.eq(go[5]), nrm.r.eq(div.r)] + [nrm.a[d].eq(hold.a[d]) for d in range(g.head_dim)]
+        m.d.comb += [nrm.en.eq(seq[4].busy | go[5]), nrm.load.eq(go[5]), nrm.first.eq(div.first),
+                     nrm.digit.eq(div.digit)] + [nrm.a[d].eq(hold.a[d]) for d in range(g.head_dim)]
         m.d.comb += [self.o_tdata.eq(Cat(*nrm.o)), self.o_tvalid.eq(ctl.o_valid),
                      self.o_tlast.eq(row5 == ctl.n_q - 1)]
         m.d.comb += [self.dbg_row_valid.eq(go[5]), self.dbg_row_idx.eq(r4["row"]), self.dbg_row_m.eq(r4["m"]),

@@ -82,7 +82,9 @@ class Activity:
     signal_time1: list[int]             # bit-time at 1, summed over bits
     signal_timex: list[int]             # bit-time at X or Z (before the first value included)
     unit_active: dict[str, int]
-    unit_toggles2: dict[str, int]
+    unit_toggles2: dict[str, int]         # every toggle in the unit's scope, enabled or not
+    unit_gated_toggles2: dict[str, int]   # of those, in cycles the unit was gated (no operand isolation)
+    other_toggles2: int                   # toggles in the design outside every unit scope (interconnect)
     memory_reads: dict[str, int]
     memory_writes: dict[str, int]
     window_cycles: int
@@ -91,6 +93,8 @@ class Activity:
     bit_toggles2: list[np.ndarray] | None = None
     bit_time1: list[np.ndarray] | None = None
     bit_timex: list[np.ndarray] | None = None
+    #: per signal, its name parts relative to the scope (a leaf may hold a '.'; SAIF needs the real levels)
+    signal_paths: list[tuple[str, ...]] = field(default_factory=list)
 
     @property
     def unit_gated(self) -> dict[str, int]:
@@ -125,7 +129,10 @@ class Activity:
             "cycles": self.cycles, "clock_period": self.clock_period,
             "units": {u.name: {"class": u.cls, "active": self.unit_active[u.name],
                                "gated": self.cycles - self.unit_active[u.name],
-                               "toggles": self.unit_toggles2[u.name] / 2} for u in self.manifest.units},
+                               "toggles": self.unit_toggles2[u.name] / 2,
+                               "toggles_while_gated": self.unit_gated_toggles2[u.name] / 2}
+                      for u in self.manifest.units},
+            "interconnect_toggles": self.other_toggles2 / 2,
             "memories": {m: {"reads": self.memory_reads[m], "writes": self.memory_writes[m]}
                          for m in self.memory_reads},
             "silent_ratio": self.silent_ratio(),
@@ -147,10 +154,14 @@ class _Analyzer:
                 self.index.setdefault(n, i)
         # signals analysed: every one with a name under the hpu scope; named by that name
         self.tracked: dict[int, str] = {}
+        self.paths: dict[int, tuple[str, ...]] = {}
+        depth = len(scope.split(".")) if scope else 0
         for i, sig in enumerate(signals):
             inside = [n for n in sig.names if n.startswith(prefix)]
             if inside and sig.counted:
                 self.tracked[i] = inside[0][len(prefix):]
+                parts = dict(zip(sig.names, sig.paths)).get(inside[0])
+                self.paths[i] = parts[depth:] if parts else tuple(self.tracked[i].split("."))
         self.widths = {i: signals[i].width for i in self.tracked}
         self.wanted = np.zeros(len(signals), bool)
         self.wanted[list(self.tracked)] = True
@@ -189,7 +200,12 @@ class _Analyzer:
         self.known = np.zeros(len(units), np.int64)   # counted edges where the unit's enable is 0 or 1
         self.mem = np.zeros(len(self.mem_ports), np.int64)
         self.unit_tog2 = np.zeros(len(units), np.int64)
-        self.win = _Windows(2 * len(units) + len(self.mem_ports) + 1)
+        self.gated_tog2 = np.zeros(len(units), np.int64)   # toggles in cycles whose edge found the unit gated
+        self.other_tog2 = 0                                  # toggles outside every unit scope (interconnect)
+        self.owner[self.clock] = -2                          # the clock tree is not charged (LEFT_OUT)
+        self.en_chunk = np.zeros((len(units), 0), bool)      # enable at each edge of the current chunk
+        self.en_last = np.zeros(len(units), bool)            # enable at the last edge before it
+        self.win = _Windows(2 * len(units) + len(self.mem_ports) + 2)
 
     def _single(self, name: str, what: str) -> int:
         i = self.index.get(name)
@@ -220,6 +236,7 @@ class _Analyzer:
             c = one_bit[2][lo:hi, 0]
             before = np.concatenate(([self.level[self.clock]], c[:-1]))
             edge_t = one_bit[1][lo:hi][(before == CODE_0) & (c == CODE_1)]
+        self.en_chunk = np.zeros((self.n_units, len(edge_t)), bool)
         if len(edge_t):
             edge_idx = self.edges + np.arange(len(edge_t))
             counted = (self._before(self.during, one_bit, ranges, edge_t) == CODE_1
@@ -237,6 +254,7 @@ class _Analyzer:
                     self.win.add(row0 + k, edge_idx, on)
                     if sigs is self.enables:
                         self.known[k] += int(((level == CODE_0) | (level == CODE_1))[counted].sum())
+                        self.en_chunk[k] = level == CODE_1
         for sig, (_, hi) in ranges.items():
             self.level[sig] = int(one_bit[2][hi - 1, 0])
         for width, sigs, times, codes in groups:
@@ -246,16 +264,31 @@ class _Analyzer:
             if len(sigs):
                 self._attribute(sigs, times, self.counter.update(width, sigs, times, codes), edge_t)
         self.edges += len(edge_t)
+        if len(edge_t):
+            self.en_last = self.en_chunk[:, -1]
 
     def _attribute(self, sigs, times, tog2, edge_t) -> None:
+        """Charge each change's toggles to its unit (enabled or not) or to the interconnect."""
         owner = self.owner[sigs]
-        mine = owner >= 0
-        mine &= tog2 > 0                              # changes without toggles add nothing to windows
+        moved = tog2 > 0                              # changes without toggles add nothing to windows
+        if not moved.any():
+            return
+        local = np.searchsorted(edge_t, times, side="right") - 1   # the edge whose cycle the change is in
+        cyc = np.maximum(self.edges + local, 0)
+        mine = moved & (owner >= 0)
         if mine.any():
-            per_change = tog2[mine]
-            self.unit_tog2 += np.bincount(owner[mine], weights=per_change, minlength=self.n_units).astype(np.int64)
-            cyc = np.maximum(self.edges + np.searchsorted(edge_t, times[mine], side="right") - 1, 0)
-            self.win.add(self.n_units + owner[mine], cyc, per_change)
+            per_change, ow, li = tog2[mine], owner[mine], local[mine]
+            self.unit_tog2 += np.bincount(ow, weights=per_change, minlength=self.n_units).astype(np.int64)
+            self.win.add(self.n_units + ow, cyc[mine], per_change)
+            en = self.en_last[ow]
+            if len(edge_t):
+                en = np.where(li >= 0, self.en_chunk[ow, np.maximum(li, 0)], en)
+            self.gated_tog2 += np.bincount(ow[~en], weights=per_change[~en], minlength=self.n_units).astype(np.int64)
+        rest = moved & (owner == -1)
+        if rest.any():
+            self.other_tog2 += int(tog2[rest].sum())
+            self.win.add(2 * self.n_units + len(self.mem_ports) + 1, cyc[rest], tog2[rest])
+
 
 def analyze(waveform, manifest, *, scope: str | None = None, reader: str = "auto",
             during: str | None = None, detail: bool = False) -> Activity:
@@ -313,6 +346,7 @@ def analyze(waveform, manifest, *, scope: str | None = None, reader: str = "auto
         per_mem[k, j] = data[2 * n_u + p]
         totals[k, j] = sink.mem[p]
     windows = {"cycles": data[2 * n_u + n_m], "unit_active": data[:n_u], "unit_toggles2": data[n_u:2 * n_u],
+               "other_toggles2": data[2 * n_u + n_m + 1],
                "memory_reads": per_mem[0], "memory_writes": per_mem[1]}
     period = None
     if sink.edges > 1:
@@ -322,9 +356,12 @@ def analyze(waveform, manifest, *, scope: str | None = None, reader: str = "auto
         path=str(waveform), reader=rd.name, scope=scope, manifest=manifest, seconds_per_unit=rd.seconds_per_unit,
         end_time=end_time, cycles=sink.cycles, clock_period=period,
         signal_names=[sink.tracked[i] for i in order], signal_widths=[sink.widths[i] for i in order],
+        signal_paths=[sink.paths[i] for i in order],
         **dict(zip(("signal_toggles2", "signal_time1", "signal_timex"), sink.counter.totals(order))),
         unit_active={u.name: int(a) for u, a in zip(units, sink.active)},
         unit_toggles2={u.name: int(t) for u, t in zip(units, sink.unit_tog2)},
+        unit_gated_toggles2={u.name: int(t) for u, t in zip(units, sink.gated_tog2)},
+        other_toggles2=sink.other_tog2,
         memory_reads={m.name: int(totals[0, j]) for j, m in enumerate(mems)},
         memory_writes={m.name: int(totals[1, j]) for j, m in enumerate(mems)},
         window_cycles=sink.win.width, windows=windows,

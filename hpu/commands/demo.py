@@ -27,8 +27,11 @@ def register(sub) -> None:
                         f"p={', '.join(f'{p:g}' for p in LARGE.permeabilities)} (several times longer)")
     demo_default = {name: f"default {getattr(DEFAULT, name.replace('-', '_'))}, with --large "
                           f"{getattr(LARGE, name.replace('-', '_'))}" for name in ("seq", "heads", "head-dim", "lanes")}
-    add_options(p, "seq", "heads", "head-dim", "lanes", "seed", design=True, defaults_text=demo_default,
+    add_options(p, "seq", "heads", "head-dim", "lanes", "seed", "simulator", design=True, defaults_text=demo_default,
                 seq=None, heads=None, head_dim=None, lanes=None)
+    add_options(p, "tile", "block", defaults_text={
+        "tile": f"the tile-gate run's T, at most N_MAX; default {DEFAULT.tile}",
+        "block": "the tile-gate run's B; default: same as --tile"}, tile=None, block=None)
     perms = " ".join(f"{p:g}" for p in DEFAULT.permeabilities)
     add_options(p, "permeability", defaults_text={"permeability": f"the first is the baseline of every ratio; "
                                                                   f"default {perms}"}, permeability=None)
@@ -39,7 +42,8 @@ def config(args):
     """The demo workload: defaults (or --large), then any option given on the command line."""
     from hpu.demo import DEFAULT, LARGE
     cfg = LARGE if args.large else DEFAULT
-    given = {k: getattr(args, k) for k in ("seq", "heads", "head_dim", "lanes", "seed") if getattr(args, k) is not None}
+    given = {k: getattr(args, k) for k in ("seq", "heads", "head_dim", "lanes", "seed", "tile", "block", "simulator")
+             if getattr(args, k) is not None}
     if args.permeability:
         given["permeabilities"] = tuple(args.permeability)
     return replace(cfg, **given)
@@ -71,6 +75,8 @@ def run(args) -> int:
                   f"{r['silent_ratio']:.1%}", f"{r['energy_pj'] / 1e6:.3g} uJ",
                   f"energy x{r['energy_ratio']:.2f}, cycles x{r['cycles_ratio']:.2f}")
     console.print(t)
+    for note in summary.get("notes", []):
+        console.print(f"note: {note}")
     console.print(f"report: {folder / 'index.html'}  ({summary['wall_s']:.0f} s)")
     if args.json:
         from hpu_model.artifacts import atomic_write_json

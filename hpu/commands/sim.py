@@ -30,7 +30,7 @@ def _predicted(res, w, gkw) -> list[int] | None:
         kept = golden.stages(w["q"], w["k"], w["v"], permeability_q16=p["permeability_q16"], causal=p["causal"],
                              c=w["c"], r=w["r"], **gkw).kept
     return predicted_cycles(p["head_dim"], p["lanes"], p["max_seq"], p["n_q"], p["n_k"], p["permeability_q16"],
-                            p["causal"], p["heads"], kept, **gkw)
+                            p["causal"], p["heads"], kept, **gkw)  # a tile-gate run's design is (tile, block)
 
 
 def run(args) -> int:

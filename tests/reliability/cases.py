@@ -130,7 +130,7 @@ CLI_CASES = (
     _cli("workload file", "C out of range", f"{_SIM} --inputs big_c.npz",
          "big_c.npz: c holds 1000000000000: allowed 1..32767"),
     # -- waveforms, manifests, energy tables -------------------------------------------------------------
-    _cli("waveform", "no manifest given", "power good.vcd", "needs --manifest FILE"),
+    _cli("waveform", "SAIF without a manifest", "power good.vcd --saif out.saif", "--saif needs --manifest FILE"),
     _cli("waveform", "missing VCD", "power nothere.vcd --manifest good.manifest.json", "nothere.vcd: no such"),
     _cli("waveform", "empty VCD", "power empty.vcd --manifest good.manifest.json", "empty.vcd: no '$enddefinitions"),
     _cli("waveform", "VCD cut in its header", "power truncated_header.vcd --manifest good.manifest.json",

@@ -203,12 +203,18 @@ def test_divider_is_exact_reciprocal(z):
 
 
 def test_normalizer_rounds_and_saturates():
+    """A * r digit by digit (radix 4, the divider's digits, most significant first), then the rounded O."""
     rng = np.random.default_rng(15)
     lim = 1 << (G.acc_bits - 2)
     a = rng.integers(-lim, lim, D)
     a[:3] = [lim - 1, -lim, 0]
     r = int(rng.integers(1, 1 << G.recip_bits))
-    o = run_unit(Normalizer(G), [{"en": 1, "r": r, **{f"a[{d}]": int(x) for d, x in enumerate(a)}}],
-                 lambda get: [get(f"o[{d}]") for d in range(D)])[-1]
+    steps = G.div_steps
+    digits = [(r >> (2 * (steps - 1 - s))) & 3 for s in range(steps)]
+    ins = {f"a[{d}]": int(x) for d, x in enumerate(a)}
+    cycles = [{"en": 1, "load": 0, "first": int(s == 0), "digit": q, **ins} for s, q in enumerate(digits)]
+    cycles.insert(3, {"en": 0, "digit": 3})  # a gated cycle changes nothing
+    cycles.append({"en": 1, "load": 1, "first": 0, "digit": 0})
+    o = run_unit(Normalizer(G), cycles, lambda get: [get(f"o[{d}]") for d in range(D)])[-1]
     want = [max(-32768, min(32767, (int(x) * r + (1 << 31)) >> 32)) for x in a]
     assert o == want

@@ -94,3 +94,20 @@ def test_bench_rtl_command_writes_json(tmp_path, capsys):
     data = json.loads(path.read_text())
     assert data["machine"]["cores"] >= 1 and [r["permeability"] for r in data["rows"]] == [1.0, 0.5]
     assert all(r["rtl_check"]["model_error"] == 0 for r in data["rows"])
+
+
+@pytest.mark.slow
+def test_bench_rtl_tile_gate_whole_run_under_icarus(tmp_path):
+    """--verify-simulator icarus: whole runs of the exported Verilog, cycles and O equal to model and golden."""
+    import shutil
+
+    if not shutil.which("iverilog"):
+        pytest.skip("Icarus Verilog is not installed (make tools installs it)")
+    from hpu.cli import main
+
+    path = tmp_path / "bench.json"
+    assert main(["bench", "rtl", "--head-dim", "8", "--lanes", "2", "--seq", "32", "--gate", "tile", "--tile", "4",
+                 "--block", "4", "--permeability", "1", "0.25", "--verify-rows", "32", "--verify-simulator", "icarus",
+                 "--json", str(path)]) == 0
+    rows = json.loads(path.read_text())["rows"]
+    assert all(r["rtl_check"]["simulator"] == "icarus" and r["rtl_check"]["model_error"] == 0 for r in rows)
