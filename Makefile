@@ -26,6 +26,15 @@ tools:
 	         "iverilog g++ make' (Debian/Ubuntu) or 'brew install icarus-verilog' (macOS), then run make again." >&2; \
 	    exit 1; \
 	  fi; }
+	@# OpenSTA (../shared/tools/opensta/sta) checks the SAIF hand-off in tests/power; it needs Tcl 8.6 at run time
+	@sta=../shared/tools/opensta/sta; if [ -x "$$sta" ] && ! "$$sta" -version >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Tcl 8.6 for OpenSTA with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libtcl8.6 >/dev/null || true; \
+	  else \
+	    echo "note: $$sta needs Tcl 8.6 ('sudo apt-get install -y libtcl8.6'); its test is skipped until then"; \
+	  fi; \
+	fi
 
 demo: $(STAMP) tools
 	$(BIN)/hpu demo

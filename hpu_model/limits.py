@@ -81,14 +81,15 @@ def check_int(name: str, value, error: type[Exception] = SpecError, hi: int | No
     return limit(name).check(value, error=error, hi=hi)
 
 
-def check_int8_array(name: str, dtype_is_int8: bool, dtype, shape: tuple[int, ...], minimum: int | None) -> None:
-    """The contract's input rule for one operand, for numpy arrays and torch tensors alike.
+def check_int8_array(name: str, dtype_is_int8: bool, dtype, shape: tuple[int, ...], minimum: int | None,
+                     kind: str = "array") -> None:
+    """The contract's input rule for one operand, for numpy arrays and torch tensors (``kind``) alike.
 
     ``minimum`` is the smallest element (None for an empty array): -128 is refused so
     that the int8 range stays symmetric.
     """
     if not dtype_is_int8:
-        raise SpecError(f"{name} must be an int8 array, got dtype {dtype}")
+        raise SpecError(f"{name} must be an int8 {kind}, got dtype {dtype}")
     if len(shape) < 2:
         raise SpecError(f"{name} must have shape [..., n, D], got shape {tuple(shape)}")
     if minimum is not None and minimum < spec.INT8_MIN:

@@ -283,7 +283,7 @@ def _check_int8(name: str, x) -> torch.Tensor:
     if not isinstance(x, torch.Tensor):
         raise spec.SpecError(f"{name} must be a torch.Tensor of dtype int8, got {type(x).__name__}")
     minimum = int(x.min()) if x.numel() and x.dim() >= 2 and x.dtype == torch.int8 else None
-    limits.check_int8_array(name, x.dtype == torch.int8, x.dtype, tuple(x.shape), minimum)
+    limits.check_int8_array(name, x.dtype == torch.int8, x.dtype, tuple(x.shape), minimum, kind="tensor")
     return x
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hpu_model.manifest import UNIT_CLASSES, Manifest, Unit
+from hpu_model.manifest import DESIGN_HASH_SIGNAL, UNIT_CLASSES, Manifest, Unit, design_hash_value
 
 from ._counters import ToggleCounter
 from ._errors import ManifestError, VCDError
@@ -93,6 +93,8 @@ class Activity:
     bit_toggles2: list[np.ndarray] | None = None
     bit_time1: list[np.ndarray] | None = None
     bit_timex: list[np.ndarray] | None = None
+    #: True: the waveform's design_hash signal equals the manifest's; None: either has none (not checked)
+    design_verified: bool | None = None
     #: per signal, its name parts relative to the scope (a leaf may hold a '.'; SAIF needs the real levels)
     signal_paths: list[tuple[str, ...]] = field(default_factory=list)
 
@@ -126,7 +128,7 @@ class Activity:
         return {
             "format": "hpu-power/1", "waveform": self.path, "reader": self.reader, "scope": self.scope,
             "seconds_per_time_unit": self.seconds_per_unit, "end_time": self.end_time,
-            "cycles": self.cycles, "clock_period": self.clock_period,
+            "cycles": self.cycles, "clock_period": self.clock_period, "design_verified": self.design_verified,
             "units": {u.name: {"class": u.cls, "active": self.unit_active[u.name],
                                "gated": self.cycles - self.unit_active[u.name],
                                "toggles": self.unit_toggles2[u.name] / 2,
@@ -206,6 +208,7 @@ class _Analyzer:
         self.en_chunk = np.zeros((len(units), 0), bool)      # enable at each edge of the current chunk
         self.en_last = np.zeros(len(units), bool)            # enable at the last edge before it
         self.win = _Windows(2 * len(units) + len(self.mem_ports) + 2)
+        self.hash_sig, self.hash_codes = None, None
 
     def _single(self, name: str, what: str) -> int:
         i = self.index.get(name)
@@ -224,6 +227,13 @@ class _Analyzer:
         return np.full(len(edge_t), self.level[sig], np.uint8)
 
     def __call__(self, groups, last_time: int) -> None:
+        if self.hash_sig is not None and self.hash_codes is None:   # the design hash's first value
+            for width, sigs, _, codes in groups:
+                hit = np.flatnonzero(sigs == self.hash_sig) if width == HASH_BITS else ()
+                known = [k for k in hit if codes[k].max() <= CODE_1]   # X before the testbench sets it
+                if known:
+                    self.hash_codes = codes[known[0]]
+                    break
         one_bit = next(((s, t, c) for w, s, t, c in groups if w == 1), None)   # never split (see _vcd)
         ranges = {}
         if one_bit is not None:   # where each sampled signal's changes lie in the 1-bit group
@@ -290,6 +300,31 @@ class _Analyzer:
             self.win.add(2 * self.n_units + len(self.mem_ports) + 1, cyc[rest], tog2[rest])
 
 
+HASH_BITS = 256
+
+
+def _hash_signal(signals) -> int | None:
+    """The waveform's 256-bit ``design_hash`` signal (a testbench's proof of the design), if it has one."""
+    for i, sig in enumerate(signals):
+        if sig.width == HASH_BITS and any(n.rsplit(".", 1)[-1] == DESIGN_HASH_SIGNAL for n in sig.names):
+            return i
+    return None
+
+
+def _check_hash(waveform, manifest: Manifest, sink) -> bool | None:
+    if sink.hash_sig is None:
+        return None
+    codes = sink.hash_codes
+    if codes is None or (codes > 1).any():
+        raise ManifestError(f"{waveform}: its {DESIGN_HASH_SIGNAL} signal never holds a 0/1 value: cannot prove "
+                            "the waveform belongs to the manifest")
+    got = int("".join(map(str, codes.tolist())), 2)
+    if got != design_hash_value(manifest.design_hash):
+        raise ManifestError(f"{waveform}: its {DESIGN_HASH_SIGNAL} is sha256:{got:064x}, the manifest's is "
+                            f"{manifest.design_hash}: the waveform is of another design (or another export)")
+    return True
+
+
 def analyze(waveform, manifest, *, scope: str | None = None, reader: str = "auto",
             during: str | None = None, detail: bool = False) -> Activity:
     """Stream a waveform once and measure the activity of every manifest unit.
@@ -324,7 +359,14 @@ def analyze(waveform, manifest, *, scope: str | None = None, reader: str = "auto
     scope = find_scope(names, manifest, scope, during)
     check_seal(waveform, manifest, scope)  # of this design, and a whole run: before the expensive pass
     sink = _Analyzer(rd.signals, scope, manifest, during, detail)
-    end_time = rd.run(sink, sink.wanted)
+    wanted = sink.wanted
+    if manifest.design_hash is not None:
+        sink.hash_sig = _hash_signal(rd.signals)
+        if sink.hash_sig is not None:
+            wanted = wanted.copy()
+            wanted[sink.hash_sig] = True
+    end_time = rd.run(sink, wanted)
+    verified = _check_hash(waveform, manifest, sink)
     sink.counter.finish(end_time)
     if sink.cycles == 0:  # else every ratio and energy would be a silent 0 of nothing
         clock = f"{scope}.{manifest.clock}" if scope else manifest.clock
@@ -364,7 +406,7 @@ def analyze(waveform, manifest, *, scope: str | None = None, reader: str = "auto
         other_toggles2=sink.other_tog2,
         memory_reads={m.name: int(totals[0, j]) for j, m in enumerate(mems)},
         memory_writes={m.name: int(totals[1, j]) for j, m in enumerate(mems)},
-        window_cycles=sink.win.width, windows=windows,
+        window_cycles=sink.win.width, windows=windows, design_verified=verified,
         **(dict(zip(("bit_toggles2", "bit_time1", "bit_timex"), map(list, zip(*map(sink.counter.bits, order)))))
            if detail else {}),
     )

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import math
 import tomllib
+from dataclasses import dataclass
 from importlib import resources
 
 import numpy as np
@@ -52,7 +53,7 @@ from ._errors import EnergyTableError
 from .activity import load_manifest
 
 __all__ = ["DEFAULT_TABLE", "LEFT_OUT", "load_table", "energy", "from_activity", "window_energy", "size_factor",
-           "memory_factor"]
+           "memory_factor", "Calibration", "calibrate"]
 
 DEFAULT_TABLE = "energy_45nm.toml"
 #: what the energy model leaves out; every report prints it
@@ -197,7 +198,54 @@ def window_energy(activity, table=None) -> np.ndarray:
     return total
 
 
-def from_activity(manifest: Manifest | dict, unit_active: dict[str, int], cycles: int, table=None) -> dict:
+@dataclass(frozen=True)
+class Calibration:
+    """Switching energy of one simulated run, per unit active cycle and per cycle (:func:`calibrate`).
+
+    The cycle model knows when each unit is active, not what its data do: a calibration run's waveform
+    gives each unit's toggle energy per active cycle, and the memory and interconnect energy per cycle,
+    which :func:`from_activity` then applies to other runs of the same design (docs/power.md states how
+    close that lands, measured).
+    """
+
+    toggle_per_active: dict[str, float | None]   # pJ per active cycle, per unit (None: never active)
+    toggle_per_gated: dict[str, float]           # pJ per gated cycle (operands not isolated), per unit
+    other_per_cycle: float                       # memories + interconnect, pJ per cycle
+    source: str = ""
+
+    def to_json(self) -> dict:
+        return {"toggle_per_active": self.toggle_per_active, "toggle_per_gated": self.toggle_per_gated,
+                "other_per_cycle": self.other_per_cycle, "source": self.source}
+
+    @classmethod
+    def read(cls, path) -> Calibration:
+        """The calibration in a run record (``hpu power --json``)."""
+        rec = read_document(path, "run record", EnergyTableError)
+        cal = rec.get("calibration") if isinstance(rec, dict) else None
+        try:
+            return cls(dict(cal["toggle_per_active"]), dict(cal["toggle_per_gated"]), float(cal["other_per_cycle"]),
+                       str(cal.get("source", path)))
+        except (TypeError, KeyError, ValueError):
+            raise EnergyTableError(f"{path}: no calibration in it (write one with hpu power ... --json FILE)") from None
+
+
+def calibrate(activity, table=None) -> Calibration:
+    """The :class:`Calibration` of an analysed waveform (a run of the design the predictions are for)."""
+    table = load_table(table)
+    bit = table["switching"]["reg_bit_toggle"] / 2          # pJ per half toggle
+    active, gated = {}, {}
+    for u in activity.manifest.units:
+        a, g2 = activity.unit_active[u.name], activity.unit_gated_toggles2[u.name]
+        on2 = activity.unit_toggles2[u.name] - g2
+        active[u.name] = on2 * bit / a if a else None
+        gated[u.name] = g2 * bit / max(activity.cycles - a, 1)
+    e = energy(activity, table)
+    other = (e["totals"]["memory"] + e["totals"]["interconnect"]) / max(activity.cycles, 1)
+    return Calibration(active, gated, other, activity.path)
+
+
+def from_activity(manifest: Manifest | dict, unit_active: dict[str, int], cycles: int, table=None,
+                  calibration: Calibration | None = None) -> dict:
     """Energy breakdown (pJ) without a waveform, e.g. from the cycle model's ``unit_active``.
 
     Parameters
@@ -211,12 +259,36 @@ def from_activity(manifest: Manifest | dict, unit_active: dict[str, int], cycles
         Cycles of the run (each unit is active or gated in each of them).
 
     Differences from :func:`energy`: toggles predicted (``reg_bits`` / 2 per active cycle), no
-    interconnect term, and no memory energy unless given.
+    interconnect term, and no memory energy unless given; with ``calibration`` (:func:`calibrate` on a
+    simulated run of the same design) toggles, memories and interconnect come from its rates instead.
     """
     manifest = load_manifest(manifest)
     missing = [u.name for u in manifest.units if u.name not in unit_active]
     if missing:
         raise EnergyTableError(f"unit_active lacks unit {missing[0]!r} of the manifest ({len(missing)} missing)")
     reads = {m.name: unit_active[m.name] for m in manifest.memories if m.name in unit_active}
-    toggles2 = [unit_active[u.name] * u.reg_bits for u in manifest.units]   # half toggles: 2 x reg_bits / 2
-    return _breakdown(manifest, unit_active, int(cycles), toggles2, reads, {}, load_table(table))
+    table = load_table(table)
+    if calibration is None:
+        toggles2 = [unit_active[u.name] * u.reg_bits for u in manifest.units]   # half toggles: 2 x reg_bits / 2
+        return _breakdown(manifest, unit_active, int(cycles), toggles2, reads, {}, table)
+    lost = [u.name for u in manifest.units if u.name not in calibration.toggle_per_active]
+    if lost:
+        raise EnergyTableError(f"the calibration ({calibration.source}) has no unit {lost[0]!r}: another design")
+    out = _breakdown(manifest, unit_active, int(cycles), [0] * len(manifest.units), {}, {}, table)
+    bit = table["switching"]["reg_bit_toggle"]
+    for u in manifest.units:
+        row = out["units"][u.name]
+        a = unit_active[u.name]
+        per_active = calibration.toggle_per_active[u.name]
+        if per_active is None:   # never active in the calibration run: activity factor 1/2 of its flip-flops
+            per_active = u.reg_bits / 2 * bit
+        row["toggle"] = per_active * a + calibration.toggle_per_gated[u.name] * (int(cycles) - a)
+        row["total"] = row["op"] + row["gated"] + row["leak"] + row["toggle"]
+        out["classes"][u.cls]["toggle"] += row["toggle"]
+        out["classes"][u.cls]["total"] += row["toggle"]
+    t = out["totals"]
+    t["toggle"] = sum(out["units"][u.name]["toggle"] for u in manifest.units)
+    t["memory"], t["interconnect"] = calibration.other_per_cycle * int(cycles), 0.0
+    t["total"] = t["op"] + t["gated"] + t["leak"] + t["toggle"] + t["memory"]
+    out["calibration"] = calibration.source
+    return out

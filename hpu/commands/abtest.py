@@ -78,7 +78,7 @@ def register(sub) -> None:
                    help="integer attention for the HPU evaluation: golden model or the Triton kernel (GPU); "
                         "same bits (default golden)")
     p.add_argument("--no-energy", action="store_true", help="skip cycles and energy per token")
-    p.add_argument("--decode", action="store_true",
+    p.add_argument("--decode", action=argparse.BooleanOptionalAction, default=False,
                    help="also report held-out perplexity vs KV budget for run A: full cache, H2O, recent-only "
                         "window, token gate (HPU numerics)")
     p.add_argument("--kv-budget", type=int_in(1, 4096, "kv-budget"), nargs="+", default=None, metavar="B",

@@ -33,6 +33,9 @@ def register(sub) -> None:
                    help="the exported Verilog (hpu.v): source of --netlist and of --area")
     p.add_argument("--area", action=argparse.BooleanOptionalAction, default=False,
                    help="area per unit from Yosys stat -json of --verilog, beside its energy (takes minutes)")
+    p.add_argument("--calibration", metavar="RUN.json", default=None,
+                   help="a run record (hpu power --json) of another run of this design: predict this run's "
+                        "energy from its active cycles with that run's switching rates, beside the waveform's")
     p.add_argument("--top", metavar="N", type=_positive, default=15,
                    help="without --manifest: how many signals and scopes to list, most toggles first "
                         "(1..1000000, default 15)")
@@ -106,9 +109,19 @@ def run(args) -> int:
               "was gated (operands not isolated): charged")
     # the cycle model predicts these active cycles exactly (tests/power/test_hpu.py); from them alone:
     pred = from_activity(act.manifest, act.unit_active, act.cycles, args.energy_table)["totals"]["total"]
-    rec["energy_from_active_cycles"] = pred
+    rec["energy_from_active_cycles"] = {"uncalibrated": pred}
     print(f"  from active cycles alone (cycle model, toggles at activity 1/2, no memories): {pred / div:.4g} {unit}, "
           f"{(pred - tot['total']) / tot['total']:+.1%} against the waveform")
+    if args.calibration:
+        from power.energy import Calibration
+
+        cal = Calibration.read(args.calibration)
+        pc = from_activity(act.manifest, act.unit_active, act.cycles, args.energy_table, calibration=cal)
+        pc = pc["totals"]["total"]
+        rec["energy_from_active_cycles"]["calibrated"] = pc
+        rec["energy_from_active_cycles"]["calibration"] = cal.source
+        print(f"  from active cycles, calibrated on {cal.source}: {pc / div:.4g} {unit}, "
+              f"{(pc - tot['total']) / tot['total']:+.1%} against the waveform (docs/power.md: within 17 % measured)")
     if args.area:
         from power.netlist import unit_area
 
