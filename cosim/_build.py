@@ -48,8 +48,10 @@ _FORMAT = 4  # bump when the layout of a build folder or the compile flags chang
 #: to kick never run until an input changes and their outputs read X: Amaranth's Verilog then simulates wrongly
 #: (a wrong kept set in the first query row).  Verilog-2005 rules give the intended event.
 VERILOG_GENERATION = "-g2005"
-#: Extra Verilator flags of the cocotb build (cocotb's runner adds --vpi --public-flat-rw and --trace).
-VERILATOR_COCOTB_FLAGS = ("--timing", "-Wno-fatal", "-Wno-lint", "-Wno-style")
+#: Extra Verilator flags of the cocotb build (cocotb's runner adds --vpi --public-flat-rw, and --trace for
+#: ``waves``).  No --timing: the top has no delays under Verilator (cocotb drives the clock), and the timing
+#: scheduler's coroutines make the C++ larger and slower to compile.
+VERILATOR_COCOTB_FLAGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style")
 
 
 class BuildError(HPUError):
@@ -141,7 +143,7 @@ def _environ(extra: dict[str, str]):
 
 
 def _compile(build_dir: Path, verilog: Path, ports: list, defines: dict, simulator: str,
-             manifest: Path | None = None) -> tuple[Path, tuple[str, ...]]:
+             manifest: Path | None = None, waves: bool = True) -> tuple[Path, tuple[str, ...]]:
     """Write the ``tb`` top and compile it with the design through cocotb's runner."""
     from cocotb_tools.runner import get_runner
 
@@ -151,7 +153,7 @@ def _compile(build_dir: Path, verilog: Path, ports: list, defines: dict, simulat
     if simulator == "icarus":
         kw = {"build_args": [VERILOG_GENERATION], "always": True}
     else:  # trace compiled in for the top's $dumpvars; the clock comes from cocotb (see cosim/_tb.py)
-        kw = {"build_args": list(VERILATOR_COCOTB_FLAGS), "waves": True}
+        kw = {"build_args": list(VERILATOR_COCOTB_FLAGS), "waves": waves}
         defines = defines | {"COCOTB_CLOCK": 1}
     try:
         with _environ(simulator_env(simulator)):
@@ -204,7 +206,7 @@ def _design(head_dim: int, lanes: int, max_seq: int, root: Path, tile: int = 0,
 
 def get_build(head_dim: int, lanes: int, max_seq: int, *, root: str | Path | None = None,
               verilog: str | Path | None = None, defines: dict | None = None, simulator: str = "icarus",
-              testbench: str = "cocotb", tile: int = 0, block: int = 0) -> Build:
+              testbench: str = "cocotb", tile: int = 0, block: int = 0, waves: bool = True) -> Build:
     """Export (or take ``verilog``), wrap and compile one configuration; reuse it when cached.
 
     Parameters
@@ -220,6 +222,9 @@ def get_build(head_dim: int, lanes: int, max_seq: int, *, root: str | Path | Non
     simulator : {"icarus", "verilator"}
     testbench : {"cocotb", "native"}
         "native" (Verilator only) compiles the C++ harness of cosim/native/ instead of cocotb's.
+    waves : bool
+        Verilator + cocotb only: compile tracing in (needed for a VCD; the build without is faster to make
+        and to run).  Icarus always can dump; the native harness never does.
     tile, block : int
         Export with tile-gate support (contract v2) for tiles of T keys and blocks of B query rows (0: none).
     """
@@ -238,7 +243,8 @@ def get_build(head_dim: int, lanes: int, max_seq: int, *, root: str | Path | Non
     from . import _native
 
     flags = ([VERILOG_GENERATION] if simulator == "icarus" else
-             [*_native.VERILATOR_FLAGS, _native.CXX_OPT] if testbench == "native" else list(VERILATOR_COCOTB_FLAGS))
+             [*_native.VERILATOR_FLAGS, _native.CXX_OPT] if testbench == "native" else
+             [*VERILATOR_COCOTB_FLAGS, *(["--trace"] if waves else [])])
     h = hashlib.sha256(json.dumps([_FORMAT, simulator, testbench, flags, head_dim, lanes, max_seq,
                                    sorted(defines.items())]).encode())
     for path in [verilog, *([manifest] if manifest else []), *_testbench_sources(testbench)]:
@@ -259,7 +265,7 @@ def get_build(head_dim: int, lanes: int, max_seq: int, *, root: str | Path | Non
                 exe, outputs = _native.compile_native(out, verilog, ports, defines, simulator_env(simulator))
                 top = out / "tb.v"
             else:
-                top, outputs = _compile(out, verilog, ports, defines, simulator, manifest)
+                top, outputs = _compile(out, verilog, ports, defines, simulator, manifest, waves)
                 exe = None
             atomic_write_json(info, {"verilog": str(verilog), "manifest": manifest and str(manifest),
                                      "top": str(top), "executable": exe and str(exe), "outputs": list(outputs),

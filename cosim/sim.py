@@ -271,7 +271,8 @@ def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = F
     if expected.shape != (heads, n_q, d):
         raise SpecError(f"expected must have shape {(heads, n_q, d)} (the golden output), got {expected.shape}")
     build = _build.get_build(d, int(lanes), int(max_seq), root=build_dir, verilog=verilog, defines=defines,
-                             simulator=simulator, testbench=testbench, tile=tile or 0, block=block or 0)
+                             simulator=simulator, testbench=testbench, tile=tile or 0, block=block or 0,
+                             waves=vcd is not None)
     if tiled and "cfg_gate" not in build.cfg_ports:
         raise SpecError("gate='tile' needs an RTL with the tile gate (a cfg_gate port); this design has none")
     if timeout_cycles is None:
