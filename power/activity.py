@@ -23,6 +23,7 @@ from hpu_model.manifest import DESIGN_HASH_SIGNAL, UNIT_CLASSES, Manifest, Unit,
 from ._counters import ToggleCounter
 from ._errors import ManifestError, VCDError
 from ._scope import find_scope
+from ._seal import check_seal
 from ._vcd import CODE_0, CODE_1, open_reader
 
 __all__ = ["UNIT_CLASSES", "Activity", "load_manifest", "find_scope", "analyze", "unit_weight"]
@@ -356,6 +357,7 @@ def analyze(waveform, manifest, *, scope: str | None = None, reader: str = "auto
     rd = open_reader(waveform, reader)
     names = [n for s in rd.signals for n in s.names]
     scope = find_scope(names, manifest, scope, during)
+    check_seal(waveform, manifest, scope)  # of this design, and a whole run: before the expensive pass
     sink = _Analyzer(rd.signals, scope, manifest, during, detail)
     wanted = sink.wanted
     if manifest.design_hash is not None:
