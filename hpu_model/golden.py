@@ -1,4 +1,4 @@
-"""Bit-accurate golden model of numerics contract v1 (token gate).
+"""Bit-accurate golden model of numerics contracts v1 (token gate) and v2 (tile gate).
 
 Vectorized numpy over query blocks: no Python loop over rows or keys, and
 memory bounded by the block size whatever the sequence length.  Every value
@@ -11,6 +11,10 @@ in the datapath is an integer; see ``hpu_model.spec`` for the contract.
 array([[ True, False]])
 >>> attention(q, k, v, permeability_q16=1 << 15, c=369, r=8)
 array([[1024,    0]], dtype=int16)
+>>> keep_mask(q, k, permeability_q16=1 << 15, gate="tile", tile=1, block=1)
+array([[ True, False]])
+
+The tile gate's rules are stated at the top of :mod:`hpu_model._tile`.
 """
 
 from __future__ import annotations
@@ -19,11 +23,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import spec
+from . import _tile, spec
 from ._intmm import int_matmul
 from .errors import SpecError
 
-__all__ = ["Stages", "attention", "keep_mask", "stages", "check_inputs"]
+__all__ = ["Stages", "TileStages", "attention", "keep_mask", "stages", "check_inputs"]
 
 #: Elements of the (rows x keys) score block held at once; bounds peak memory
 #: to roughly 40 bytes x this number (about 80 MB) whatever n is.
@@ -60,6 +64,25 @@ class Stages:
             if not np.array_equal(getattr(self, name), getattr(other, name)):
                 return name
         return None
+
+
+@dataclass(frozen=True)
+class TileStages(Stages):
+    """Stages of a tile-gate call (contract v2): the v1 stages plus the tile gate's.
+
+    Shapes (per head): ``qs`` [n_blocks, D] block summaries, ``ks`` [n_tiles, D]
+    tile summaries (both int64 in the int8 range), ``ts`` [n_blocks, n_tiles]
+    tile scores (every tile, candidate or not), ``kept`` [n_blocks, n_tiles]
+    bool, ``kb`` [n_blocks] kept-tile count.  ``k`` is the kept-key count per row.
+    """
+
+    qs: np.ndarray
+    ks: np.ndarray
+    ts: np.ndarray
+    kept: np.ndarray
+    kb: np.ndarray
+
+    _ORDER = ("ks", "qs", "ts", "kept", "kb") + Stages._ORDER
 
 
 def _check_int8(name: str, x) -> np.ndarray:
@@ -125,10 +148,31 @@ def _gate(s: np.ndarray, rows: np.ndarray, n_q: int, p16: int, causal: bool):
     return keep, k, part[:, -1].astype(np.int64)
 
 
-def _head_block(q, kmat, v, rows, n_q, p16, causal, c, r, full: bool):
-    """All stages for query rows ``rows`` of one head."""
+def _tile_gate(q, s, rows, n_q, causal, plan: spec.TilePlan, ks):
+    """Tile-gate keep mask for rows ``rows`` (whole query blocks) and its stages."""
+    b0, b1 = rows[0] // plan.block, rows[-1] // plan.block + 1
+    qs = _tile.block_summaries(q, plan.block)
+    ts = _tile.tile_scores(qs, ks)
+    kept = _tile.kept_tiles(ts, plan.visible[b0:b1], plan.first_forced[b0:b1], plan.kept[b0:b1])
+    valid = spec.n_valid(n_q, s.shape[1], causal)[rows]
+    keep = _tile.key_mask(kept, rows, b0, plan.tile, plan.block, valid, s.shape[1])
+    return keep, dict(qs=qs, ks=ks, ts=ts, kept=kept, kb=kept.sum(axis=1))
+
+
+def _keep(q, kmat, rows, n_q, p16, causal, plan, ks):
+    """Scores, keep mask, kept count k and row max m for query rows ``rows``, either gate."""
     s = int_matmul(q, kmat.T)
-    keep, k, m = _gate(s, rows, n_q, p16, causal)
+    if plan is None:
+        keep, k, m = _gate(s, rows, n_q, p16, causal)
+        return s, keep, k, m, {}
+    keep, tile_stages = _tile_gate(q, s, rows, n_q, causal, plan, ks)
+    m = np.where(keep, s, _HIDDEN).max(axis=1)
+    return s, keep, keep.sum(axis=1), m, tile_stages
+
+
+def _head_block(q, kmat, v, rows, n_q, p16, causal, c, r, full: bool, plan=None, ks=None):
+    """All stages for query rows ``rows`` of one head."""
+    s, keep, k, m, tile_stages = _keep(q, kmat, rows, n_q, p16, causal, plan, ks)
     # Cut keys get t = T_CUTOFF, so the exp unit's own rule makes their e zero.
     t = np.where(keep, ((m[:, None] - s) * c) >> r, spec.T_CUTOFF)
     e = spec.exp2_lut(t)
@@ -138,32 +182,59 @@ def _head_block(q, kmat, v, rows, n_q, p16, causal, c, r, full: bool):
     o = spec.normalize(a, rr[:, None])
     if not full:
         return o
-    return Stages(s=s, keep=keep, k=k, m=m, t=np.where(keep, t, -1), e=e, z=z, a=a, r=rr, o=o)
+    kind = TileStages if plan is not None else Stages
+    return kind(s=s, keep=keep, k=k, m=m, t=np.where(keep, t, -1), e=e, z=z, a=a, r=rr, o=o, **tile_stages)
 
 
-def _run(q, k, v, p16, causal, c, r, full: bool):
+def _setup(q, k, v, p16, causal, gate, tile, block):
+    """Validate once; flatten heads; the tile plan (or None) and the rows per query chunk."""
     p16 = spec.check_p16(p16)
-    c, r = spec.check_multiplier(c, r)
+    gate, tile, block = spec.check_gate(gate, tile, block)
     q, k, v = check_inputs(q, k, v, causal=causal)
-    batch, (n_q, d), n_k = q.shape[:-2], q.shape[-2:], k.shape[-2]
-    qf, kf, vf = (x.reshape((-1,) + x.shape[-2:]) for x in (q, k, v))
-    rows_per_block = n_q if full else max(1, min(n_q, BLOCK_ELEMS // n_k))
+    n_q, n_k = q.shape[-2], k.shape[-2]
+    flat = tuple(x.reshape((-1,) + x.shape[-2:]) for x in (q, k, v))
+    rows = max(1, min(n_q, BLOCK_ELEMS // n_k))
+    plan = None
+    if gate == "tile":
+        plan = spec.tile_plan(n_q, n_k, causal, tile, block, p16)
+        rows = max(block, rows // block * block)  # chunks hold whole query blocks
+    return p16, q.shape[:-2], n_q, n_k, flat, plan, rows
+
+
+def _run(q, k, v, p16, causal, c, r, full: bool, gate="token", tile=None, block=None):
+    c, r = spec.check_multiplier(c, r)
+    p16, batch, n_q, n_k, (qf, kf, vf), plan, rows_per_block = _setup(q, k, v, p16, causal, gate, tile, block)
+    d = qf.shape[-1]
+    if full:
+        rows_per_block = n_q
     heads = []
     for h in range(qf.shape[0]):
         kh, vh = kf[h].astype(np.int64), vf[h].astype(np.int64)
+        ks = None if plan is None else _tile.tile_summaries(kh, plan.tile)
         parts = [
             _head_block(qf[h, i:i + rows_per_block].astype(np.int64), kh, vh,
-                        np.arange(i, min(i + rows_per_block, n_q)), n_q, p16, causal, c, r, full)
+                        np.arange(i, min(i + rows_per_block, n_q)), n_q, p16, causal, c, r, full, plan, ks)
             for i in range(0, n_q, rows_per_block)
         ]
         heads.append(parts[0] if full else np.concatenate(parts, axis=0))
     if not full:
         return np.stack(heads).reshape(batch + (n_q, d))
-    fields = {name: np.stack([getattr(hs, name) for hs in heads]) for name in Stages._ORDER}
-    return Stages(**{name: x.reshape(batch + x.shape[1:]) for name, x in fields.items()})
+    kind = type(heads[0])
+    fields = {name: np.stack([getattr(hs, name) for hs in heads]) for name in kind._ORDER}
+    return kind(**{name: x.reshape(batch + x.shape[1:]) for name, x in fields.items()})
 
 
-def attention(q, k, v, *, permeability_q16: int, causal: bool = False, c: int, r: int) -> np.ndarray:
+_GATE_DOC = """
+    gate : {"token", "tile"}
+        "token" is contract v1 (per-row top-k keys); "tile" is contract v2
+        (per query block top-k key tiles, see :mod:`hpu_model._tile`).
+    tile, block : int
+        With gate="tile" only: keys per tile T and query rows per block B,
+        powers of two in ``spec.TILE_MIN..TILE_MAX`` / ``spec.BLOCK_MIN..BLOCK_MAX``."""
+
+
+def attention(q, k, v, *, permeability_q16: int, causal: bool = False, c: int, r: int,
+              gate: str = "token", tile: int | None = None, block: int | None = None) -> np.ndarray:
     """Gated integer attention: int16 output [..., n_q, D] in units of V's scale / 256.
 
     Parameters
@@ -176,27 +247,34 @@ def attention(q, k, v, *, permeability_q16: int, causal: bool = False, c: int, r
     causal : bool
         Bottom-right aligned causal mask (query i sees keys j <= i + n_k - n_q).
     c, r : int
-        Softmax multiplier from :func:`hpu_model.spec.softmax_multiplier`.
+        Softmax multiplier from :func:`hpu_model.spec.softmax_multiplier`.{gate}
     """
-    return _run(q, k, v, permeability_q16, causal, c, r, full=False)
+    return _run(q, k, v, permeability_q16, causal, c, r, False, gate, tile, block)
 
 
-def stages(q, k, v, *, permeability_q16: int, causal: bool = False, c: int, r: int) -> Stages:
-    """Like :func:`attention`, but returns every intermediate stage (small shapes only)."""
-    return _run(q, k, v, permeability_q16, causal, c, r, full=True)
+def stages(q, k, v, *, permeability_q16: int, causal: bool = False, c: int, r: int,
+           gate: str = "token", tile: int | None = None, block: int | None = None) -> Stages:
+    """Like :func:`attention`, but returns every intermediate stage (small shapes only).
+
+    gate="tile" returns :class:`TileStages` (the tile stages come first).
+    """
+    return _run(q, k, v, permeability_q16, causal, c, r, True, gate, tile, block)
 
 
-def keep_mask(q, k, *, permeability_q16: int, causal: bool = False) -> np.ndarray:
+def keep_mask(q, k, *, permeability_q16: int, causal: bool = False,
+              gate: str = "token", tile: int | None = None, block: int | None = None) -> np.ndarray:
     """Boolean gate [..., n_q, n_k]: True for the keys that take part in softmax."""
-    p16 = spec.check_p16(permeability_q16)
-    q, k, _ = check_inputs(q, k, None, causal=causal)
-    n_q, n_k = q.shape[-2], k.shape[-2]
-    qf, kf = q.reshape((-1,) + q.shape[-2:]), k.reshape((-1,) + k.shape[-2:])
-    rows_per_block = max(1, min(n_q, BLOCK_ELEMS // n_k))
+    p16, batch, n_q, n_k, (qf, kf, _), plan, rows_per_block = _setup(q, k, None, permeability_q16, causal,
+                                                                       gate, tile, block)
     out = np.empty((qf.shape[0], n_q, n_k), dtype=bool)
     for h in range(qf.shape[0]):
+        kh = kf[h].astype(np.int64)
+        ks = None if plan is None else _tile.tile_summaries(kh, plan.tile)
         for i in range(0, n_q, rows_per_block):
             rows = np.arange(i, min(i + rows_per_block, n_q))
-            s = int_matmul(qf[h, rows], kf[h].T)
-            out[h, rows] = _gate(s, rows, n_q, p16, causal)[0]
-    return out.reshape(q.shape[:-2] + (n_q, n_k))
+            out[h, rows] = _keep(qf[h, rows].astype(np.int64), kh, rows, n_q, p16, causal, plan, ks)[1]
+    return out.reshape(batch + (n_q, n_k))
+
+
+attention.__doc__ = attention.__doc__.format(gate=_GATE_DOC)
+keep_mask.__doc__ += "\n    Parameters as :func:`attention`." + _GATE_DOC

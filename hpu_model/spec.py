@@ -1,4 +1,4 @@
-"""Numerics contract v1 (token gate): the one place where HPU constants live.
+"""Numerics contracts v1 (token gate) and v2 (tile gate): the one place where HPU constants live.
 
 The golden model, the Amaranth RTL and the Triton kernel all import their
 constants and bit widths from this module; nothing is recomputed per copy.
@@ -15,11 +15,15 @@ Per attention head, with integers only::
     Z_i   = sum_kept e_ij                  A_id = sum_kept e_ij * V_jd
     r_i   = 2**40 // Z_i
     O_id  = clamp((A_id * r_i + 2**31) >> 32, -32768, 32767)      (int16)
+
+Contract v2 (tile gate, ``gate="tile"``) changes only *which* keys are kept;
+see the v2 section at the end of this module and ``hpu_model/_tile.py``.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -34,6 +38,8 @@ __all__ = [
     "permeability_q16", "softmax_multiplier", "softmax_alpha",
     "n_valid", "keep_count", "exp2_lut", "reciprocal", "normalize",
     "score_bits", "z_bits", "acc_bits", "recip_bits",
+    "SPEC_V2_VERSION", "GATES", "TILE_MIN", "TILE_MAX", "BLOCK_MIN", "BLOCK_MAX",
+    "TilePlan", "check_gate", "check_tile_geometry", "tile_count", "round_mean", "tile_plan",
 ]
 
 SPEC_VERSION = "1.0"
@@ -211,3 +217,98 @@ def normalize(a: np.ndarray, r: np.ndarray) -> np.ndarray:
     """O = clamp((A * r + 2**31) >> 32) as int16; |A * r| < 2**47 fits int64."""
     o = (np.asarray(a, dtype=np.int64) * np.asarray(r, dtype=np.int64) + OUT_ROUND) >> OUT_SHIFT
     return np.clip(o, OUT_MIN, OUT_MAX).astype(np.int16)
+
+
+
+# == contract v2: the tile gate ==============================================
+# The gate decides per (query block, key tile).  Rules, per head (integers only):
+#
+#   tiles     key tile t holds keys [t*T, (t+1)*T) ∩ [0, n_k); query block b
+#             holds rows [b*B, (b+1)*B) ∩ [0, n_q).  T and B are powers of two.
+#   KS_td   = (sum_{j in tile t} K_jd + T/2) >> log2(T)    (missing keys of a
+#   QS_bd   = (sum_{i in block b} Q_id + B/2) >> log2(B)    partial tile/block add 0)
+#   TS_bt   = sum_d QS_bd * KS_td                           (exact, |TS| < 2**22)
+#   vis_b   = ceil(n_valid(last row of b) / T)     tiles any row of b can see
+#   f_b     = (n_valid(first row of b) - 1) // T if causal else vis_b
+#             tiles f_b .. vis_b-1 hold a diagonal key of some row: forced
+#   kk_b    = max(clamp(ceil(vis_b * P16 / 2**16), 1, vis_b), vis_b - f_b)
+#   kept_b  = forced tiles, then the other visible tiles in the order
+#             (TS descending, tile index ascending), kk_b tiles in all
+#   row i of b keeps key j  iff  tile(j) in kept_b and j < n_valid(i)
+#
+# and softmax/PV over the kept keys exactly as v1 (m, t, e, Z, A, r, O).
+SPEC_V2_VERSION = "2.0"
+GATES = ("token", "tile")
+TILE_MIN, TILE_MAX = 1, 256      # T, keys per tile: a power of two in this range
+BLOCK_MIN, BLOCK_MAX = 1, 256    # B, query rows per block: a power of two in this range
+
+
+def _check_pow2(name: str, value, lo: int, hi: int) -> int:
+    ok = not isinstance(value, bool) and isinstance(value, (int, np.integer))
+    if not ok or not lo <= int(value) <= hi or int(value) & (int(value) - 1):
+        raise SpecError(f"{name} must be a power of two in [{lo}, {hi}], got {value!r}")
+    return int(value)
+
+
+def check_tile_geometry(tile, block) -> tuple[int, int]:
+    """Validate the tile size T and the query block size B of the tile gate."""
+    return _check_pow2("tile T", tile, TILE_MIN, TILE_MAX), _check_pow2("block B", block, BLOCK_MIN, BLOCK_MAX)
+
+
+def check_gate(gate: str, tile=None, block=None) -> tuple[str, int | None, int | None]:
+    """Validate a gate choice: ``("token", None, None)`` or ``("tile", T, B)``."""
+    if gate == "token":
+        if tile is not None or block is not None:
+            raise SpecError("tile/block are only meaningful with gate='tile', got gate='token'")
+        return "token", None, None
+    if gate == "tile":
+        if tile is None or block is None:
+            raise SpecError(f"gate='tile' needs tile=T and block=B (powers of two, T in "
+                            f"[{TILE_MIN}, {TILE_MAX}], B in [{BLOCK_MIN}, {BLOCK_MAX}])")
+        return ("tile",) + check_tile_geometry(tile, block)
+    raise SpecError(f"gate must be one of {', '.join(GATES)}, got {gate!r}")
+
+
+def tile_count(n: int, size: int) -> int:
+    """Number of tiles (or blocks) of ``size`` covering n items; the last may be partial."""
+    return -(-int(n) // int(size))
+
+
+def round_mean(total: np.ndarray, size: int) -> np.ndarray:
+    """(total + size/2) >> log2(size): the add-then-shift rounded mean (round half up)."""
+    shift = int(size).bit_length() - 1
+    total = np.asarray(total, dtype=np.int64)
+    return total if shift == 0 else (total + (1 << (shift - 1))) >> shift
+
+
+@dataclass(frozen=True)
+class TilePlan:
+    """Data-independent tile counts per query block (shapes only, no scores).
+
+    ``visible[b]``: tiles 0..visible-1 hold a key that some row of block b sees.
+    ``first_forced[b]``: tiles first_forced..visible-1 are forced (causal
+    diagonal); equal to ``visible`` when nothing is forced (non-causal).
+    ``kept[b]``: kk_b, the number of tiles block b keeps (forced included).
+    """
+
+    tile: int
+    block: int
+    visible: np.ndarray
+    first_forced: np.ndarray
+    kept: np.ndarray
+
+    @property
+    def forced(self) -> np.ndarray:
+        return self.visible - self.first_forced
+
+
+def tile_plan(n_q: int, n_k: int, causal: bool, tile: int, block: int, p16: int) -> TilePlan:
+    """Visible, forced and kept tile counts of every query block (see the v2 rules above)."""
+    tile, block = check_tile_geometry(tile, block)
+    valid = n_valid(n_q, n_k, causal)
+    first = np.arange(0, n_q, block)
+    last = np.minimum(first + block, n_q) - 1
+    visible = (valid[last] + tile - 1) // tile
+    first_forced = (valid[first] - 1) // tile if causal else visible
+    kept = np.maximum(keep_count(visible, p16), visible - first_forced)
+    return TilePlan(tile, block, visible, first_forced, kept)

@@ -5,6 +5,8 @@ A workload is a stack of H independent head runs: int8 ``q`` [H, n_q, D],
 Gaussian workloads come from :func:`random_workload`; captured ones (real
 model activations, ``hpu capture``) are stored with :func:`save_npz` and read
 back with :func:`load_npz`.  ``docs/interfaces.md`` section 4 is the format.
+:func:`read_inputs` is the one reader behind every ``--inputs FILE``: a
+workload file or a plain ``.npz`` of q, k, v, c, r, with the file's flags.
 """
 
 from __future__ import annotations
@@ -17,17 +19,17 @@ from pathlib import Path
 import numpy as np
 
 from . import spec
-from .artifacts import atomic_write_bytes
-from .errors import HPUError, SpecError
+from .artifacts import atomic_write_bytes, note_input
+from .errors import SpecError
 from .quant import quantize
 
-__all__ = ["Workload", "WorkloadFileError", "random_workload", "save_npz", "load_npz", "FORMAT"]
+__all__ = ["Workload", "WorkloadFileError", "random_workload", "save_npz", "load_npz", "read_inputs", "FORMAT"]
 
 #: Value of the ``format`` entry of a workload file.
 FORMAT = "hpu-workload/1"
 
 
-class WorkloadFileError(HPUError):
+class WorkloadFileError(SpecError):
     """A workload file that is missing, unreadable or breaks the format."""
 
 
@@ -206,6 +208,7 @@ def load_npz(path: str | Path) -> Workload:
         breaks a rule of the format (dtype, shape, range, -128 in the data).
     """
     path = Path(path)
+    note_input(path)
     if not path.is_file():
         _fail(path, "no such workload file" if not path.exists() else "not a file")
     try:
@@ -228,3 +231,74 @@ def load_npz(path: str | Path) -> Workload:
                  arrays.get("q_float"), arrays.get("k_float"), arrays.get("v_float"), bool(arrays["causal"]),
                  arrays.get("n_q"), arrays.get("n_k"), meta)
     return _validate(w, path)
+
+
+def _plain(path: Path, f) -> Workload:
+    """A plain ``.npz`` of q, k, v ([H, n, D] or [n, D]) and c, r (scalars or [H]); heads of size 1 broadcast."""
+    missing = [key for key in ("q", "k", "v", "c", "r") if key not in f.files]
+    if missing:
+        _fail(path, f"lacks {', '.join(missing)}: it must hold int8 q, k, v and integers c, r")
+    try:
+        x = {key: f[key] for key in ("q", "k", "v", "c", "r")}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise WorkloadFileError(f"cannot read inputs {path}: an entry is unreadable ({exc})") from None
+    for key in ("q", "k", "v"):
+        if x[key].ndim == 2:
+            x[key] = x[key][None]
+        if x[key].ndim != 3:
+            _fail(path, f"{key} must have shape [H, n, D] or [n, D], got {x[key].shape}")
+    runs = {x[key].shape[0] for key in ("q", "k", "v")}
+    if len(runs - {1}) > 1:
+        _fail(path, f"q, k, v must hold the same number of runs H (or 1, shared), got "
+                    f"{', '.join(str(x[key].shape[0]) for key in ('q', 'k', 'v'))}")
+    heads = max(runs)
+    for key in ("q", "k", "v"):  # every command sees the same H runs (never 1 here and 3 there)
+        x[key] = np.ascontiguousarray(np.broadcast_to(x[key], (heads,) + x[key].shape[1:]))
+    return Workload(x["q"], x["k"], x["v"], x["c"], x["r"], (1.0, 1.0, 1.0), None, None, None)
+
+
+def read_inputs(path: str | Path, *, run: int | None = None, causal: bool | None = None) -> Workload:
+    """The one reader behind ``--inputs FILE``: a workload file (:func:`load_npz`) or a plain ``.npz``.
+
+    Every rule of the format is checked whichever options come with it; the file's flags always apply.
+
+    Parameters
+    ----------
+    run : int, optional
+        Take only run (head) ``run``, unpadded.  Without it a file whose runs differ in length is refused
+        (its zero padding would be simulated as data).
+    causal : bool, optional
+        None: the file's flag.  True: causal whatever the file says.  False (an explicit ``--no-causal``):
+        refused for a file whose runs are causal.
+
+    Raises
+    ------
+    WorkloadFileError
+        Missing, unreadable, empty (zero runs or rows) or invalid file, bad ``run``, contradicting ``causal``.
+    """
+    path = Path(path)
+    note_input(path)
+    unreadable = (OSError, ValueError, EOFError, zipfile.BadZipFile)  # empty, truncated, corrupt, pickled
+    try:
+        f = np.load(path, allow_pickle=False)
+    except unreadable as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not an .npz archive"
+        raise WorkloadFileError(f"cannot read inputs {path}: {why}") from None
+    if not isinstance(f, np.lib.npyio.NpzFile):  # a lone .npy array
+        raise WorkloadFileError(f"cannot read inputs {path}: one .npy array, not an .npz archive of q, k, v, c, r")
+    with f:
+        formatted = "format" in f.files
+        w = None if formatted else _validate(_plain(path, f), path)
+    if formatted:
+        w = load_npz(path)
+    if run is not None:
+        if isinstance(run, bool) or not isinstance(run, (int, np.integer)) or not 0 <= run < w.heads:
+            _fail(path, f"run must be in 0..{w.heads - 1} (the file holds {w.heads} runs), got {run!r}")
+        w = w.head(int(run))
+    elif w.n_q is not None or w.n_k is not None:
+        padded = [name for name in ("n_q", "n_k") if getattr(w, name) is not None]
+        _fail(path, f"holds runs of different lengths ({' and '.join(padded)}); pick one with --run N "
+                    "(or hpu_model.workload.load_npz(path).head(N) in Python)")
+    if causal is False and w.causal:
+        _fail(path, "its runs are causal (causal = True in the file); --no-causal contradicts it")
+    return replace(w, causal=True) if causal and not w.causal else w

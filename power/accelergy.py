@@ -17,16 +17,15 @@ __all__ = ["action_counts", "action_counts_yaml", "write_action_counts"]
 
 def action_counts(activity) -> dict:
     """``{component: {action: count}}`` of an analysed run (integers; toggles may end in .5)."""
-    top = activity.manifest["top"]
+    top = activity.manifest.top
     out = {}
-    for u in activity.manifest["units"]:
-        active, ops = activity.unit_active[u["name"]], u["ops"]
-        out[f"{top}.{u['name']}"] = {"op": active * ops, "gated_cycle": (activity.cycles - active) * ops,
+    for u in activity.manifest.units:
+        active, ops = activity.unit_active[u.name], u.ops
+        out[f"{top}.{u.name}"] = {"op": active * ops, "gated_cycle": (activity.cycles - active) * ops,
                                      "leak_cycle": activity.cycles * ops,
-                                     "bit_toggle": activity.unit_toggles2[u["name"]] / 2}
-    for m in activity.manifest["memories"]:
-        out[f"{top}.{m['name']}"] = {"read": activity.memory_reads[m["name"]],
-                                     "write": activity.memory_writes[m["name"]]}
+                                     "bit_toggle": activity.unit_toggles2[u.name] / 2}
+    for m in activity.manifest.memories:
+        out[f"{top}.{m.name}"] = {"read": activity.memory_reads[m.name], "write": activity.memory_writes[m.name]}
     return out
 
 

@@ -18,70 +18,35 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hpu_model.artifacts import read_document
+from hpu_model.manifest import UNIT_CLASSES, Manifest, Unit
 
 from ._errors import ManifestError, VCDError
 from ._vcd import CODE_0, CODE_1, open_reader
 
 __all__ = ["UNIT_CLASSES", "Activity", "load_manifest", "find_scope", "analyze", "unit_weight"]
 
-#: unit classes of the manifest schema, in the order reports list them
-UNIT_CLASSES = ("mac8", "mul", "add32", "cmp", "lut_read", "div", "reg", "ctrl")
-_UNIT_KEYS = {"name": str, "scope": str, "enable": str, "class": str, "ops": int, "bits": int, "reg_bits": int}
-_MEM_KEYS = {"name": str, "scope": str, "read_enable": (str, type(None)), "write_enable": (str, type(None)),
-             "width": int, "depth": int}
 _PORTS = ("read_enable", "write_enable")
 #: most time windows kept for the dark-silicon map; windows widen by doubling to stay under it
 MAX_WINDOWS = 256
 
 
-def load_manifest(manifest) -> dict:
-    """Read (path) or take (dict) a power manifest and check it against the schema."""
-    where = "manifest"
-    if not isinstance(manifest, dict):
-        where = str(manifest)
-        manifest = read_document(manifest, "manifest", ManifestError)
-    if not isinstance(manifest, dict):
-        raise ManifestError(f"{where}: a manifest must be a JSON object, got {type(manifest).__name__}")
-    if manifest.get("format") != "hpu-manifest/1":
-        raise ManifestError(f"{where}: format is {manifest.get('format')!r}, expected 'hpu-manifest/1'")
-    if not isinstance(manifest.get("clock"), str):
-        raise ManifestError(f"{where}: 'clock' must name the clock signal")
-    for kind, keys in (("units", _UNIT_KEYS), ("memories", _MEM_KEYS)):
-        entries = manifest.get(kind, [] if kind == "memories" else None)
-        if not isinstance(entries, list) or (kind == "units" and not entries):
-            raise ManifestError(f"{where}: '{kind}' must be a {'non-empty ' if kind == 'units' else ''}list")
-        names = set()
-        for i, entry in enumerate(entries):
-            for key, typ in keys.items():
-                value = entry.get(key) if isinstance(entry, dict) else None
-                if not isinstance(value, typ) or isinstance(value, bool) or (typ is int and value < 0):
-                    what = {int: "a non-negative integer", str: "a string"}.get(typ, "a string or null")
-                    raise ManifestError(f"{where}: {kind}[{i}].{key} is {value!r}; expected {what}")
-            if kind == "units" and entry["class"] not in UNIT_CLASSES:
-                raise ManifestError(f"{where}: unit {entry['name']!r} has class {entry['class']!r}; "
-                                    f"allowed: {', '.join(UNIT_CLASSES)}")
-            if kind == "memories" and entry["read_enable"] is None and entry["write_enable"] is None:
-                raise ManifestError(f"{where}: memory {entry['name']!r} has neither read_enable nor write_enable")
-            if entry["name"] in names:
-                raise ManifestError(f"{where}: {kind} name {entry['name']!r} appears twice")
-            names.add(entry["name"])
-    manifest.setdefault("memories", [])
-    return manifest
+def load_manifest(manifest) -> Manifest:
+    """Read (path) or take (dict or :class:`~hpu_model.manifest.Manifest`) a power manifest, validated."""
+    return Manifest.read(manifest)
 
 
-def unit_weight(unit: dict) -> int:
+def unit_weight(unit: Unit) -> int:
     """Size of a unit for design-wide averages: datapath bit-operations per cycle (ops x bits)."""
-    return max(1, unit["ops"] * unit["bits"])
+    return max(1, unit.ops * unit.bits)
 
 
-def _required(manifest: dict, during: str | None) -> list[str]:
-    names = [manifest["clock"], *(u["enable"] for u in manifest["units"])]
-    names += [m[k] for m in manifest["memories"] for k in _PORTS if m[k]]
+def _required(manifest: Manifest, during: str | None) -> list[str]:
+    names = [manifest.clock, *(u.enable for u in manifest.units)]
+    names += [getattr(m, k) for m in manifest.memories for k in _PORTS if getattr(m, k)]
     return names + ([during] if during else [])
 
 
-def find_scope(names, manifest: dict, scope: str | None = None, during: str | None = None) -> str:
+def find_scope(names, manifest: Manifest, scope: str | None = None, during: str | None = None) -> str:
     """The hierarchical path of the ``hpu`` instance in a waveform (e.g. ``tb.dut``).
 
     Parameters
@@ -121,7 +86,7 @@ def find_scope(names, manifest: dict, scope: str | None = None, during: str | No
                 candidates.add(n[:i])
     candidates = sorted(candidates)
     if not candidates:
-        raise ManifestError(f"none of the {len(required)} signals the manifest names (clock {manifest['clock']!r}, "
+        raise ManifestError(f"none of the {len(required)} signals the manifest names (clock {manifest.clock!r}, "
                             "unit enables, memory enables) is in the waveform: is it a VCD of this design?")
     full = [c for c in candidates if not missing(c)]
     if len(full) > 1:
@@ -162,7 +127,7 @@ class Activity:
     path: str
     reader: str
     scope: str
-    manifest: dict
+    manifest: Manifest
     seconds_per_unit: float | None
     end_time: int
     cycles: int
@@ -189,13 +154,13 @@ class Activity:
 
     def silent_ratio(self) -> dict:
         """Silent ratio per unit, per class and for the design (classes and design weighted by unit size)."""
-        units = {u["name"]: u for u in self.manifest["units"]}
+        units = {u.name: u for u in self.manifest.units}
         per_unit = {n: (self.cycles - a) / self.cycles if self.cycles else 0.0 for n, a in self.unit_active.items()}
         per_class, design = {}, [0, 0]
         for cls in UNIT_CLASSES:
-            members = [u for u in units.values() if u["class"] == cls]
+            members = [u for u in units.values() if u.cls == cls]
             if members:
-                gated = sum(unit_weight(u) * (self.cycles - self.unit_active[u["name"]]) for u in members)
+                gated = sum(unit_weight(u) * (self.cycles - self.unit_active[u.name]) for u in members)
                 total = sum(unit_weight(u) * self.cycles for u in members)
                 per_class[cls] = gated / total if total else 0.0
                 design[0] += gated
@@ -214,9 +179,9 @@ class Activity:
             "format": "hpu-power/1", "waveform": self.path, "reader": self.reader, "scope": self.scope,
             "seconds_per_time_unit": self.seconds_per_unit, "end_time": self.end_time,
             "cycles": self.cycles, "clock_period": self.clock_period,
-            "units": {u["name"]: {"class": u["class"], "active": self.unit_active[u["name"]],
-                                  "gated": self.cycles - self.unit_active[u["name"]],
-                                  "toggles": self.unit_toggles2[u["name"]] / 2} for u in self.manifest["units"]},
+            "units": {u.name: {"class": u.cls, "active": self.unit_active[u.name],
+                               "gated": self.cycles - self.unit_active[u.name],
+                               "toggles": self.unit_toggles2[u.name] / 2} for u in self.manifest.units},
             "memories": {m: {"reads": self.memory_reads[m], "writes": self.memory_writes[m]}
                          for m in self.memory_reads},
             "silent_ratio": self.silent_ratio(),
@@ -270,7 +235,7 @@ class _WidthState:
 class _Analyzer:
     """The chunk sink: state carried between chunks, updated per width with vectorized numpy."""
 
-    def __init__(self, signals, scope: str, manifest: dict, during: str | None, detail: bool):
+    def __init__(self, signals, scope: str, manifest: Manifest, during: str | None, detail: bool):
         prefix = scope + "." if scope else ""
         self.detail = detail
         self.index: dict[str, int] = {}        # full name -> signal index (all names)
@@ -292,18 +257,18 @@ class _Analyzer:
             self.local[i] = counts.get(w, 0)
             counts[w] = self.local[i] + 1
         self.state = {w: _WidthState(c, w, detail) for w, c in counts.items()}
-        self.clock = self._single(prefix + manifest["clock"], "clock")
+        self.clock = self._single(prefix + manifest.clock, "clock")
         self.during = self._single(prefix + during, "run signal") if during else None
-        units = manifest["units"]
-        self.enables = [self._single(prefix + u["enable"], f"enable of unit {u['name']!r}") for u in units]
+        units = manifest.units
+        self.enables = [self._single(prefix + u.enable, f"enable of unit {u.name!r}") for u in units]
         # (memory index, 0 = read / 1 = write) per enable the manifest names
-        self.port_of = [(j, k) for j, m in enumerate(manifest["memories"]) for k, key in enumerate(_PORTS) if m[key]]
-        self.mem_ports = [self._single(prefix + manifest["memories"][j][_PORTS[k]],
-                                       f"{_PORTS[k]} of memory {manifest['memories'][j]['name']!r}")
+        mems = manifest.memories
+        self.port_of = [(j, k) for j, m in enumerate(mems) for k, key in enumerate(_PORTS) if getattr(m, key)]
+        self.mem_ports = [self._single(prefix + getattr(mems[j], _PORTS[k]), f"{_PORTS[k]} of memory {mems[j].name!r}")
                           for j, k in self.port_of]
         # a signal belongs to the unit with the longest scope that contains it
         self.owner = np.full(len(signals), -1, np.int64)
-        scope_of = {u["scope"].strip("."): k for k, u in enumerate(units)}
+        scope_of = {u.scope.strip("."): k for k, u in enumerate(units)}
         for i in self.tracked:
             best = -1, -1                                    # (scope depth, unit)
             for n in signals[i].names:
@@ -478,7 +443,7 @@ def analyze(waveform, manifest, *, scope: str | None = None, reader: str = "auto
     ----------
     waveform : path
         VCD (or FST with the pywellen reader) of a run of the ``hpu`` design.
-    manifest : path or dict
+    manifest : path, dict or Manifest
         The power manifest written with the design (``hpu.manifest.json``).
     scope : str, optional
         Hierarchical path of the ``hpu`` instance (e.g. ``tb.dut``); found automatically
@@ -506,19 +471,19 @@ def analyze(waveform, manifest, *, scope: str | None = None, reader: str = "auto
     end_time = rd.run(sink, sink.wanted)
     sink.finish(end_time)
     if sink.cycles == 0:  # else every ratio and energy would be a silent 0 of nothing
-        clock = f"{scope}.{manifest['clock']}" if scope else manifest["clock"]
+        clock = f"{scope}.{manifest.clock}" if scope else manifest.clock
         why = (f"no rising edge of clock {clock!r} (X/Z throughout, or no run in the file)" if sink.edges == 0
                else f"{during!r} is never 1 at a rising edge of {clock!r}")
         raise VCDError(f"{waveform}: no cycle to analyse: {why}")
-    blind = [u["name"] for u, n in zip(manifest["units"], sink.known) if n == 0]
+    blind = [u.name for u, n in zip(manifest.units, sink.known) if n == 0]
     if blind:  # X/Z counts as gated: an enable never 0 or 1 would read as a unit 100 % silent
         raise VCDError(f"{waveform}: the enable of unit {blind[0]!r} is X/Z at every counted clock edge "
-                       f"({len(blind)} of {len(manifest['units'])} units): the waveform does not show them running")
-    units = manifest["units"]
+                       f"({len(blind)} of {len(manifest.units)} units): the waveform does not show them running")
+    units = manifest.units
     n_u, n_m = len(units), len(sink.mem_ports)
     nwin = -(-max(sink.edges, 1) // sink.win.width)
     data = sink.win.data[:, :nwin]
-    mems = manifest["memories"]
+    mems = manifest.memories
     per_mem = np.zeros((2, len(mems), nwin), np.int64)   # [read/write, memory, window]
     totals = np.zeros((2, len(mems)), np.int64)
     for p, (j, k) in enumerate(sink.port_of):
@@ -535,10 +500,10 @@ def analyze(waveform, manifest, *, scope: str | None = None, reader: str = "auto
         end_time=end_time, cycles=sink.cycles, clock_period=period,
         signal_names=[sink.tracked[i] for i in order], signal_widths=[sink.widths[i] for i in order],
         **dict(zip(("signal_toggles2", "signal_time1", "signal_timex"), sink.totals(order))),
-        unit_active={u["name"]: int(a) for u, a in zip(units, sink.active)},
-        unit_toggles2={u["name"]: int(t) for u, t in zip(units, sink.unit_tog2)},
-        memory_reads={m["name"]: int(totals[0, j]) for j, m in enumerate(mems)},
-        memory_writes={m["name"]: int(totals[1, j]) for j, m in enumerate(mems)},
+        unit_active={u.name: int(a) for u, a in zip(units, sink.active)},
+        unit_toggles2={u.name: int(t) for u, t in zip(units, sink.unit_tog2)},
+        memory_reads={m.name: int(totals[0, j]) for j, m in enumerate(mems)},
+        memory_writes={m.name: int(totals[1, j]) for j, m in enumerate(mems)},
         window_cycles=sink.win.width, windows=windows,
         **({"bit_toggles2": [sink.bits(i)[0] for i in order], "bit_time1": [sink.bits(i)[1] for i in order],
             "bit_timex": [sink.bits(i)[2] for i in order]} if detail else {}),

@@ -31,9 +31,10 @@ from importlib import resources
 import numpy as np
 
 from hpu_model.artifacts import read_document
+from hpu_model.manifest import UNIT_CLASSES, Manifest
 
 from ._errors import EnergyTableError
-from .activity import UNIT_CLASSES, load_manifest
+from .activity import load_manifest
 
 __all__ = ["DEFAULT_TABLE", "LEFT_OUT", "load_table", "energy", "from_activity", "window_energy"]
 
@@ -80,28 +81,27 @@ def _class_actions(table: dict, cls: str) -> dict:
                                "but the manifest has a unit of that class") from None
 
 
-def _breakdown(manifest: dict, active: dict, cycles: int, toggles2: dict | None, reads: dict, writes: dict,
+def _breakdown(manifest: Manifest, active: dict, cycles: int, toggles2: dict | None, reads: dict, writes: dict,
                table: dict) -> dict:
     sw = table["switching"]
     units, classes = {}, {}
-    for u in manifest["units"]:
-        e = _class_actions(table, u["class"])
-        a = active[u["name"]]
+    for u in manifest.units:
+        e = _class_actions(table, u.cls)
+        a = active[u.name]
         if not 0 <= a <= cycles:
-            raise EnergyTableError(f"unit {u['name']!r}: {a} active cycles is not within 0..{cycles}")
-        row = {"op": a * u["ops"] * e["op"], "gated": (cycles - a) * u["ops"] * e["gated_cycle"],
-               "leak": cycles * u["ops"] * e["leak_cycle"],
-               "toggle": (toggles2[u["name"]] / 2 * sw["reg_bit_toggle"]) if toggles2 is not None else 0.0}
+            raise EnergyTableError(f"unit {u.name!r}: {a} active cycles is not within 0..{cycles}")
+        row = {"op": a * u.ops * e["op"], "gated": (cycles - a) * u.ops * e["gated_cycle"],
+               "leak": cycles * u.ops * e["leak_cycle"],
+               "toggle": (toggles2[u.name] / 2 * sw["reg_bit_toggle"]) if toggles2 is not None else 0.0}
         row["total"] = sum(row.values())
-        units[u["name"]] = row
-        acc = classes.setdefault(u["class"], dict.fromkeys(row, 0.0))
+        units[u.name] = row
+        acc = classes.setdefault(u.cls, dict.fromkeys(row, 0.0))
         for k, v in row.items():
             acc[k] += v
     memories = {}
-    for m in manifest["memories"]:
-        r, w = reads.get(m["name"], 0), writes.get(m["name"], 0)
-        memories[m["name"]] = {"read": r * m["width"] * sw["mem_read_bit"],
-                               "write": w * m["width"] * sw["mem_write_bit"]}
+    for m in manifest.memories:
+        r, w = reads.get(m.name, 0), writes.get(m.name, 0)
+        memories[m.name] = {"read": r * m.width * sw["mem_read_bit"], "write": w * m.width * sw["mem_write_bit"]}
     totals = {k: sum(row[k] for row in units.values()) for k in ("op", "gated", "leak", "toggle")}
     totals["memory"] = sum(v["read"] + v["write"] for v in memories.values())
     totals["total"] = sum(totals.values())
@@ -124,23 +124,23 @@ def window_energy(activity, table=None) -> np.ndarray:
     w = activity.windows
     cyc = w["cycles"].astype(float)
     total = np.zeros(len(cyc))
-    for k, u in enumerate(activity.manifest["units"]):
-        e = _class_actions(table, u["class"])
+    for k, u in enumerate(activity.manifest.units):
+        e = _class_actions(table, u.cls)
         act = w["unit_active"][k].astype(float)
-        total += u["ops"] * (act * e["op"] + (cyc - act) * e["gated_cycle"] + cyc * e["leak_cycle"])
+        total += u.ops * (act * e["op"] + (cyc - act) * e["gated_cycle"] + cyc * e["leak_cycle"])
         total += w["unit_toggles2"][k] / 2 * table["switching"]["reg_bit_toggle"]
-    for k, m in enumerate(activity.manifest["memories"]):
-        total += m["width"] * (w["memory_reads"][k] * table["switching"]["mem_read_bit"]
+    for k, m in enumerate(activity.manifest.memories):
+        total += m.width * (w["memory_reads"][k] * table["switching"]["mem_read_bit"]
                                + w["memory_writes"][k] * table["switching"]["mem_write_bit"])
     return total
 
 
-def from_activity(manifest: dict, unit_active: dict[str, int], cycles: int, table=None) -> dict:
+def from_activity(manifest: Manifest | dict, unit_active: dict[str, int], cycles: int, table=None) -> dict:
     """Energy breakdown (pJ) without a waveform, e.g. from the cycle model's ``unit_active``.
 
     Parameters
     ----------
-    manifest : dict or path
+    manifest : Manifest, dict or path
         The power manifest of the design.
     unit_active : dict
         Active cycles per unit name (every manifest unit must be present); an entry named
@@ -151,8 +151,8 @@ def from_activity(manifest: dict, unit_active: dict[str, int], cycles: int, tabl
     Differences from :func:`energy`: no toggle term, and no memory energy unless given.
     """
     manifest = load_manifest(manifest)
-    missing = [u["name"] for u in manifest["units"] if u["name"] not in unit_active]
+    missing = [u.name for u in manifest.units if u.name not in unit_active]
     if missing:
         raise EnergyTableError(f"unit_active lacks unit {missing[0]!r} of the manifest ({len(missing)} missing)")
-    reads = {m["name"]: unit_active[m["name"]] for m in manifest["memories"] if m["name"] in unit_active}
+    reads = {m.name: unit_active[m.name] for m in manifest.memories if m.name in unit_active}
     return _breakdown(manifest, unit_active, int(cycles), None, reads, {}, load_table(table))

@@ -52,11 +52,11 @@ def saif_text(activity) -> str:
             high, unknown = int(t1[col]), int(tx[col])
             nets.append(f"({bit} (T0 {activity.end_time - high - unknown}) (T1 {high}) (TX {unknown}) "
                         f"(TC {int(t2[col]) // 2}))")
-    lines = ["(SAIFILE", '(SAIFVERSION "2.0")', '(DIRECTION "backward")', f'(DESIGN "{activity.manifest["top"]}")',
+    lines = ["(SAIFILE", '(SAIFVERSION "2.0")', '(DIRECTION "backward")', f'(DESIGN "{activity.manifest.top}")',
              f'(DATE "{time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}")', '(VENDOR "hpu-codesign")',
              '(PROGRAM_NAME "hpu power")', f'(VERSION "{__version__}")', "(DIVIDER / )",
              f"(TIMESCALE {_timescale(activity.seconds_per_unit)})", f"(DURATION {activity.end_time})"]
-    scope = [s for s in activity.scope.split(".") if s] or [activity.manifest["top"]]
+    scope = [s for s in activity.scope.split(".") if s] or [activity.manifest.top]
 
     def emit(name, node, depth):
         pad = "  " * depth

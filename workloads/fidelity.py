@@ -59,7 +59,7 @@ class EnergyModel:
     max_seq: int
     manifest: str | None = None
 
-    def power_manifest(self) -> dict:
+    def power_manifest(self):
         """The design's power manifest, checked against this geometry."""
         from power.activity import load_manifest
 
@@ -67,7 +67,7 @@ class EnergyModel:
             return _built_manifest(self.head_dim, self.lanes, self.max_seq)
         m = load_manifest(self.manifest)
         want = {"head_dim": self.head_dim, "lanes": self.lanes, "max_seq": self.max_seq}
-        got = {k: m.get("params", {}).get(k) for k in want}
+        got = {k: getattr(m.params, k, None) for k in want}
         if got != want:
             raise spec.SpecError(f"manifest {self.manifest} is for {got}, this run needs {want}")
         return m
@@ -84,7 +84,7 @@ class EnergyModel:
 
 
 @functools.cache
-def _built_manifest(head_dim: int, lanes: int, max_seq: int) -> dict:
+def _built_manifest(head_dim: int, lanes: int, max_seq: int):
     from hpu_rtl import build_manifest
 
     return build_manifest(head_dim=head_dim, lanes=lanes, max_seq=max_seq)

@@ -86,7 +86,7 @@ def test_load_inputs_roundtrip_and_errors(tmp_path):
     with pytest.raises(SpecError, match="lacks v, c, r"):
         load_inputs(tmp_path / "missing.npz")
     np.savez(tmp_path / "badc.npz", q=q, k=q, v=q, c=np.int64(0), r=np.int64(8))
-    with pytest.raises(SpecError, match="C must be"):
+    with pytest.raises(SpecError, match="c holds 0: allowed 1..32767"):
         load_inputs(tmp_path / "badc.npz")
     (tmp_path / "junk.npz").write_text("no")
     with pytest.raises(SpecError, match="cannot read"):

@@ -4,6 +4,8 @@ import json
 
 import pytest
 
+from hpu_model.manifest import FORMAT
+
 #: A clock, a unit u0 (enable en, 4-bit acc, 4-bit w) and a memory read enable, under tb.dut; clk is aliased
 #: as tb.clk (same identifier code), as Verilator writes ports.  Expected counts: see HAND below.
 HAND_VCD = """$date hand-made $end
@@ -77,7 +79,7 @@ HAND = {
 
 
 def hand_manifest(**changes):
-    man = {"format": "hpu-manifest/1", "spec_version": "1.0", "top": "hpu", "params": {}, "clock": "clk",
+    man = {"format": FORMAT, "spec_version": "1.0", "top": "hpu", "clock": "clk",
            "units": [{"name": "u0", "scope": "u0", "enable": "u0.en", "class": "mac8", "ops": 2, "bits": 8,
                       "reg_bits": 8}],
            "memories": [{"name": "m", "scope": "m", "read_enable": "mem_rd", "write_enable": None, "width": 8,

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from hpu_model.manifest import FORMAT
 from power import ManifestError, analyze
 from power._synth import synth_vcd
 
@@ -154,12 +155,12 @@ def test_manifest_naming_a_missing_signal(hand):
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"format": "hpu-manifest/2"}, "expected 'hpu-manifest/1'"),
+    ({"format": "hpu-manifest/0"}, f"expected '{FORMAT}'"),
     ({"units": []}, "'units' must be a non-empty list"),
     ({"units": [{"name": "u0", "scope": "u0", "enable": "u0.en", "class": "fpu", "ops": 1, "bits": 8,
                  "reg_bits": 8}]}, "class 'fpu'; allowed: mac8"),
     ({"units": [{"name": "u0", "scope": "u0", "enable": "u0.en", "class": "cmp", "ops": -1, "bits": 8,
-                 "reg_bits": 8}]}, r"units\[0\]\.ops is -1; expected a non-negative integer"),
+                 "reg_bits": 8}]}, r"units\[0\]\.ops is -1; input should be greater than or equal to 0"),
 ])
 def test_bad_manifest(hand, change, message):
     with pytest.raises(ManifestError, match=message):

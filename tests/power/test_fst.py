@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 
+from hpu_model.manifest import FORMAT
 from power import analyze
 
 pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None or shutil.which("vvp") is None,
@@ -32,7 +33,7 @@ module tb;
   initial begin $dumpfile("wave"); $dumpvars(0, tb); #4000 $finish; end
 endmodule
 """
-MANIFEST = {"format": "hpu-manifest/1", "top": "hpu", "clock": "clk", "memories": [],
+MANIFEST = {"format": FORMAT, "spec_version": "1.0", "top": "hpu", "clock": "clk", "memories": [],
             "units": [{"name": f"u{k}", "scope": f"u{k}", "enable": f"u{k}.en", "class": "mac8", "ops": 1,
                        "bits": 8, "reg_bits": 16} for k in range(2)]}
 

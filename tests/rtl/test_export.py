@@ -8,6 +8,8 @@ import pytest
 
 from cosim.cli import main
 from hpu_model import perf, spec
+from hpu_model.manifest import FORMAT as MANIFEST_FORMAT
+from hpu_model.manifest import design_hash
 from hpu_rtl import build_manifest, export_verilog
 
 PARAMS = {"head_dim": 8, "lanes": 2, "max_seq": 8}
@@ -106,7 +108,7 @@ def test_manifest_names_exist_in_verilog(exported, modules):
 
 def test_manifest_header_and_units_match_cycle_model(exported):
     _, man = exported
-    assert man["format"] == "hpu-manifest/1" and man["spec_version"] == spec.SPEC_VERSION and man["top"] == "hpu"
+    assert man["format"] == MANIFEST_FORMAT and man["spec_version"] == spec.SPEC_VERSION and man["top"] == "hpu"
     assert man["clock"] == "clk"
     assert {k: man["params"][k] for k in PARAMS} == PARAMS
     pred = perf.predict(**PARAMS, n_q=2, n_k=5, permeability_q16=1 << 15, causal=False)
@@ -116,7 +118,9 @@ def test_manifest_header_and_units_match_cycle_model(exported):
     assert by_name["divider"]["class"] == "div"
     k_mem = [m for m in man["memories"] if m["scope"] == "k_mem"]
     assert len(k_mem) == PARAMS["lanes"] + 1 and all(m["width"] == 8 * D and m["depth"] == 8 for m in k_mem)
-    assert build_manifest(**PARAMS) == man
+    # build_manifest has no Verilog to hash: equal to the exported manifest but for design_hash
+    assert build_manifest(**PARAMS).to_json() == {**man, "design_hash": None}
+    assert man["design_hash"] == design_hash(exported[0].read_bytes())
 
 
 def test_export_cli_and_bad_values(tmp_path, capsys):
