@@ -14,9 +14,6 @@ from ._jit import jit
 # Contract constants, as compile-time values for the kernels (the one source is hpu_model.spec).
 NO_KEY = tl.constexpr(1 << 30)   # above every biased score: neutral for the row minimum
 P16_ONE = tl.constexpr(spec.P16_ONE)
-LUT_BITS = tl.constexpr(spec.LUT_BITS)
-LUT_SIZE = tl.constexpr(len(spec.LUT))
-LUT_MASK = tl.constexpr(len(spec.LUT) - 1)
 RECIP_ONE = tl.constexpr(1 << spec.RECIP_SHIFT)
 OUT_SHIFT = tl.constexpr(spec.OUT_SHIFT)
 # |A * r| < 2**47: adding 2**47 (a multiple of 2**OUT_SHIFT) keeps the final shift on a non-negative value
@@ -26,10 +23,18 @@ OUT_MIN = tl.constexpr(spec.OUT_MIN)
 OUT_MAX = tl.constexpr(spec.OUT_MAX)
 
 
+HIDE = tl.constexpr(-(1 << 30))   # raw score of a hidden key: below every real one, d stays < 2**31
+LUT_SIZE = tl.constexpr(len(spec.LUT))
+LUT_MASK = tl.constexpr(len(spec.LUT) - 1)
+LUT_BITS = tl.constexpr(spec.LUT_BITS)
+T_LAST = tl.constexpr(spec.T_CUTOFF - 1)   # e(t = 4095) = LUT[255] >> 15 = 0: what every cut key reads
+
+
 @jit
-def scores(q, k_head, j0, rows, n_k, OFF, BIAS: tl.constexpr, DP: tl.constexpr, BN: tl.constexpr,
-           CAUSAL: tl.constexpr, MASKED: tl.constexpr):
-    """Biased scores S + BIAS >= 0 of one [BM, BN] tile; -1 where a key is not visible."""
+def raw_scores(q, k_head, j0, rows, n_k, OFF, DP: tl.constexpr, BN: tl.constexpr, CAUSAL: tl.constexpr,
+               MASKED: tl.constexpr):
+    """Scores S of one [BM, BN] tile (int8 dot, int32); HIDE where a key is not visible."""
+    j0 = tl.multiple_of(j0, BN)
     cols = j0 + tl.arange(0, BN)
     offs_d = tl.arange(0, DP)
     ptrs = k_head + cols[:, None] * DP + offs_d[None, :]
@@ -37,13 +42,59 @@ def scores(q, k_head, j0, rows, n_k, OFF, BIAS: tl.constexpr, DP: tl.constexpr, 
         kt = tl.load(ptrs, mask=cols[:, None] < n_k, other=0)
     else:
         kt = tl.load(ptrs)
-    s = tl.dot(q, tl.trans(kt), out_dtype=tl.int32) + BIAS
+    s = tl.dot(q, tl.trans(kt), out_dtype=tl.int32)
     if MASKED:
         visible = cols[None, :] < n_k
         if CAUSAL:
             visible = visible & (cols[None, :] < rows[:, None] + OFF)
-        s = tl.where(visible, s, -1)
+        s = tl.where(visible, s, HIDE)
     return s
+
+
+@jit
+def exp2_e(s, mr, lim, cut, j0, lut, W, C, R, MT, T32: tl.constexpr, GATED: tl.constexpr, BN: tl.constexpr):
+    """e of one tile of raw scores: LUT[t & 255] >> (t >> 8), 0 where the key is not live.
+
+    d = m - S >= 0 (m the row max); a key is live when d < lim (the host side folds the gate,
+    the tie rule where it is uniform over the block, and the cutoff W into lim); with GATED also
+    when d == lim and the key's index is below cut (rows whose threshold ties are only partly
+    kept).  t = (d * C) >> R with d clamped below W (T32: the product fits int32, host-checked;
+    else umulhi(d, MT) with MT = C << (32 - R) < 2**32, the same floor), so t < 4096 for live
+    keys; keys that are not live take t = 4095, where e = LUT[255] >> 15 = 0.  The LUT (spec.LUT,
+    int32 [256]) is gathered from registers through shared memory.
+    """
+    d = mr[:, None] - s
+    live = d < lim[:, None]
+    if GATED:
+        cols = j0 + tl.arange(0, BN)
+        live = live | ((d == lim[:, None]) & (cols[None, :] < cut[:, None]))
+    d = tl.minimum(d, W - 1)
+    if T32:
+        t = (d * C) >> R
+    else:
+        t = tl.umulhi(d.to(tl.uint32), MT.to(tl.uint32)).to(tl.int32)
+    t = tl.where(live, t, T_LAST)
+    f = tl.reshape(t & LUT_MASK, [s.shape[0] * s.shape[1]])
+    return tl.reshape(tl.gather(lut, f, 0), [s.shape[0], s.shape[1]]) >> (t >> LUT_BITS)
+
+
+@jit
+def accumulate(e, vt, z, acc_h, acc_l):
+    """Z += sum e; A += e V as two int8 dots on e = 256 hi + lo (lo = int8(e), -hi = (127 - e) >> 8)."""
+    z += tl.sum(e, 1)
+    acc_l = tl.dot(e.to(tl.int8), vt, acc_l, out_dtype=tl.int32)
+    acc_h = tl.dot(((127 - e) >> 8).to(tl.int8), vt, acc_h, out_dtype=tl.int32)
+    return z, acc_h, acc_l
+
+
+@jit
+def scores(q, k_head, j0, rows, n_k, OFF, BIAS: tl.constexpr, DP: tl.constexpr, BN: tl.constexpr,
+           CAUSAL: tl.constexpr, MASKED: tl.constexpr):
+    """Biased scores S + BIAS >= 0 of one [BM, BN] tile; -1 where a key is not visible."""
+    s = raw_scores(q, k_head, j0, rows, n_k, OFF, DP, BN, CAUSAL, MASKED)
+    if MASKED:
+        return tl.where(s > HIDE, s + BIAS, -1)
+    return s + BIAS
 
 
 @jit
@@ -66,44 +117,6 @@ def block_setup(q_ptr, n_q, n_k, OFF, DP: tl.constexpr, BM: tl.constexpr, BN: tl
         full_end = n_k
     full_end = full_end // BN * BN
     return bh, rows, row_ok, q, valid, key_end, full_end
-
-
-@jit
-def exp2_tile(s, m, lim, cut, j0, W, C, R, MT, lut, T32: tl.constexpr, BN: tl.constexpr, GATED: tl.constexpr,
-              MASKED: tl.constexpr):
-    """e of one tile: 0 for keys cut by the gate or the exp cutoff, else LUT[t & 255] >> (t >> 8).
-
-    With d = m - S >= 0, a key is live when d < lim, and with GATED also when d == lim and its
-    index is below cut (the token gate's ``lim`` folds the threshold, the tie rule and the cutoff
-    W; cut = 0 when no tie is kept).  MASKED: hidden keys (S = -1) are not live.
-    t = (d * C) >> R, d clamped below W: with T32 the product fits int32 (host-checked), else
-    t = umulhi(d, MT) with MT = C << (32 - R) < 2**32 (R >= 17 there), the same floor exactly.
-    """
-    d = m[:, None] - s
-    live = d < lim[:, None]
-    if GATED:
-        cols = j0 + tl.arange(0, BN)
-        live = live | ((d == lim[:, None]) & (cols[None, :] < cut[:, None]))
-    if MASKED:
-        live = live & (s >= 0)
-    d = tl.minimum(d, W - 1)
-    if T32:
-        t = (d * C) >> R
-    else:
-        t = tl.umulhi(d.to(tl.uint32), MT.to(tl.uint32)).to(tl.int32)
-    # LUT gather from registers (through shared memory): a pointer per element costs registers and spills
-    f = tl.reshape(t & LUT_MASK, [t.shape[0] * t.shape[1]])
-    e = tl.reshape(tl.gather(lut, f, 0), [t.shape[0], t.shape[1]]) >> (t >> LUT_BITS)
-    return tl.where(live, e, 0)
-
-
-@jit
-def accumulate(e, vt, z, acc_h, acc_l):
-    """Z += sum e; A += e V as two int8 dots on e = 256 hi + lo (lo = int8(e), -hi = (127 - e) >> 8)."""
-    z += tl.sum(e, 1)
-    acc_l += tl.dot(e.to(tl.int8), vt, out_dtype=tl.int32)
-    acc_h += tl.dot(((127 - e) >> 8).to(tl.int8), vt, out_dtype=tl.int32)
-    return z, acc_h, acc_l
 
 
 @jit

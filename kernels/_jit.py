@@ -26,4 +26,5 @@ def check_runnable() -> None:
     """One clear error where the kernels can run neither compiled nor interpreted."""
     if not INTERPRETED and not torch.cuda.is_available():
         raise HPUError("kernels: no CUDA GPU here, and Triton was imported before kernels without "
-                       "TRITON_INTERPRET=1; set TRITON_INTERPRET=1 before Triton is imported to use its CPU interpreter")
+                       "TRITON_INTERPRET=1; set TRITON_INTERPRET=1 before Triton is imported to use its "
+                       "CPU interpreter")

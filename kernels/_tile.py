@@ -23,7 +23,7 @@ import triton.language as tl
 
 from hpu_model import spec
 
-from ._device import LUT_SIZE, accumulate, block_setup, exp2_tile, normalize_store, scores
+from ._device import HIDE, LUT_SIZE, accumulate, block_setup, exp2_e, normalize_store, raw_scores
 from ._jit import jit
 
 __all__ = ["select_kernel", "attention_kernel", "masked_kernel"]
@@ -35,8 +35,12 @@ _KEY_BITS = tl.constexpr(spec.SCORE_BITS + 2 + 15)   # packed key < 2**40
 
 
 @jit
-def _packed(qs, ks_head, c0, blocks_vis, blocks_ff, n_tiles, DP: tl.constexpr, CH: tl.constexpr):
-    """Packed order keys [GB, CH] of tiles c0..c0+CH: (key - HIDDEN) << 15 | (32767 - t)."""
+def _packed(qs, ks_head, c0, blocks_vis, blocks_ff, n_tiles, DP: tl.constexpr, CH: tl.constexpr,
+            TIE_LOW: tl.constexpr):
+    """Packed order keys [GB, CH] of tiles c0..c0+CH: (key - HIDDEN) << 15 | (32767 - t).
+
+    TIE_LOW=False is a planted fault (ties to the highest index), for the regression's own test.
+    """
     tiles = c0 + tl.arange(0, CH)
     offs_d = tl.arange(0, DP)
     ks = tl.load(ks_head + tiles[:, None] * DP + offs_d[None, :], mask=tiles[:, None] < n_tiles, other=0)
@@ -44,13 +48,15 @@ def _packed(qs, ks_head, c0, blocks_vis, blocks_ff, n_tiles, DP: tl.constexpr, C
     cand = tiles[None, :] < blocks_vis[:, None]
     forced = cand & (tiles[None, :] >= blocks_ff[:, None])
     key = tl.where(forced, _FORCED, tl.where(cand, ts, _HIDDEN)).to(tl.int64) - _HIDDEN
-    return (key << 15) | (_TIDX - tiles[None, :]), tiles, forced
+    if TIE_LOW:
+        return (key << 15) | (_TIDX - tiles[None, :]), tiles, forced
+    return (key << 15) | tiles[None, :], tiles, forced
 
 
 @jit(do_not_specialize=["n_blocks", "n_tiles", "n_k", "T", "NTP"])
 def select_kernel(qs_ptr, ks_ptr, vis_ptr, ff_ptr, kk_ptr, full_ptr, edge_ptr, nfull_ptr, nedge_ptr, map_ptr,
                   n_blocks, n_tiles, n_k, T, NTP, DP: tl.constexpr, GB: tl.constexpr, CH: tl.constexpr,
-                  WRITE_MAP: tl.constexpr):
+                  WRITE_MAP: tl.constexpr, TIE_LOW: tl.constexpr):
     bh = tl.program_id(1).to(tl.int64)
     blocks = tl.program_id(0) * GB + tl.arange(0, GB)
     bok = blocks < n_blocks
@@ -67,7 +73,7 @@ def select_kernel(qs_ptr, ks_ptr, vis_ptr, ff_ptr, kk_ptr, full_ptr, edge_ptr, n
         trial = x | (1 << bit)
         n = tl.zeros([GB], tl.int32)
         for c0 in range(0, n_tiles, CH):
-            pk, tiles, forced = _packed(qs, ks_head, c0, vis, ff, n_tiles, DP, CH)
+            pk, tiles, forced = _packed(qs, ks_head, c0, vis, ff, n_tiles, DP, CH, TIE_LOW)
             n += tl.sum((pk >= trial[:, None]).to(tl.int32), 1)
         x = tl.where(n >= kk, trial, x)
 
@@ -76,7 +82,7 @@ def select_kernel(qs_ptr, ks_ptr, vis_ptr, ff_ptr, kk_ptr, full_ptr, edge_ptr, n
     nf = tl.zeros([GB], tl.int32)
     ne = tl.zeros([GB], tl.int32)
     for c0 in range(0, n_tiles, CH):
-        pk, tiles, forced = _packed(qs, ks_head, c0, vis, ff, n_tiles, DP, CH)
+        pk, tiles, forced = _packed(qs, ks_head, c0, vis, ff, n_tiles, DP, CH, TIE_LOW)
         kept = (pk >= x[:, None]) & bok[:, None] & (tiles[None, :] < n_tiles)
         edge = kept & (forced | ((tiles[None, :] + 1) * T > n_k))
         full = kept & ~edge
@@ -96,41 +102,34 @@ def select_kernel(qs_ptr, ks_ptr, vis_ptr, ff_ptr, kk_ptr, full_ptr, edge_ptr, n
 
 
 @jit
-def _row_max(q, k_head, rows, n_k, OFF, lst, cnt, mx, T, BIAS: tl.constexpr, DP: tl.constexpr,
-             BN: tl.constexpr, CPT: tl.constexpr, CAUSAL: tl.constexpr, MASKED: tl.constexpr):
+def _row_max(q, k_head, rows, n_k, OFF, lst, cnt, mx, T, CPT, DP: tl.constexpr, BN: tl.constexpr,
+             CAUSAL: tl.constexpr, MASKED: tl.constexpr):
     for u in range(0, cnt * CPT):
-        t = tl.load(lst + u // CPT)
-        j0 = t * T + (u % CPT) * BN
-        s = scores(q, k_head, j0, rows, n_k, OFF, BIAS, DP, BN, CAUSAL, MASKED)
+        j0 = tl.multiple_of(tl.load(lst + u // CPT) * T + (u % CPT) * BN, BN)
+        s = raw_scores(q, k_head, j0, rows, n_k, OFF, DP, BN, CAUSAL, MASKED)
         mx = tl.maximum(mx, tl.max(s, 1))
     return mx
 
 
 @jit
-def _row_sums(q, k_head, vt_head, rows, n_k, OFF, lst, cnt, m, lim, cut, z, acc_h, acc_l, lut, T, W, C, R, MT,
-              VT_STRIDE, BIAS: tl.constexpr, T32: tl.constexpr, DP: tl.constexpr, BN: tl.constexpr,
-              CPT: tl.constexpr, CAUSAL: tl.constexpr, MASKED: tl.constexpr):
+def _row_sums(q, k_head, vt_head, rows, n_k, OFF, lst, cnt, mr, lim, lut, z, acc_h, acc_l, T, W, C, R, MT,
+              VT_STRIDE, CPT, T32: tl.constexpr, DP: tl.constexpr, BN: tl.constexpr, CAUSAL: tl.constexpr,
+              MASKED: tl.constexpr):
     offs_d = tl.arange(0, DP)
     offs_n = tl.arange(0, BN)
     for u in range(0, cnt * CPT):
-        t = tl.load(lst + u // CPT)
-        j0 = t * T + (u % CPT) * BN
-        s = scores(q, k_head, j0, rows, n_k, OFF, BIAS, DP, BN, CAUSAL, MASKED)
-        cols = j0 + offs_n
-        if MASKED:
-            vt = tl.load(vt_head + offs_d[None, :] * VT_STRIDE + cols[:, None], mask=cols[:, None] < n_k, other=0)
-        else:
-            vt = tl.load(vt_head + offs_d[None, :] * VT_STRIDE + cols[:, None])
-        e = exp2_tile(s, m, lim, cut, j0, W, C, R, MT, lut, T32, BN, False, MASKED)
+        j0 = tl.multiple_of(tl.load(lst + u // CPT) * T + (u % CPT) * BN, BN)
+        s = raw_scores(q, k_head, j0, rows, n_k, OFF, DP, BN, CAUSAL, MASKED)
+        vt = tl.load(vt_head + offs_d[None, :] * VT_STRIDE + (j0 + offs_n)[:, None])   # V^T is padded: no mask
+        e = exp2_e(s, mr, lim, lim, j0, lut, W, C, R, MT, T32, False, BN)
         z, acc_h, acc_l = accumulate(e, vt, z, acc_h, acc_l)
     return z, acc_h, acc_l
 
 
-@jit(do_not_specialize=["n_q", "n_k", "OFF", "W", "C", "R", "MT", "n_blocks", "T", "B", "NTP"])
+@jit(do_not_specialize=["n_q", "n_k", "OFF", "W", "C", "R", "MT", "n_blocks", "T", "B", "NTP", "CPT"])
 def attention_kernel(q_ptr, k_ptr, vt_ptr, lut_ptr, full_ptr, edge_ptr, nfull_ptr, nedge_ptr, o_ptr,
-                     n_q, n_k, OFF, W, C, R, MT, VT_STRIDE, n_blocks, T, B, NTP, BIAS: tl.constexpr,
-                     T32: tl.constexpr, CAUSAL: tl.constexpr, DP: tl.constexpr, BM: tl.constexpr,
-                     BN: tl.constexpr, CPT: tl.constexpr):
+                     n_q, n_k, OFF, W, C, R, MT, VT_STRIDE, n_blocks, T, B, NTP, CPT, T32: tl.constexpr,
+                     CAUSAL: tl.constexpr, DP: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr):
     bh, rows, row_ok, q, valid, key_end, full_end = block_setup(q_ptr, n_q, n_k, OFF, DP, BM, BN, CAUSAL)
     k_head = k_ptr + bh * n_k * DP
     vt_head = vt_ptr + bh * DP * VT_STRIDE
@@ -140,37 +139,36 @@ def attention_kernel(q_ptr, k_ptr, vt_ptr, lut_ptr, full_ptr, edge_ptr, nfull_pt
     nf = tl.load(nfull_ptr + g)
     ne = tl.load(nedge_ptr + g)
 
-    mx = tl.full([BM], -1, tl.int32)
-    mx = _row_max(q, k_head, rows, n_k, OFF, lf, nf, mx, T, BIAS, DP, BN, CPT, CAUSAL, False)
-    mx = _row_max(q, k_head, rows, n_k, OFF, le, ne, mx, T, BIAS, DP, BN, CPT, CAUSAL, True)
+    mx = tl.full([BM], HIDE, tl.int32)
+    mx = _row_max(q, k_head, rows, n_k, OFF, lf, nf, mx, T, CPT, DP, BN, CAUSAL, False)
+    mx = _row_max(q, k_head, rows, n_k, OFF, le, ne, mx, T, CPT, DP, BN, CAUSAL, True)
     lim = tl.zeros([BM], tl.int32) + W
-    cut = tl.zeros([BM], tl.int32)
     lut = tl.load(lut_ptr + tl.arange(0, LUT_SIZE))
     z = tl.zeros([BM], tl.int32)
     acc_h = tl.zeros([BM, DP], tl.int32)
     acc_l = tl.zeros([BM, DP], tl.int32)
-    z, acc_h, acc_l = _row_sums(q, k_head, vt_head, rows, n_k, OFF, lf, nf, mx, lim, cut, z, acc_h, acc_l, lut,
-                                T, W, C, R, MT, VT_STRIDE, BIAS, T32, DP, BN, CPT, CAUSAL, False)
-    z, acc_h, acc_l = _row_sums(q, k_head, vt_head, rows, n_k, OFF, le, ne, mx, lim, cut, z, acc_h, acc_l, lut,
-                                T, W, C, R, MT, VT_STRIDE, BIAS, T32, DP, BN, CPT, CAUSAL, True)
+    z, acc_h, acc_l = _row_sums(q, k_head, vt_head, rows, n_k, OFF, lf, nf, mx, lim, lut, z, acc_h, acc_l,
+                                T, W, C, R, MT, VT_STRIDE, CPT, T32, DP, BN, CAUSAL, False)
+    z, acc_h, acc_l = _row_sums(q, k_head, vt_head, rows, n_k, OFF, le, ne, mx, lim, lut, z, acc_h, acc_l,
+                                T, W, C, R, MT, VT_STRIDE, CPT, T32, DP, BN, CAUSAL, True)
     normalize_store(o_ptr, bh * n_q + rows, row_ok, z, acc_h, acc_l, DP)
 
 
 @jit
-def _kept_scores(q, k_head, map_head, j0, rows, n_k, OFF, T, B, NTP, BIAS: tl.constexpr, DP: tl.constexpr,
-                 BN: tl.constexpr, CAUSAL: tl.constexpr):
-    """Biased scores of one tile, -1 where a key is hidden or its (block, tile) is not kept."""
-    s = scores(q, k_head, j0, rows, n_k, OFF, BIAS, DP, BN, CAUSAL, True)
+def _kept_scores(q, k_head, map_head, j0, rows, n_k, OFF, T, B, NTP, DP: tl.constexpr, BN: tl.constexpr,
+                 CAUSAL: tl.constexpr):
+    """Raw scores of one tile, HIDE where a key is hidden or its (block, tile) is not kept."""
+    s = raw_scores(q, k_head, j0, rows, n_k, OFF, DP, BN, CAUSAL, True)
     cols = j0 + tl.arange(0, BN)
     kept = tl.load(map_head + (rows // B)[:, None] * NTP + (cols // T)[None, :],
-                   mask=(cols[None, :] < n_k) & (s >= 0), other=0)
-    return tl.where(kept > 0, s, -1)
+                   mask=(cols[None, :] < n_k) & (s > HIDE), other=0)
+    return tl.where(kept > 0, s, HIDE)
 
 
 @jit(do_not_specialize=["n_q", "n_k", "OFF", "W", "C", "R", "MT", "n_blocks", "T", "B", "NTP"])
 def masked_kernel(q_ptr, k_ptr, vt_ptr, lut_ptr, map_ptr, o_ptr, n_q, n_k, OFF, W, C, R, MT, VT_STRIDE,
-                  n_blocks, T, B, NTP, BIAS: tl.constexpr, T32: tl.constexpr, CAUSAL: tl.constexpr,
-                  DP: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr):
+                  n_blocks, T, B, NTP, T32: tl.constexpr, CAUSAL: tl.constexpr, DP: tl.constexpr, BM: tl.constexpr,
+                  BN: tl.constexpr):
     bh, rows, row_ok, q, valid, key_end, full_end = block_setup(q_ptr, n_q, n_k, OFF, DP, BM, BN, CAUSAL)
     rows_c = tl.minimum(rows, n_q - 1)          # padding rows read a real block's bitmap row
     k_head = k_ptr + bh * n_k * DP
@@ -178,20 +176,18 @@ def masked_kernel(q_ptr, k_ptr, vt_ptr, lut_ptr, map_ptr, o_ptr, n_q, n_k, OFF, 
     map_head = map_ptr + bh * n_blocks * NTP
     offs_d = tl.arange(0, DP)
     offs_n = tl.arange(0, BN)
-    mx = tl.full([BM], -1, tl.int32)
+    mx = tl.full([BM], HIDE, tl.int32)
     for j0 in range(0, key_end, BN):
-        s = _kept_scores(q, k_head, map_head, j0, rows_c, n_k, OFF, T, B, NTP, BIAS, DP, BN, CAUSAL)
+        s = _kept_scores(q, k_head, map_head, j0, rows_c, n_k, OFF, T, B, NTP, DP, BN, CAUSAL)
         mx = tl.maximum(mx, tl.max(s, 1))
     lim = tl.zeros([BM], tl.int32) + W
-    cut = tl.zeros([BM], tl.int32)
     lut = tl.load(lut_ptr + tl.arange(0, LUT_SIZE))
     z = tl.zeros([BM], tl.int32)
     acc_h = tl.zeros([BM, DP], tl.int32)
     acc_l = tl.zeros([BM, DP], tl.int32)
     for j0 in range(0, key_end, BN):
-        s = _kept_scores(q, k_head, map_head, j0, rows_c, n_k, OFF, T, B, NTP, BIAS, DP, BN, CAUSAL)
-        cols = j0 + offs_n
-        vt = tl.load(vt_head + offs_d[None, :] * VT_STRIDE + cols[:, None], mask=cols[:, None] < n_k, other=0)
-        e = exp2_tile(s, mx, lim, cut, j0, W, C, R, MT, lut, T32, BN, False, True)
+        s = _kept_scores(q, k_head, map_head, j0, rows_c, n_k, OFF, T, B, NTP, DP, BN, CAUSAL)
+        vt = tl.load(vt_head + offs_d[None, :] * VT_STRIDE + (j0 + offs_n)[:, None])
+        e = exp2_e(s, mx, lim, lim, j0, lut, W, C, R, MT, T32, False, BN)
         z, acc_h, acc_l = accumulate(e, vt, z, acc_h, acc_l)
     normalize_store(o_ptr, bh * n_q + rows, row_ok, z, acc_h, acc_l, DP)

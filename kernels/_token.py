@@ -1,14 +1,15 @@
 """Token gate (contract v1): exact per-row top-k threshold, then the gated output.
 
-``select_kernel`` (one program per query block and head)
+``stats_kernel``, ``list_kernel``, ``search_kernel`` (one program per query block and head)
     Pass 1 computes S = Q K^T tile by tile (int8 ``tl.dot``): row max, row min and two integer
     moments of S.  From the moments and a normal-quantile table it guesses a narrow bracket
-    [a, b) around the k-th largest score.  Pass 2 recomputes S once, counts S >= a and S >= b
-    and writes every key inside the bracket to a per-row candidate list (packed score and index).
-    Where the bracket holds the k-th score and at most CAP keys, the row is settled by
-    ``resolve_kernel``; elsewhere (a bad guess, many ties) an exact 4-way interval search narrows
-    [lo, hi) until it holds at most CAP keys or one value, then one more listing pass.  The guess
-    only decides how many passes run: every row's threshold is exact whatever it guessed.
+    [a, b) around the k-th largest score.  The listing pass recomputes S once, counts S >= a and
+    S >= b and writes every key inside the bracket to a per-row candidate list (packed score and
+    index).  Where the bracket holds the k-th score and at most CAP keys, the row is settled by
+    ``resolve_kernel``; elsewhere (a bad guess, many ties) the exact 4-way interval search
+    narrows [lo, hi) until it holds at most CAP keys or one value, then one more listing pass.
+    The guess only decides how many passes run: every row's threshold is exact whatever it
+    guessed.  The launches share per-row state through a small int32 tensor.
 ``resolve_kernel``
     The need-th largest packed candidate (score first, then lowest index) per listed row, by
     bisection over its bits in registers: threshold and tie cut.
@@ -20,10 +21,20 @@ from __future__ import annotations
 
 import triton.language as tl
 
-from ._device import NO_KEY, P16_ONE, LUT_SIZE, accumulate, block_setup, exp2_tile, normalize_store, scores
+from ._device import (
+    LUT_SIZE,
+    NO_KEY,
+    P16_ONE,
+    accumulate,
+    block_setup,
+    exp2_e,
+    normalize_store,
+    raw_scores,
+    scores,
+)
 from ._jit import jit
 
-__all__ = ["select_kernel", "resolve_kernel", "output_kernel"]
+__all__ = ["stats_kernel", "list_kernel", "search_kernel", "resolve_kernel", "output_kernel", "N_STATE"]
 
 IDX_BITS = tl.constexpr(15)            # key index in a packed candidate: n_k <= 32768
 IDX_MASK = tl.constexpr((1 << 15) - 1)
@@ -32,18 +43,20 @@ SPAN_MAX = tl.constexpr(1 << 16)       # widest bracket that packs: (S - a) << 1
 
 
 @jit
-def _stats(s, mx, mn, s1, s2, BIAS: tl.constexpr, SH: tl.constexpr, MASKED: tl.constexpr):
-    """Row max, min, sum of (S - BIAS) and of ((S - BIAS) >> SH)**2 over one tile (visible keys)."""
+def _stats(s, mx, mn, s1, s2, BIAS: tl.constexpr, SH: tl.constexpr, MOMENTS: tl.constexpr, MASKED: tl.constexpr):
+    """Row max, min, and with MOMENTS the sums of (S - BIAS) and ((S - BIAS) >> SH)**2 (visible keys)."""
     mx = tl.maximum(mx, tl.max(s, 1))
-    sc = s - BIAS
     if MASKED:
         mn = tl.minimum(mn, tl.min(tl.where(s >= 0, s, NO_KEY), 1))
-        sc = tl.where(s >= 0, sc, 0)
     else:
         mn = tl.minimum(mn, tl.min(s, 1))
-    sh = sc >> SH                              # |sh| < 2**11: a tile's sum of squares fits int32
-    s1 += tl.sum(sc, 1).to(tl.int64)
-    s2 += tl.sum(sh * sh, 1).to(tl.int64)
+    if MOMENTS:
+        sc = s - BIAS
+        if MASKED:
+            sc = tl.where(s >= 0, sc, 0)
+        sh = sc >> SH                              # |sh| < 2**11: a tile's sum of squares fits int32
+        s1 += tl.sum(sc, 1).to(tl.int64)
+        s2 += tl.sum(sh * sh, 1).to(tl.int64)
     return mx, mn, s1, s2
 
 
@@ -81,7 +94,8 @@ def _guess(s1, s2, valid, kk, lo, hi, zq_ptr, phi_ptr, BIAS: tl.constexpr, SH: t
 
 
 @jit
-def _list_tile(s, j0, a, b, need, run, ca, cb, cut, cand_row, CAP: tl.constexpr, BN: tl.constexpr):
+def _list_tile(s, j0, a, b, need, run, ca, cb, cut, cand_row, CAP: tl.constexpr, BN: tl.constexpr,
+               TIES: tl.constexpr):
     """Counts of S >= a and S >= b; keys with a <= S < b appended to their row's list (index order).
 
     The list entry is (S - a) << 15 | (32767 - j): larger scores first, lower indices first among
@@ -97,9 +111,23 @@ def _list_tile(s, j0, a, b, need, run, ca, cb, cut, cand_row, CAP: tl.constexpr,
     cols = j0 + tl.arange(0, BN)
     packed = ((s - a[:, None]) << IDX_BITS) | (IDX_MASK - cols[None, :])
     tl.store(cand_row[:, None] + (pos - 1), packed, mask=(inb > 0) & (pos <= CAP))
-    hit = (inb > 0) & (pos == need[:, None])
-    cut = tl.minimum(cut, tl.min(tl.where(hit, cols[None, :] + 1, NO_KEY), 1))
+    if TIES:
+        hit = (inb > 0) & (pos == need[:, None])
+        cut = tl.minimum(cut, tl.min(tl.where(hit, cols[None, :] + 1, NO_KEY), 1))
     return run + tl.sum(inb, 1), ca, cb, cut
+
+
+@jit
+def _list_loops(q, k_head, rows, n_k, OFF, key_end, full_end, a, b, need, cand_row, run, ca, cb, cut,
+                BIAS: tl.constexpr, DP: tl.constexpr, BN: tl.constexpr, CAP: tl.constexpr, CAUSAL: tl.constexpr,
+                TIES: tl.constexpr):
+    for j0 in range(0, full_end, BN):
+        s = scores(q, k_head, j0, rows, n_k, OFF, BIAS, DP, BN, CAUSAL, False)
+        run, ca, cb, cut = _list_tile(s, j0, a, b, need, run, ca, cb, cut, cand_row, CAP, BN, TIES)
+    for j0 in range(full_end, key_end, BN):
+        s = scores(q, k_head, j0, rows, n_k, OFF, BIAS, DP, BN, CAUSAL, True)
+        run, ca, cb, cut = _list_tile(s, j0, a, b, need, run, ca, cb, cut, cand_row, CAP, BN, TIES)
+    return run, ca, cb, cut
 
 
 @jit
@@ -110,12 +138,12 @@ def _list_pass(q, k_head, rows, n_k, OFF, key_end, full_end, a, b, need, cand_ro
     ca = tl.zeros([BM, BN], tl.int32)
     cb = tl.zeros([BM, BN], tl.int32)
     cut = tl.full([BM], 0, tl.int32) + n_k
-    for j0 in range(0, full_end, BN):
-        s = scores(q, k_head, j0, rows, n_k, OFF, BIAS, DP, BN, CAUSAL, False)
-        run, ca, cb, cut = _list_tile(s, j0, a, b, need, run, ca, cb, cut, cand_row, CAP, BN)
-    for j0 in range(full_end, key_end, BN):
-        s = scores(q, k_head, j0, rows, n_k, OFF, BIAS, DP, BN, CAUSAL, True)
-        run, ca, cb, cut = _list_tile(s, j0, a, b, need, run, ca, cb, cut, cand_row, CAP, BN)
+    if tl.max(need) > 0:      # some row's bracket is one value wide: its tie cut is found on the way
+        run, ca, cb, cut = _list_loops(q, k_head, rows, n_k, OFF, key_end, full_end, a, b, need, cand_row, run, ca,
+                                       cb, cut, BIAS, DP, BN, CAP, CAUSAL, True)
+    else:
+        run, ca, cb, cut = _list_loops(q, k_head, rows, n_k, OFF, key_end, full_end, a, b, need, cand_row, run, ca,
+                                       cb, cut, BIAS, DP, BN, CAP, CAUSAL, False)
     return -tl.sum(ca, 1), -tl.sum(cb, 1), cut
 
 
@@ -142,32 +170,43 @@ def _ready(lo, hi, c_lo, c_hi, CAP: tl.constexpr):
     return ((hi - lo) <= 1) | ((c_lo < NO_KEY) & (c_lo - c_hi <= CAP) & (hi - lo <= SPAN_MAX))
 
 
-@jit(do_not_specialize=["n_q", "n_k", "OFF", "P16", "W"])  # one compile per (D, causal, tiles)
-def select_kernel(q_ptr, k_ptr, zq_ptr, phi_ptr, m_ptr, thr_ptr, cut_ptr, need_ptr, cnt_ptr, cand_ptr,
-                  n_q, n_k, OFF, P16, W, BIAS: tl.constexpr, SH: tl.constexpr, CAP: tl.constexpr,
-                  HALF: tl.constexpr, QBINS: tl.constexpr, CAUSAL: tl.constexpr, DP: tl.constexpr,
-                  BM: tl.constexpr, BN: tl.constexpr):
+# Per-row state between the select launches, rows of one int32 tensor [N_STATE, rows].
+ST_M, ST_LO, ST_HI, ST_CLO, ST_CHI, ST_KK, ST_A, ST_B, ST_TIE, ST_ACT = (tl.constexpr(i) for i in range(10))
+N_STATE = 10
+
+
+@jit
+def _st_load(st_ptr, which, out, row_ok, RT):
+    return tl.load(st_ptr + which * RT + out, mask=row_ok, other=0)
+
+
+@jit
+def _st_store(st_ptr, which, out, row_ok, RT, x):
+    tl.store(st_ptr + which * RT + out, x, mask=row_ok)
+
+
+@jit(do_not_specialize=["n_q", "n_k", "OFF", "P16", "W", "RT"])  # one compile per (D, causal, tiles)
+def stats_kernel(q_ptr, k_ptr, zq_ptr, phi_ptr, st_ptr, thr_ptr, cut_ptr, need_ptr, n_q, n_k, OFF, P16, W, RT,
+                 BIAS: tl.constexpr, SH: tl.constexpr, CAP: tl.constexpr, HALF: tl.constexpr, QBINS: tl.constexpr,
+                 MOMENTS: tl.constexpr, CAUSAL: tl.constexpr, DP: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr):
+    """Pass 1 (row max, min, moments), k, the starting interval and the bracket to list."""
     bh, rows, row_ok, q, valid, key_end, full_end = block_setup(q_ptr, n_q, n_k, OFF, DP, BM, BN, CAUSAL)
     k_head = k_ptr + bh * n_k * DP
     out = bh * n_q + rows
-    cand_row = cand_ptr + out.to(tl.int64) * CAP
-
-    # Pass 1: row max, min and moments over visible keys.
     mx = tl.full([BM], -1, tl.int32)
     mn = tl.full([BM], NO_KEY, tl.int32)
     s1 = tl.zeros([BM], tl.int64)
     s2 = tl.zeros([BM], tl.int64)
     for j0 in range(0, full_end, BN):
         s = scores(q, k_head, j0, rows, n_k, OFF, BIAS, DP, BN, CAUSAL, False)
-        mx, mn, s1, s2 = _stats(s, mx, mn, s1, s2, BIAS, SH, False)
+        mx, mn, s1, s2 = _stats(s, mx, mn, s1, s2, BIAS, SH, MOMENTS, False)
     for j0 in range(full_end, key_end, BN):
         s = scores(q, k_head, j0, rows, n_k, OFF, BIAS, DP, BN, CAUSAL, True)
-        mx, mn, s1, s2 = _stats(s, mx, mn, s1, s2, BIAS, SH, True)
+        mx, mn, s1, s2 = _stats(s, mx, mn, s1, s2, BIAS, SH, MOMENTS, True)
 
     # k = clamp(ceil(valid * P16 / 2**16), 1, valid); the product needs 32 bits unsigned, so int64.
     kk = ((valid.to(tl.int64) * P16 + (P16_ONE - 1)) // P16_ONE).to(tl.int32)
     kk = tl.minimum(tl.maximum(kk, 1), valid)
-
     # Interval [lo, hi) with c_lo = count(S >= lo) >= k > count(S >= hi) = c_hi (c_lo = NO_KEY: not
     # known).  Keys below m - W + 1 get e = 0 whether kept or not, so nothing below is searched (if
     # fewer than k keys lie above, all of those are kept).
@@ -181,70 +220,114 @@ def select_kernel(q_ptr, k_ptr, zq_ptr, phi_ptr, m_ptr, thr_ptr, cut_ptr, need_p
     all_kept = (kk >= valid) | (~row_ok)
     hi = tl.where(all_kept, lo + 1, hi)
     c_lo = tl.where(all_kept, kk, c_lo)              # every visible key is kept: no partial ties
-
-    # Results: thr, cut final where need == 0; else the row's list holds cnt keys from thr up.
-    thr = lo
-    cut = tl.full([BM], 0, tl.int32) + n_k
-    need = tl.zeros([BM], tl.int32)
-    cnt = tl.zeros([BM], tl.int32)
     active = ~all_kept
-
-    if tl.max(active.to(tl.int32)) > 0:
-        # Pass 2: listed bracket, a guessed one where the row is not ready.
-        ready = _ready(lo, hi, c_lo, c_hi, CAP)
+    # The bracket to list: [lo, hi) where the row is ready, else a guess from the moments.
+    ready = _ready(lo, hi, c_lo, c_hi, CAP)
+    a = lo
+    b = hi
+    if MOMENTS:
         ga, gb = _guess(s1, s2, valid, kk, lo, hi, zq_ptr, phi_ptr, BIAS, SH, HALF, QBINS)
         a = tl.where(ready, lo, ga)
         b = tl.where(ready, hi, gb)
-        a = tl.where(active, a, 0)
-        b = tl.where(active, b, 0)                   # empty bracket: nothing listed
-        ties = active & ready & (hi - lo <= 1)
-        n_a, n_b, cut2 = _list_pass(q, k_head, rows, n_k, OFF, key_end, full_end, a, b,
-                                    tl.where(ties, kk - c_hi, 0), cand_row, BIAS, DP, BN, CAP, CAUSAL, BM)
-        listed = active & (n_a >= kk) & (n_b < kk) & (n_a - n_b <= CAP) & (b - a > 1)
-        cut = tl.where(ties, cut2, cut)
-        thr = tl.where(listed, a, thr)
-        need = tl.where(listed, kk - n_b, need)
-        cnt = tl.where(listed, n_a - n_b, cnt)
-        active = active & ~ties & ~listed
-        lo, hi, c_lo, c_hi = _narrow(a, n_a, kk, lo, hi, c_lo, c_hi)
-        lo, hi, c_lo, c_hi = _narrow(b, n_b, kk, lo, hi, c_lo, c_hi)
+    a = tl.where(active, a, 0)
+    b = tl.where(active, b, 0)                   # empty bracket: nothing listed
+    tie = tl.where(active & ready & (hi - lo <= 1), kk - c_hi, 0)
+    _st_store(st_ptr, ST_M, out, row_ok, RT, mx)
+    _st_store(st_ptr, ST_LO, out, row_ok, RT, lo)
+    _st_store(st_ptr, ST_HI, out, row_ok, RT, hi)
+    _st_store(st_ptr, ST_CLO, out, row_ok, RT, c_lo)
+    _st_store(st_ptr, ST_CHI, out, row_ok, RT, c_hi)
+    _st_store(st_ptr, ST_KK, out, row_ok, RT, kk)
+    _st_store(st_ptr, ST_A, out, row_ok, RT, a)
+    _st_store(st_ptr, ST_B, out, row_ok, RT, b)
+    _st_store(st_ptr, ST_TIE, out, row_ok, RT, tie)
+    _st_store(st_ptr, ST_ACT, out, row_ok, RT, active.to(tl.int32))
+    tl.store(thr_ptr + out, lo, mask=row_ok)
+    tl.store(cut_ptr + out, tl.full([BM], 0, tl.int32) + n_k, mask=row_ok)
+    tl.store(need_ptr + out, tl.zeros([BM], tl.int32), mask=row_ok)
 
-        if tl.max(active.to(tl.int32)) > 0:
-            # Fallback: exact 4-way interval search, 2 bits per pass, until every active row is ready.
-            while tl.max((active & ~_ready(lo, hi, c_lo, c_hi, CAP)).to(tl.int32)) > 0:
-                w = hi - lo
-                th1 = lo + tl.maximum(w >> 2, 1)
-                th2 = lo + tl.maximum(w >> 1, 1)
-                th3 = lo + tl.maximum((w * 3) >> 2, 1)
-                c1 = tl.zeros([BM, BN], tl.int32)
-                c2 = tl.zeros([BM, BN], tl.int32)
-                c3 = tl.zeros([BM, BN], tl.int32)
-                for j0 in range(0, full_end, BN):
-                    s = scores(q, k_head, j0, rows, n_k, OFF, BIAS, DP, BN, CAUSAL, False)
-                    c1, c2, c3 = _count3(s, th1, th2, th3, c1, c2, c3)
-                for j0 in range(full_end, key_end, BN):
-                    s = scores(q, k_head, j0, rows, n_k, OFF, BIAS, DP, BN, CAUSAL, True)
-                    c1, c2, c3 = _count3(s, th1, th2, th3, c1, c2, c3)
-                lo, hi, c_lo, c_hi = _narrow(th1, -tl.sum(c1, 1), kk, lo, hi, c_lo, c_hi)
-                lo, hi, c_lo, c_hi = _narrow(th2, -tl.sum(c2, 1), kk, lo, hi, c_lo, c_hi)
-                lo, hi, c_lo, c_hi = _narrow(th3, -tl.sum(c3, 1), kk, lo, hi, c_lo, c_hi)
-            # One more listing pass over [lo, hi) of the active rows.
-            ties = active & (hi - lo <= 1)
-            a = tl.where(active, lo, 0)
-            b = tl.where(active, hi, 0)
-            n_a, n_b, cut2 = _list_pass(q, k_head, rows, n_k, OFF, key_end, full_end, a, b,
-                                        tl.where(ties, kk - c_hi, 0), cand_row, BIAS, DP, BN, CAP, CAUSAL, BM)
+
+@jit(do_not_specialize=["n_q", "n_k", "OFF", "RT"])
+def list_kernel(q_ptr, k_ptr, st_ptr, thr_ptr, cut_ptr, need_ptr, cnt_ptr, cand_ptr, n_q, n_k, OFF, RT,
+                BIAS: tl.constexpr, CAP: tl.constexpr, FINAL: tl.constexpr, CAUSAL: tl.constexpr,
+                DP: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr):
+    """One listing pass over the bracket [a, b) of every active row; settles or narrows each row.
+
+    FINAL=False (after pass 1): a row is listed where [a, b) holds the k-th score and at most CAP
+    keys; otherwise its interval narrows with the two counts and it stays active for the search.
+    FINAL=True (after the search, [a, b) = [lo, hi) with at most CAP keys or one value): settles all.
+    """
+    bh, rows, row_ok, q, valid, key_end, full_end = block_setup(q_ptr, n_q, n_k, OFF, DP, BM, BN, CAUSAL)
+    out = bh * n_q + rows
+    active = _st_load(st_ptr, ST_ACT, out, row_ok, RT) > 0
+    if tl.max(active.to(tl.int32)) > 0:
+        k_head = k_ptr + bh * n_k * DP
+        cand_row = cand_ptr + out.to(tl.int64) * CAP
+        a = _st_load(st_ptr, ST_A, out, row_ok, RT)
+        b = _st_load(st_ptr, ST_B, out, row_ok, RT)
+        tie = _st_load(st_ptr, ST_TIE, out, row_ok, RT)
+        n_a, n_b, cut = _list_pass(q, k_head, rows, n_k, OFF, key_end, full_end, a, b, tie, cand_row,
+                                   BIAS, DP, BN, CAP, CAUSAL, BM)
+        kk = _st_load(st_ptr, ST_KK, out, row_ok, RT)
+        ties = active & (tie > 0)
+        if FINAL:
             listed = active & ~ties
-            thr = tl.where(active, lo, thr)
-            cut = tl.where(ties, cut2, cut)
-            need = tl.where(listed, kk - c_hi, need)
-            cnt = tl.where(listed, n_a - n_b, cnt)
+        else:
+            listed = active & ~ties & (n_a >= kk) & (n_b < kk) & (n_a - n_b <= CAP) & (b - a > 1)
+        done = ties | listed
+        tl.store(thr_ptr + out, a, mask=row_ok & done)
+        tl.store(cut_ptr + out, cut, mask=row_ok & ties)
+        tl.store(need_ptr + out, kk - n_b, mask=row_ok & listed)
+        tl.store(cnt_ptr + out, n_a - n_b, mask=row_ok & listed)
+        if not FINAL:
+            lo = _st_load(st_ptr, ST_LO, out, row_ok, RT)
+            hi = _st_load(st_ptr, ST_HI, out, row_ok, RT)
+            c_lo = _st_load(st_ptr, ST_CLO, out, row_ok, RT)
+            c_hi = _st_load(st_ptr, ST_CHI, out, row_ok, RT)
+            lo, hi, c_lo, c_hi = _narrow(a, n_a, kk, lo, hi, c_lo, c_hi)
+            lo, hi, c_lo, c_hi = _narrow(b, n_b, kk, lo, hi, c_lo, c_hi)
+            _st_store(st_ptr, ST_LO, out, row_ok, RT, lo)
+            _st_store(st_ptr, ST_HI, out, row_ok, RT, hi)
+            _st_store(st_ptr, ST_CLO, out, row_ok, RT, c_lo)
+            _st_store(st_ptr, ST_CHI, out, row_ok, RT, c_hi)
+        _st_store(st_ptr, ST_ACT, out, row_ok, RT, (active & ~done).to(tl.int32))
 
-    tl.store(m_ptr + out, mx, mask=row_ok)
-    tl.store(thr_ptr + out, thr, mask=row_ok)
-    tl.store(cut_ptr + out, cut, mask=row_ok)
-    tl.store(need_ptr + out, need, mask=row_ok)
-    tl.store(cnt_ptr + out, cnt, mask=row_ok)
+
+@jit(do_not_specialize=["n_q", "n_k", "OFF", "RT"])
+def search_kernel(q_ptr, k_ptr, st_ptr, n_q, n_k, OFF, RT, BIAS: tl.constexpr, CAP: tl.constexpr,
+                  CAUSAL: tl.constexpr, DP: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr):
+    """Exact 4-way interval search (2 bits per pass) for the rows still active, until each is ready;
+    leaves [a, b) = [lo, hi) for the final listing.  Blocks with no active row return at once."""
+    bh, rows, row_ok, q, valid, key_end, full_end = block_setup(q_ptr, n_q, n_k, OFF, DP, BM, BN, CAUSAL)
+    out = bh * n_q + rows
+    active = _st_load(st_ptr, ST_ACT, out, row_ok, RT) > 0
+    if tl.max(active.to(tl.int32)) > 0:
+        k_head = k_ptr + bh * n_k * DP
+        lo = _st_load(st_ptr, ST_LO, out, row_ok, RT)
+        hi = _st_load(st_ptr, ST_HI, out, row_ok, RT)
+        c_lo = _st_load(st_ptr, ST_CLO, out, row_ok, RT)
+        c_hi = _st_load(st_ptr, ST_CHI, out, row_ok, RT)
+        kk = _st_load(st_ptr, ST_KK, out, row_ok, RT)
+        while tl.max((active & ~_ready(lo, hi, c_lo, c_hi, CAP)).to(tl.int32)) > 0:
+            w = hi - lo
+            th1 = lo + tl.maximum(w >> 2, 1)
+            th2 = lo + tl.maximum(w >> 1, 1)
+            th3 = lo + tl.maximum((w * 3) >> 2, 1)
+            c1 = tl.zeros([BM, BN], tl.int32)
+            c2 = tl.zeros([BM, BN], tl.int32)
+            c3 = tl.zeros([BM, BN], tl.int32)
+            for j0 in range(0, full_end, BN):
+                s = scores(q, k_head, j0, rows, n_k, OFF, BIAS, DP, BN, CAUSAL, False)
+                c1, c2, c3 = _count3(s, th1, th2, th3, c1, c2, c3)
+            for j0 in range(full_end, key_end, BN):
+                s = scores(q, k_head, j0, rows, n_k, OFF, BIAS, DP, BN, CAUSAL, True)
+                c1, c2, c3 = _count3(s, th1, th2, th3, c1, c2, c3)
+            lo, hi, c_lo, c_hi = _narrow(th1, -tl.sum(c1, 1), kk, lo, hi, c_lo, c_hi)
+            lo, hi, c_lo, c_hi = _narrow(th2, -tl.sum(c2, 1), kk, lo, hi, c_lo, c_hi)
+            lo, hi, c_lo, c_hi = _narrow(th3, -tl.sum(c3, 1), kk, lo, hi, c_lo, c_hi)
+        _st_store(st_ptr, ST_A, out, row_ok, RT, tl.where(active, lo, 0))
+        _st_store(st_ptr, ST_B, out, row_ok, RT, tl.where(active, hi, 0))
+        _st_store(st_ptr, ST_TIE, out, row_ok, RT, tl.where(active & (hi - lo <= 1), kk - c_hi, 0))
 
 
 @jit(do_not_specialize=["rows_total"])
@@ -285,15 +368,29 @@ def resolve_kernel(thr_ptr, cut_ptr, need_ptr, cnt_ptr, cand_ptr, rows_total, CA
         tl.store(cut_ptr + rows, cut, mask=act)
 
 
+@jit
+def _out_loop(q, k_head, vt_head, rows, n_k, OFF, j_lo, j_hi, mr, lim, cut, lut, st, W, C, R, MT, VT_STRIDE,
+              T32: tl.constexpr, GATED: tl.constexpr, DP: tl.constexpr, BN: tl.constexpr, CAUSAL: tl.constexpr,
+              MASKED: tl.constexpr):
+    z, acc_h, acc_l = st
+    offs_d = tl.arange(0, DP)
+    offs_n = tl.arange(0, BN)
+    for j0 in range(j_lo, j_hi, BN):
+        j0 = tl.multiple_of(j0, BN)
+        s = raw_scores(q, k_head, j0, rows, n_k, OFF, DP, BN, CAUSAL, MASKED)
+        vt = tl.load(vt_head + offs_d[None, :] * VT_STRIDE + (j0 + offs_n)[:, None])   # V^T is padded: no mask
+        e = exp2_e(s, mr, lim, cut, j0, lut, W, C, R, MT, T32, GATED, BN)
+        z, acc_h, acc_l = accumulate(e, vt, z, acc_h, acc_l)
+    return z, acc_h, acc_l
+
+
 @jit(do_not_specialize=["n_q", "n_k", "OFF", "W", "C", "R", "MT"])
 def output_kernel(q_ptr, k_ptr, vt_ptr, lut_ptr, m_ptr, thr_ptr, cut_ptr, o_ptr, n_q, n_k, OFF, W, C, R, MT,
                   VT_STRIDE, BIAS: tl.constexpr, T32: tl.constexpr, CAUSAL: tl.constexpr, DP: tl.constexpr,
                   BM: tl.constexpr, BN: tl.constexpr):
     bh, rows, row_ok, q, valid, key_end, full_end = block_setup(q_ptr, n_q, n_k, OFF, DP, BM, BN, CAUSAL)
     k_head = k_ptr + bh * n_k * DP
-    vt_head = vt_ptr + bh * DP * VT_STRIDE    # V transposed: [DP, VT_STRIDE >= n_k], keys contiguous
-    offs_d = tl.arange(0, DP)
-    offs_n = tl.arange(0, BN)
+    vt_head = vt_ptr + bh * DP * VT_STRIDE    # V transposed: [DP, VT_STRIDE >= n_k], keys contiguous, zero-padded
     rs = bh * n_q + rows
     m = tl.load(m_ptr + rs, mask=row_ok, other=0)
     thr = tl.load(thr_ptr + rs, mask=row_ok, other=0)
@@ -301,20 +398,20 @@ def output_kernel(q_ptr, k_ptr, vt_ptr, lut_ptr, m_ptr, thr_ptr, cut_ptr, o_ptr,
     # m - thr >= W: every key above the cutoff is above the threshold, ties have e = 0.
     lim = tl.minimum(m - thr, W)
     cut = tl.where(m - thr < W, cut, 0)
+    mr = m - BIAS                              # the row max of the raw scores
     lut = tl.load(lut_ptr + tl.arange(0, LUT_SIZE))   # spec.LUT, passed in as int32
-
-    z = tl.zeros([BM], tl.int32)                  # Z <= k * 2**15 <= 2**30
-    acc_h = tl.zeros([BM, DP], tl.int32)          # |sum| <= n_k * 128 * 127 < 2**29
-    acc_l = tl.zeros([BM, DP], tl.int32)
-    for j0 in range(0, full_end, BN):
-        s = scores(q, k_head, j0, rows, n_k, OFF, BIAS, DP, BN, CAUSAL, False)
-        vt = tl.load(vt_head + offs_d[None, :] * VT_STRIDE + (j0 + offs_n)[:, None])
-        e = exp2_tile(s, m, lim, cut, j0, W, C, R, MT, lut, T32, BN, True, False)
-        z, acc_h, acc_l = accumulate(e, vt, z, acc_h, acc_l)
-    for j0 in range(full_end, key_end, BN):
-        s = scores(q, k_head, j0, rows, n_k, OFF, BIAS, DP, BN, CAUSAL, True)
-        cols = j0 + offs_n
-        vt = tl.load(vt_head + offs_d[None, :] * VT_STRIDE + cols[:, None], mask=cols[:, None] < n_k, other=0)
-        e = exp2_tile(s, m, lim, cut, j0, W, C, R, MT, lut, T32, BN, True, False)
-        z, acc_h, acc_l = accumulate(e, vt, z, acc_h, acc_l)
+    st = (tl.zeros([BM], tl.int32), tl.zeros([BM, DP], tl.int32), tl.zeros([BM, DP], tl.int32))  # Z, A digits
+    # Rows whose tied keys are all kept (cut >= n_k) or none (cut = 0) gate by d < lim' alone.
+    if tl.max(((cut > 0) & (cut < n_k) & row_ok).to(tl.int32)) == 0:
+        lim = lim + (cut >= n_k).to(tl.int32)
+        st = _out_loop(q, k_head, vt_head, rows, n_k, OFF, 0, full_end, mr, lim, cut, lut, st,
+                       W, C, R, MT, VT_STRIDE, T32, False, DP, BN, CAUSAL, False)
+        st = _out_loop(q, k_head, vt_head, rows, n_k, OFF, full_end, key_end, mr, lim, cut, lut, st,
+                       W, C, R, MT, VT_STRIDE, T32, False, DP, BN, CAUSAL, True)
+    else:
+        st = _out_loop(q, k_head, vt_head, rows, n_k, OFF, 0, full_end, mr, lim, cut, lut, st,
+                       W, C, R, MT, VT_STRIDE, T32, True, DP, BN, CAUSAL, False)
+        st = _out_loop(q, k_head, vt_head, rows, n_k, OFF, full_end, key_end, mr, lim, cut, lut, st,
+                       W, C, R, MT, VT_STRIDE, T32, True, DP, BN, CAUSAL, True)
+    z, acc_h, acc_l = st
     normalize_store(o_ptr, rs, row_ok, z, acc_h, acc_l, DP)

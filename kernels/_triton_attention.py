@@ -1,6 +1,7 @@
-"""Host side of the Triton kernels: input checks, packing, launches (contract v1 token gate).
+"""Host side of the Triton kernels: input checks, packing, launches (contracts v1 and v2).
 
-Device code: :mod:`kernels._token` (select, resolve, output launches), shared pieces in
+Device code: :mod:`kernels._token` (token gate: select, resolve, output launches),
+:mod:`kernels._tile` (tile gate: selection, attention over kept tiles), shared pieces in
 :mod:`kernels._device`.  Whether the kernels are compiled or interpreted is decided once in
 :mod:`kernels._jit`; nothing here touches the environment.
 """
@@ -15,7 +16,7 @@ import triton
 
 from hpu_model import spec
 
-from . import _token
+from . import _tile, _token
 from ._jit import INTERPRETED, check_runnable
 
 __all__ = ["attention", "INTERPRETED"]
@@ -24,14 +25,22 @@ _MIN_DP = 32          # int8 tl.dot wants a reduction dim of at least 32 on the 
 
 # Tile shapes per kernel: BM query rows, BN keys, warps, pipeline stages (kernels.bench --sweep).
 _GPU_TILES = {"select": dict(BM=64, BN=64, num_warps=4, num_stages=3),
-              "output": dict(BM=64, BN=64, num_warps=4, num_stages=3)}
-_CPU_TILES = {"select": dict(BM=32, BN=32), "output": dict(BM=32, BN=32)}
+              "list": dict(num_warps=8),
+              "output": dict(BM=64, BN=64, num_warps=4, num_stages=3),
+              "tile_select": dict(GB=16, CH=256, num_warps=4),
+              "tile": dict(BM=64, BN=64, num_warps=8, num_stages=3)}
+_CPU_TILES = {"select": dict(BM=32, BN=32), "output": dict(BM=32, BN=32),
+              "tile_select": dict(GB=16, CH=32), "tile": dict(BM=16, BN=16)}
 #: Candidate list per row (packed int32 entries) and the keys a guessed bracket aims to hold.
 CAP = 512
 _HALF = 192
 _QBINS = 1024          # quantile bins of the normal table behind the guess
 _RESOLVE_RB = 16
+_VT_PAD = 256          # V^T rows padded to a multiple of the largest key tile (BN or T)
 _said_interpreted = False
+#: Planted faults for the regression's own tests (default off): "tile_tie" breaks tile-score ties
+#: towards the highest tile index instead of the lowest.
+_FAULTS = (None, "tile_tie")
 
 
 # ------------------------------------------------------------------ checks
@@ -109,6 +118,22 @@ def _table(name: str, device: torch.device) -> torch.Tensor:
     return _TABLES[key]
 
 
+def _summaries(x: torch.Tensor, size: int, groups: int) -> torch.Tensor:
+    """Rounded means (sum + size/2) >> log2(size) of groups of ``size`` rows: [heads, groups, dp] int8.
+
+    The missing rows of a partial last group add 0 (contract v2); sums are exact in int32
+    (|sum| <= 256 * 127) and the shift of a negative sum is a floor, as in the spec.
+    """
+    heads, n, dp = x.shape
+    pad = torch.zeros((heads, groups * size, dp), dtype=torch.int32, device=x.device)
+    pad[:, :n] = x
+    total = pad.view(heads, groups, size, dp).sum(2, dtype=torch.int32)
+    shift = size.bit_length() - 1
+    if shift:
+        total = (total + (1 << (shift - 1))) >> shift
+    return total.to(torch.int8).contiguous()
+
+
 def _pack(x: torch.Tensor, batch: tuple, dp: int, device) -> torch.Tensor:
     """[..., n, D] -> contiguous [heads, n, dp] on ``device``, zero-padded along D (S is unchanged)."""
     x = x.to(device).expand(batch + tuple(x.shape[-2:])).reshape(-1, *x.shape[-2:])
@@ -122,10 +147,15 @@ class _Plan:
     """One call's packed operands and launches: ``select()`` then ``output()`` (timed apart by the bench)."""
 
     def __init__(self, q, k, v, *, permeability_q16: int, causal: bool = False, c: int, r: int,
-                 tiles: dict | None = None):
+                 gate: str = "token", tile: int | None = None, block: int | None = None, tiles: dict | None = None,
+                 fault: str | None = None):
         global _said_interpreted
         check_runnable()
         self.p16 = spec.check_p16(permeability_q16)
+        self.gate, self.tile, self.block = spec.check_gate(gate, tile, block)
+        if fault not in _FAULTS:
+            raise spec.SpecError(f"fault {fault!r} unknown: allowed {', '.join(map(str, _FAULTS))}")
+        self.fault = fault
         self.c, self.r = spec.check_multiplier(c, r)
         self.causal = bool(causal)
         q, k, v, self.batch = _check_inputs(q, k, v, self.causal)
@@ -138,15 +168,18 @@ class _Plan:
                 _said_interpreted = True
         else:
             device = self.home if self.home.type == "cuda" else torch.device("cuda")
-        self.tiles = tiles or (_CPU_TILES if INTERPRETED else _GPU_TILES)
+        self.tiles = {**(_CPU_TILES if INTERPRETED else _GPU_TILES), **(tiles or {})}
         (self.n_q, self.d), self.n_k = q.shape[-2:], k.shape[-2]
         dp = max(_MIN_DP, triton.next_power_of_2(self.d))
         self.w = _cutoff(self.c, self.r)
         self.t32, self.mt = _t_mode(self.c, self.r, self.w)
         self.q, self.k = _pack(q, self.batch, dp, device), _pack(k, self.batch, dp, device)
         self.heads = self.q.shape[0]
-        # V transposed (keys contiguous: a K-major dot operand), rows padded to 16 keys for aligned loads
-        self.vt = torch.zeros((self.heads, dp, triton.cdiv(self.n_k, 16) * 16), dtype=torch.int8, device=device)
+        # V transposed (keys contiguous: a K-major dot operand), rows zero-padded to whole key tiles so
+        # that no load of V needs a mask (keys past n_k have e = 0)
+        vs = triton.cdiv(self.n_k, _VT_PAD) * _VT_PAD
+        self.vt = torch.empty((self.heads, dp, vs), dtype=torch.int8, device=device)
+        self.vt[..., self.n_k:] = 0
         self.vt[..., :self.n_k] = _pack(v, self.batch, dp, device).transpose(1, 2)
         self.off = self.n_k - self.n_q + 1 if self.causal else self.n_k
         self.device = device
@@ -160,35 +193,109 @@ class _Plan:
         return (triton.cdiv(self.n_q, self.tiles[kernel]["BM"]), self.heads)
 
     def select(self) -> None:
-        """Row max, exact threshold and tie cut per query row."""
+        """Row max, exact threshold and tie cut per query row (four launches, see kernels._token)."""
         m, thr, cut, need, cnt = self.rows
-        cand = torch.empty((self.heads * self.n_q, CAP), dtype=torch.int32, device=self.device)
-        _token.select_kernel[self._grid("select")](
-            self.q, self.k, _table("z", self.device), _table("phi", self.device), m, thr, cut, need, cnt, cand,
-            self.n_q, self.n_k, self.off, self.p16, self.w, SH=self.sh, CAP=CAP, HALF=_HALF, QBINS=_QBINS,
-            **self.meta, **self.tiles["select"])
-        rows_total = self.heads * self.n_q
-        _token.resolve_kernel[(triton.cdiv(rows_total, _RESOLVE_RB),)](
-            thr, cut, need, cnt, cand, rows_total, CAP=CAP, RB=_RESOLVE_RB)
+        lists = {"CAP": CAP, "HALF": _HALF, **self.tiles.get("list", {})}
+        cap = lists["CAP"]
+        list_meta = {k: lists[k] for k in ("num_warps", "num_stages") if k in lists}
+        rt = self.heads * self.n_q
+        cand = torch.empty((rt, cap), dtype=torch.int32, device=self.device)
+        st = torch.empty((_token.N_STATE, rt), dtype=torch.int32, device=self.device)
+        cfg = self.tiles["select"]
+        grid = self._grid("select")
+        meta = dict(BIAS=self.meta["BIAS"], CAUSAL=self.causal, DP=self.meta["DP"], CAP=cap, **cfg)
+        # p = 1 (every row keeps all its keys) needs no guess, hence no moments
+        moments = self.p16 < spec.P16_ONE
+        _token.stats_kernel[grid](self.q, self.k, _table("z", self.device), _table("phi", self.device), st, thr, cut,
+                                  need, self.n_q, self.n_k, self.off, self.p16, self.w, rt, SH=self.sh,
+                                  HALF=lists["HALF"], QBINS=_QBINS, MOMENTS=moments, **meta)
+        m.copy_(st[0].view(self.heads, self.n_q))
+        if moments:
+            args = (self.q, self.k, st, thr, cut, need, cnt, cand, self.n_q, self.n_k, self.off, rt)
+            _token.list_kernel[grid](*args, FINAL=False, **(meta | list_meta))
+            _token.search_kernel[grid](self.q, self.k, st, self.n_q, self.n_k, self.off, rt, **meta)
+            _token.list_kernel[grid](*args, FINAL=True, **(meta | list_meta))
+            _token.resolve_kernel[(triton.cdiv(rt, _RESOLVE_RB),)](thr, cut, need, cnt, cand, rt, CAP=cap,
+                                                                   RB=_RESOLVE_RB)
 
     def output(self) -> torch.Tensor:
         """Gate, exp2, Z, A and the normalised int16 output, shaped [..., n_q, D] on the caller's device."""
         m, thr, cut = self.rows[:3]
+        cfg = self.tiles["output"]
         _token.output_kernel[self._grid("output")](
-            self.q, self.k, self.vt, _table("lut", self.device), m, thr, cut, self.out, self.n_q, self.n_k,
-            self.off, self.w, self.c, self.r, self.mt, self.vt.shape[-1], T32=self.t32,
-            **self.meta, **self.tiles["output"])
+            self.q, self.k, self.vt, _table("lut", self.device), m, thr, cut,
+            self.out, self.n_q, self.n_k, self.off, self.w, self.c, self.r, self.mt, self.vt.shape[-1], T32=self.t32,
+            **self.meta, **cfg)
+        return self.out[..., :self.d].reshape(self.batch + (self.n_q, self.d)).to(self.home)
+
+    # ---------------------------------------------------------------- tile gate
+    def tile_select(self) -> None:
+        """Summaries QS, KS (exact torch integer reductions), then the selection launch: kept tiles per block."""
+        t, b, dev = self.tile, self.block, self.device
+        self.n_tiles, self.n_blocks = spec.tile_count(self.n_k, t), spec.tile_count(self.n_q, b)
+        plan = spec.tile_plan(self.n_q, self.n_k, self.causal, t, b, self.p16)
+        self.plan_rows = [torch.tensor(x.astype("int32"), device=dev) for x in (plan.visible, plan.first_forced,
+                                                                              plan.kept)]
+        ks, qs = _summaries(self.k, t, self.n_tiles), _summaries(self.q, b, self.n_blocks)
+        cfg = self.tiles["tile_select"]
+        ch = cfg["CH"]                  # fixed: one compile per D (tiles past n_tiles are masked)
+        self.ntp = triton.cdiv(self.n_tiles, ch) * ch
+        self.fast = self._fast_tiles() is not None
+        lists = torch.empty((2, self.heads * self.n_blocks, self.ntp), dtype=torch.int32, device=dev)
+        self.counts = torch.empty((2, self.heads * self.n_blocks), dtype=torch.int32, device=dev)
+        self.kept_map = (torch.empty((self.heads * self.n_blocks, self.ntp), dtype=torch.int8, device=dev)
+                         if not self.fast else self.counts)
+        self.lists = lists
+        gb = cfg["GB"]
+        _tile.select_kernel[(triton.cdiv(self.n_blocks, gb), self.heads)](
+            qs, ks, *self.plan_rows, lists[0], lists[1], self.counts[0], self.counts[1], self.kept_map,
+            self.n_blocks, self.n_tiles, self.n_k, t, self.ntp, DP=self.meta["DP"], GB=gb, CH=ch,
+            WRITE_MAP=not self.fast, TIE_LOW=self.fault != "tile_tie", num_warps=cfg.get("num_warps", 4))
+
+    def _fast_tiles(self) -> tuple[int, int] | None:
+        """(BM, BN) of the kept-tile path, where BM divides B and BN divides T, else None (bitmap path).
+
+        One launch shape per (D, mask) keeps compiles few: the kept-tile path runs where T and B are
+        multiples of the configured BN and BM (64 on the GPU); smaller tiles or blocks take the
+        bitmap kernel, exact too but visiting every visible key tile.
+        """
+        cfg = self.tiles["tile"]
+        bm, bn = cfg["BM"], cfg["BN"]
+        return (bm, bn) if self.block % bm == 0 and self.tile % bn == 0 else None
+
+    def tile_output(self) -> torch.Tensor:
+        """Attention over the kept tiles (or, for T or B below 16, every tile through the kept bitmap)."""
+        cfg = self.tiles["tile"]
+        extra = {k: cfg[k] for k in ("num_warps", "num_stages") if k in cfg}
+        args = (self.n_q, self.n_k, self.off, self.w, self.c, self.r, self.mt, self.vt.shape[-1], self.n_blocks,
+                self.tile, self.block, self.ntp)
+        lut = _table("lut", self.device)
+        meta = {"CAUSAL": self.causal, "DP": self.meta["DP"]}
+        if self.fast:
+            bm, bn = self._fast_tiles()
+            _tile.attention_kernel[(triton.cdiv(self.n_q, bm), self.heads)](
+                self.q, self.k, self.vt, lut, self.lists[0], self.lists[1], self.counts[0], self.counts[1],
+                self.out, *args, self.tile // bn, T32=self.t32, **meta, BM=bm, BN=bn, **extra)
+        else:
+            bm, bn = cfg["BM"], cfg["BN"]
+            _tile.masked_kernel[(triton.cdiv(self.n_q, bm), self.heads)](
+                self.q, self.k, self.vt, lut, self.kept_map, self.out, *args, T32=self.t32, **meta,
+                BM=bm, BN=bn, **extra)
         return self.out[..., :self.d].reshape(self.batch + (self.n_q, self.d)).to(self.home)
 
     def run(self) -> torch.Tensor:
         if not self.heads:
             return self.out[..., :self.d].reshape(self.batch + (self.n_q, self.d))
+        if self.gate == "tile":
+            self.tile_select()
+            return self.tile_output()
         self.select()
         return self.output()
 
 
-def attention(q, k, v, *, permeability_q16: int, causal: bool = False, c: int, r: int,
-              _tiles: dict | None = None) -> torch.Tensor:
+def attention(q, k, v, *, permeability_q16: int, causal: bool = False, c: int, r: int, gate: str = "token",
+              tile: int | None = None, block: int | None = None, _tiles: dict | None = None,
+              _fault: str | None = None) -> torch.Tensor:
     """Gated integer attention on the GPU (or Triton's interpreter): int16 [..., n_q, D].
 
     Parameters
@@ -203,6 +310,9 @@ def attention(q, k, v, *, permeability_q16: int, causal: bool = False, c: int, r
         Bottom-right aligned causal mask (query i sees keys j <= i + n_k - n_q).
     c, r : int
         Softmax multiplier from :func:`hpu_model.spec.softmax_multiplier`.
+    gate : {"token", "tile"}
+        "token": contract v1, each row keeps its top-k keys.  "tile": contract v2, each block of
+        ``block`` query rows keeps its top-k tiles of ``tile`` keys (powers of two, 1..256).
 
     Returns
     -------
@@ -212,6 +322,7 @@ def attention(q, k, v, *, permeability_q16: int, causal: bool = False, c: int, r
     Raises
     ------
     hpu_model.spec.SpecError
-        For any input the contract does not accept (dtype, -128, shapes, P16, C, R, devices).
+        For any input the contract does not accept (dtype, -128, shapes, P16, C, R, gate, T, B, devices).
     """
-    return _Plan(q, k, v, permeability_q16=permeability_q16, causal=causal, c=c, r=r, tiles=_tiles).run()
+    return _Plan(q, k, v, permeability_q16=permeability_q16, causal=causal, c=c, r=r, gate=gate, tile=tile,
+                 block=block, tiles=_tiles, fault=_fault).run()
