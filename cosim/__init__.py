@@ -1,4 +1,4 @@
-"""Co-simulation of the HPU (cocotb + Icarus) and the ``hpu`` command line.
+"""Co-simulation of the HPU (cocotb + Icarus, or Verilator) and the ``hpu`` command line.
 
 :func:`simulate` runs the exported RTL under Icarus Verilog and scores it
 against the golden model; :func:`compare` runs golden model, Triton kernel
@@ -6,13 +6,13 @@ and RTL on one workload and reports pairwise bit-exactness, cycles and
 fidelity, stage by stage on a mismatch.
 """
 
-__all__ = ["SimResult", "SimulationError", "simulate", "compare"]
+__all__ = ["CosimResult", "SimulationError", "simulate", "compare"]
 
 
 def __getattr__(name):
     # Lazy: the cocotb test module (cosim._tb) runs inside the simulator and must not pay for the golden
     # model's imports (torch) at every start-up.
-    if name in ("SimResult", "SimulationError", "simulate"):
+    if name in ("CosimResult", "SimulationError", "simulate"):
         from . import sim
 
         return getattr(sim, name)

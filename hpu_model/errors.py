@@ -4,7 +4,7 @@ Every error a user can cause derives from :class:`HPUError`; the ``hpu``
 command line prints its message as one line and exits non-zero.
 """
 
-__all__ = ["HPUError", "SpecError"]
+__all__ = ["HPUError", "SpecError", "ConfigError"]
 
 
 class HPUError(Exception):
@@ -13,3 +13,7 @@ class HPUError(Exception):
 
 class SpecError(HPUError, ValueError):
     """An input that the numerics contract does not accept."""
+
+
+class ConfigError(HPUError, ValueError):
+    """A design parameter or run configuration outside what the HPU (RTL, cycle model) supports."""

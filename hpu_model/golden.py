@@ -23,9 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _tile, spec
+from . import _tile, limits, spec
 from ._intmm import int_matmul
-from .errors import SpecError
 
 __all__ = ["Stages", "TileStages", "attention", "keep_mask", "stages", "check_inputs"]
 
@@ -87,12 +86,8 @@ class TileStages(Stages):
 
 def _check_int8(name: str, x) -> np.ndarray:
     x = np.asarray(x)
-    if x.dtype != np.int8:
-        raise SpecError(f"{name} must be an int8 array, got dtype {x.dtype}")
-    if x.ndim < 2:
-        raise SpecError(f"{name} must have shape [..., n, D], got shape {x.shape}")
-    if x.size and x.min() < spec.INT8_MIN:
-        raise SpecError(f"{name} contains -128: values must be in [{spec.INT8_MIN}, {spec.INT8_MAX}]")
+    minimum = int(x.min()) if x.size and x.ndim >= 2 and x.dtype == np.int8 else None
+    limits.check_int8_array(name, x.dtype == np.int8, x.dtype, x.shape, minimum)
     return x
 
 
@@ -100,25 +95,7 @@ def check_inputs(q, k, v=None, *, causal: bool = False):
     """Validate shapes, dtypes and ranges; return arrays broadcast to one batch shape."""
     q, k = _check_int8("q", q), _check_int8("k", k)
     v = k if v is None else _check_int8("v", v)
-    (n_q, d), (n_k, dk), (n_v, dv) = q.shape[-2:], k.shape[-2:], v.shape[-2:]
-    if not 1 <= d <= spec.HEAD_DIM_MAX:
-        raise SpecError(f"head dim D={d} out of range: allowed 1..{spec.HEAD_DIM_MAX}")
-    if dk != d or dv != d:
-        raise SpecError(f"head dims differ: q has D={d}, k has D={dk}, v has D={dv}")
-    if n_v != n_k:
-        raise SpecError(f"k and v must have the same number of keys, got {n_k} and {n_v}")
-    if not 1 <= n_k <= spec.SEQ_MAX:
-        raise SpecError(f"n_k={n_k} out of range: allowed 1..{spec.SEQ_MAX}")
-    if n_q < 1:
-        raise SpecError(f"n_q={n_q} out of range: at least one query row is needed")
-    if causal and n_q > n_k:
-        raise SpecError(f"causal attention needs n_q <= n_k, got n_q={n_q}, n_k={n_k}")
-    try:
-        batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
-    except ValueError:
-        raise SpecError(
-            f"batch dims do not broadcast: q {q.shape[:-2]}, k {k.shape[:-2]}, v {v.shape[:-2]}"
-        ) from None
+    batch = limits.check_head_shapes(q.shape, k.shape, v.shape, causal)
     return (np.broadcast_to(q, batch + q.shape[-2:]), np.broadcast_to(k, batch + k.shape[-2:]),
             np.broadcast_to(v, batch + v.shape[-2:]))
 

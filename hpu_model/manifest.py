@@ -169,4 +169,10 @@ def _one_line(exc: ValidationError, data: dict) -> str:
         return f"'{path}' is missing"
     if err["type"] == "value_error":
         return str(err["ctx"]["error"])
-    return f"{path} is {err.get('input')!r}; {err['msg'][0].lower()}{err['msg'][1:]}"
+    expected = {"greater_than_equal": "a non-negative integer", "greater_than": "a positive integer",
+                "int_type": "an integer", "string_type": "a string", "bool_type": "true or false",
+                "list_type": "a list", "dict_type": "a JSON object", "too_short": "a longer list",
+                "too_long": "a shorter list", "extra_forbidden": "no such field (a misspelt key?)"}.get(err["type"])
+    if expected is None:
+        return f"{path} is {err.get('input')!r}; {err['msg'][0].lower()}{err['msg'][1:]}"
+    return f"{path} is {err.get('input')!r}; expected {expected}"

@@ -5,21 +5,22 @@ time and hands it to the next through a one-deep token (see
 ``docs/architecture.md``):
 
 ====  ========  =========================================================
- s    stage     steps per row (G = ceil(n_valid/L), K = ceil(k/L))
+ s    stage     steps per row (G = ceil(n_valid/SL), K = ceil(k/L), SL = 2L)
 ====  ========  =========================================================
- 0    score     G + 2: L score lanes, one key group per cycle
+ 0    score     G + 2: SL score lanes, one key group per cycle
  1    select    1 if k = n_valid, else NP * (ceil(G/SW) + 1) + 1 (radix passes)
  2    emit      G + 1: keep test and compaction into the kept list
- 3    pv        K + 3: exp2 unit and L PV lanes, one kept group per cycle
- 4    divide    RECIP_BITS: restoring divider, one quotient bit per cycle
+ 3    pv        K + 2: exp2 unit and L PV lanes, one kept group per cycle
+ 4    divide    ceil(RECIP_BITS / 2) = 13: radix-4 restoring divider
  5    out       0: normalizer writes the O row register in its go cycle
 ====  ========  =========================================================
 
 Stage s *goes* on row i in cycle a_s(i) when it is idle, stage s-1 holds row
-i finished, and its own previous result has been taken by stage s+1; it is
+i finished, and its own previous result is taken by stage s+1 (in that cycle at
+the latest); it is
 then busy for d_s(i) cycles a_s+1 .. a_s+d_s.  This gives the recurrence
 
-    a_s(i) = max(a_s(i-1) + d_s(i-1) + 1,  a_{s-1}(i) + d_{s-1}(i) + 1,  a_{s+1}(i-1) + 1)
+    a_s(i) = max(a_s(i-1) + d_s(i-1) + 1,  a_{s-1}(i) + d_{s-1}(i) + 1,  a_{s+1}(i-1))
 
 that :func:`predict` evaluates row by row (no cycle loop); score and pv
 also wait until all K (resp. V) rows are in memory, cycle n_k + 1 at the
@@ -38,102 +39,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from . import spec
-from .errors import HPUError
+from .arch import PV_DEPTH, STAGES, ConfigError, Geometry, unit_names
 
 __all__ = ["Geometry", "Prediction", "predict", "row_steps", "STAGES", "ConfigError"]
-
-STAGES = ("score", "select", "emit", "pv", "divide", "out")
-
-#: Radix of the top-k selector: RADIX_BITS bits of the score per pass.
-RADIX_BITS = 4
-#: Score-buffer words (L scores each) the selector reads per cycle: P = SW * L comparators.
-SEL_WORDS = 8
-#: Rows in flight between score and emit (score-buffer slots) and between emit and pv (kept-list slots).
-SCORE_SLOTS, KEPT_SLOTS = 3, 2
-#: Pipeline depth of the pv stage after the kept-list read: exp scale, exp LUT, PV lanes.
-PV_DEPTH = 3
-
-
-class ConfigError(HPUError, ValueError):
-    """A design parameter or run configuration outside what the HPU supports."""
-
-
-def _check(name: str, value, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise ConfigError(f"{name} must be an integer in {lo}..{hi}, got {value!r}")
-    return value
-
-
-@dataclass(frozen=True)
-class Geometry:
-    """Design parameters and every width derived from them (one source for RTL and model).
-
-    Parameters
-    ----------
-    head_dim : int
-        D, 1..128.
-    lanes : int
-        L, keys scored (and kept keys multiplied) per cycle, 1..16.
-    max_seq : int
-        N_MAX, depth of the K/V memories, 1..4096.
-    """
-
-    head_dim: int
-    lanes: int
-    max_seq: int
-
-    def __post_init__(self):
-        _check("head_dim", self.head_dim, 1, 128)
-        _check("lanes", self.lanes, 1, 16)
-        _check("max_seq", self.max_seq, 1, 4096)
-
-    @property
-    def score_bits(self) -> int:
-        return spec.score_bits(self.head_dim)
-
-    @property
-    def passes(self) -> int:
-        """NP: radix passes of the selector over the score bits."""
-        return -(-self.score_bits // RADIX_BITS)
-
-    @property
-    def sel_words(self) -> int:
-        return SEL_WORDS
-
-    @property
-    def words(self) -> int:
-        """Score-buffer words (and kept-list entries per bank) per row slot: ceil(N_MAX / L)."""
-        return -(-self.max_seq // self.lanes)
-
-    @property
-    def count_bits(self) -> int:
-        """Unsigned width of a key index or count 0..N_MAX."""
-        return self.max_seq.bit_length()
-
-    @property
-    def z_bits(self) -> int:
-        return spec.z_bits(self.max_seq)
-
-    @property
-    def acc_bits(self) -> int:
-        return spec.acc_bits(self.max_seq)
-
-    @property
-    def recip_bits(self) -> int:
-        return spec.recip_bits()
-
-    def digit(self, p: int) -> tuple[int, int]:
-        """(lo, width) of the score bits examined by radix pass p (pass 0 is the top)."""
-        lo = RADIX_BITS * (self.passes - 1 - p)
-        return lo, min(RADIX_BITS, self.score_bits - lo)
-
-    def check_run(self, n_q: int, n_k: int, p16: int, causal: bool) -> None:
-        _check("n_q", n_q, 1, self.max_seq)
-        _check("n_k", n_k, 1, self.max_seq)
-        spec.check_p16(p16)
-        if causal and n_q > n_k:
-            raise ConfigError(f"causal runs need n_q <= n_k, got n_q={n_q}, n_k={n_k}")
 
 
 @dataclass(frozen=True)
@@ -145,11 +56,13 @@ class Prediction:
     phases: dict = field(default_factory=dict)
 
 
-def row_steps(g: Geometry, nv: int, k: int) -> tuple[int, ...]:
-    """Busy cycles d_s of stages 0..5 for one row with n_valid = nv and k kept keys."""
-    groups, kgroups = -(-nv // g.lanes), -(-k // g.lanes)
-    select = 1 if k == nv else g.passes * (-(-groups // g.sel_words) + 1) + 1
-    return (groups + 2, select, groups + 1, kgroups + PV_DEPTH, g.recip_bits, 0)
+def row_steps(g: Geometry, nv: int, k: int, groups: int | None = None, keep_all: bool = False) -> tuple[int, ...]:
+    """Busy cycles d_s of stages 0..5 for one row with n_valid = nv, k kept keys and ``groups`` key
+    groups scored (default ceil(nv/SL)); ``keep_all`` (the tile gate) skips the selector."""
+    groups = -(-nv // g.score_lanes) if groups is None else groups
+    kgroups = -(-k // g.lanes)
+    select = 1 if keep_all or k == nv else g.passes * (-(-groups // g.sel_words) + 1) + 1
+    return (groups + 2, select, groups + 1, kgroups + PV_DEPTH, g.div_steps, 0)
 
 
 def _lane_cycles(n: int, lanes: int, lane: int) -> int:
@@ -157,8 +70,43 @@ def _lane_cycles(n: int, lanes: int, lane: int) -> int:
     return (n - lane + lanes - 1) // lanes if n > lane else 0
 
 
+def _tile_rows(g: Geometry, nv_all, kept: np.ndarray):
+    """Per row of a tile-gate run: k (kept keys), scored key groups, and each score lane's groups."""
+    sl, tile = g.score_lanes, g.tile
+    per_tile = tile // sl
+    out = []
+    for i, nv in enumerate(int(x) for x in nv_all):
+        m = kept[i // g.block]
+        ft, rem = divmod(nv, tile)
+        full = int(m[:ft].sum())
+        part = rem > 0 and bool(m[ft])
+        k = full * tile + (rem if part else 0)
+        groups = full * per_tile + (-(-rem // sl) if part else 0)
+        lanes = [full * per_tile + (_lane_cycles(rem, sl, lane) if part else 0) for lane in range(sl)]
+        out.append((k, groups, lanes))
+    return out
+
+
+def _gate_ready(g: Geometry, b: int, n_q: int, n_k: int, plan, prev_end: int, go0_rows: list) -> tuple[int, int]:
+    """Cycle in which block b's kept-tile map is ready, and the last cycle of its RANK pass.
+
+    The engine is serial: LOAD (one Q row per cycle, once the block's slot is free: the score
+    stage went on the last row of block b-2), TS (vis + 1 cycles, after K is in), RANK (vis).
+    """
+    first = b * g.block
+    size = min(g.block, n_q - first)
+    load0 = prev_end + 1
+    if b >= 2:
+        load0 = max(load0, go0_rows[first - g.block - 1] + 1)
+    ts0 = max(load0 + size, n_k + 1)
+    vis = int(plan.visible[b])
+    end = ts0 + 2 * vis
+    return end + 1, end
+
+
 def predict(*, head_dim: int, lanes: int, max_seq: int, n_q: int, n_k: int,
-            permeability_q16: int, causal: bool) -> Prediction:
+            permeability_q16: int, causal: bool, gate: str = "token", tile: int = 0, block: int = 0,
+            kept_tiles=None) -> Prediction:
     """Exact cycles and per-unit active cycles of one run of ``hpu_rtl.HPU``.
 
     Parameters
@@ -167,6 +115,12 @@ def predict(*, head_dim: int, lanes: int, max_seq: int, n_q: int, n_k: int,
         Design parameters D, L, N_MAX (see :class:`Geometry`).
     n_q, n_k, permeability_q16, causal
         Run configuration, as on the ``cfg_*`` ports.
+    gate, tile, block
+        ``gate="tile"`` (``cfg_gate`` = 1) on a design built with tile support ``tile=T, block=B``;
+        ``tile``/``block`` also describe a tile-support design run with the token gate.
+    kept_tiles : bool array [n_blocks, n_tiles], optional
+        The tile gate's decisions (``golden.stages(..., gate="tile").kept``): which tiles are
+        kept decides how many keys each row scores.  Required with ``gate="tile"``.
 
     Returns
     -------
@@ -176,46 +130,72 @@ def predict(*, head_dim: int, lanes: int, max_seq: int, n_q: int, n_k: int,
         ``phases``: ``load`` (cycles before the first row is scored), the
         summed busy cycles of each stage, and ``pv_cycles`` (PV-lane groups).
     """
-    g = Geometry(head_dim, lanes, max_seq)
-    g.check_run(n_q, n_k, permeability_q16, causal)
+    g = Geometry(head_dim, lanes, max_seq, tile, block)
+    g.check_run(n_q, n_k, permeability_q16, causal, gate)
     nv_all = spec.n_valid(n_q, n_k, causal)
-    k_all = spec.keep_count(nv_all, permeability_q16)
     n_st = len(STAGES)
     load = n_k + 1  # K (and V) fully loaded: visible in cycle n_k + 1
     prev_go = [-1] * n_st
     prev_d = [0] * n_st
     busy = dict.fromkeys(STAGES, 0)
-    active = {"row_max": 0, "selector": 0, "emit": 0, "exp_scale": 0, "exp_lut": 0,
-              "z_acc": 0, "pv_reduce": 0, "divider": 0, "normalizer": 0}
-    active |= {f"score_lane{lane}": 0 for lane in range(lanes)} | {f"pv_lane{lane}": 0 for lane in range(lanes)}
+    active = dict.fromkeys(unit_names(g), 0)
+    sl = g.score_lanes
+    tiled = gate == "tile"
+    if tiled:
+        if kept_tiles is None:
+            raise ConfigError("the tile gate's cycle count depends on the kept tiles: pass kept_tiles")
+        plan = spec.tile_plan(n_q, n_k, causal, tile, block, permeability_q16)
+        kept = np.zeros((len(plan.visible), g.n_tiles + 1), bool)
+        kt = np.asarray(kept_tiles, bool)
+        kept[:, :kt.shape[1]] = kt
+        rows = _tile_rows(g, nv_all, kept)
+        k_all = [r[0] for r in rows]
+        active["tile_sum"] = n_k
+        active["block_sum"] = n_q
+        active["tile_score"] = active["tile_rank"] = int(plan.visible.sum())
+        gate_end, ready = 0, 0
+    else:
+        k_all = [int(x) for x in spec.keep_count(nv_all, permeability_q16)]
+    go0_rows = []
     for i in range(n_q):
-        nv, k = int(nv_all[i]), int(k_all[i])
-        d = row_steps(g, nv, k)
+        nv, k = int(nv_all[i]), k_all[i]
+        if tiled:
+            _, groups, lane_groups = rows[i]
+            if i % block == 0:
+                ready, gate_end = _gate_ready(g, i // block, n_q, n_k, plan, gate_end, go0_rows)
+        else:
+            groups = -(-nv // sl)
+            lane_groups = [_lane_cycles(nv, sl, lane) for lane in range(sl)]
+        d = row_steps(g, nv, k, groups, keep_all=tiled)
         go = [0] * n_st
         for s in range(n_st):
             t = prev_go[s] + prev_d[s] + 1 if i else 0
             if s == 0 or s == 3:
                 t = max(t, load)
+            if s == 0 and tiled:
+                t = max(t, ready)
             if s:
                 t = max(t, go[s - 1] + d[s - 1] + 1)
             if i and s + 1 < n_st:
-                t = max(t, prev_go[s + 1] + 1)
+                t = max(t, prev_go[s + 1])  # the next stage takes the previous row in this cycle at the earliest
             go[s] = t
+        go0_rows.append(go[0])
         prev_go, prev_d = go, list(d)
         for s, name in enumerate(STAGES):
             busy[name] += d[s]
-        groups, kgroups = -(-nv // lanes), -(-k // lanes)
+        kgroups = -(-k // lanes)
+        for lane in range(sl):
+            active[f"score_lane{lane}"] += lane_groups[lane]
         for lane in range(lanes):
-            active[f"score_lane{lane}"] += _lane_cycles(nv, lanes, lane)
             active[f"pv_lane{lane}"] += _lane_cycles(k, lanes, lane)
         active["row_max"] += groups
-        active["selector"] += 0 if k == nv else d[1] - 1
+        active["selector"] += 0 if tiled or k == nv else d[1] - 1
         active["emit"] += groups
-        for name in ("exp_scale", "exp_lut", "z_acc"):
+        for name in ("exp_scale", "exp_lut", "z_acc", "pv_acc"):
             active[name] += kgroups
-        active["pv_reduce"] += 1
-        active["divider"] += g.recip_bits
-        active["normalizer"] += 1
+        active["pv_hold"] += 1
+        active["divider"] += g.div_steps
+        active["normalizer"] += g.div_steps + 1  # A * r digit by digit with the divider, then the O row
     cycles = prev_go[-1] + 2
     phases = {"load": load, **{f"{name}_busy": busy[name] for name in STAGES},
               "pv_cycles": sum(-(-int(k) // lanes) for k in k_all)}

@@ -1,4 +1,4 @@
-"""Shared building blocks: gated units and the per-stage step sequencer."""
+"""Shared building blocks: gated units, balanced adder trees and the per-stage step sequencer."""
 
 from __future__ import annotations
 
@@ -7,16 +7,23 @@ from amaranth.hdl import Fragment
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 
-from hpu_model import spec
+from hpu_model.arch import C_BITS, E_BITS, O_BITS, P16_BITS, R_BITS
 
-__all__ = ["Unit", "Seq", "reg_bits", "C_BITS", "R_BITS", "P16_BITS", "E_BITS", "O_BITS"]
+__all__ = ["Unit", "Seq", "reg_bits", "tree_sum", "C_BITS", "R_BITS", "P16_BITS", "E_BITS", "O_BITS"]
 
-#: Port widths of the run parameters and values, from the spec's ranges.
-C_BITS = (spec.C_LIMIT - 1).bit_length()        # 15
-R_BITS = spec.R_MAX.bit_length()                # 5
-P16_BITS = spec.P16_ONE.bit_length()            # 17
-E_BITS = spec.E_MAX.bit_length()                # 16, e <= 2**15
-O_BITS = spec.OUT_MAX.bit_length() + 1          # 16, signed
+
+def tree_sum(terms):
+    """Balanced adder tree over ``terms`` (depth ceil(log2 n)).
+
+    Amaranth's ``sum()`` builds an n-deep chain: slow in timing, and under an
+    event-driven simulator every product change ripples down all of it.
+    """
+    terms = list(terms)
+    if not terms:
+        return 0
+    while len(terms) > 1:
+        terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
+    return terms[0]
 
 
 class Unit(wiring.Component):
@@ -26,6 +33,9 @@ class Unit(wiring.Component):
     div, reg, ctrl), ``ops`` (operations per active cycle) and ``bits``
     (datapath width).  Operands reach a unit from registers or memory read
     ports that hold while it is disabled, so a gated unit does not toggle.
+    Datapath registers are made with :meth:`reg`: no reset (the datapath
+    never relies on one: every accumulator restarts from a ``first`` flag),
+    and the manifest counts their bits.
     """
 
     kind = "reg"
@@ -35,19 +45,26 @@ class Unit(wiring.Component):
     def __init__(self, signature_members: dict, *, ops: int, bits: int):
         super().__init__({"en": In(1), **signature_members})
         self.ops, self.bits = ops, bits
+        self.registers = []
+
+    def reg(self, shape, name: str) -> Signal:
+        """A datapath register of this unit (reset-less; listed in :attr:`registers`)."""
+        sig = Signal(shape, name=name, reset_less=True)
+        self.registers.append(sig)
+        return sig
+
+    def reg_out(self, m: Module, port, name: str) -> Signal:
+        """A datapath register that drives output ``port``."""
+        sig = self.reg(port.shape(), name)
+        m.d.comb += port.eq(sig)
+        return sig
 
 
 def reg_bits(unit: Elaboratable) -> int:
-    """Flip-flop bits of one unit: widths of the signals it drives in ``sync``."""
-    frag = Fragment.get(unit, None)
-    seen = {}
-    for domain, stmts in frag.statements.items():
-        if domain == "comb":
-            continue
-        for stmt in stmts:
-            for sig in stmt._lhs_signals():
-                seen[id(sig)] = len(sig)
-    return sum(seen.values())
+    """Flip-flop bits of one unit: the datapath registers it creates while elaborating."""
+    unit.registers = []
+    Fragment.get(unit, None)
+    return sum(len(sig) for sig in unit.registers)
 
 
 class Seq:

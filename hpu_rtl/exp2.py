@@ -1,4 +1,4 @@
-"""The exp2 unit in two gated stages: scale t = ((m - S) * C) >> R, then e = LUT[t & 255] >> (t >> 8)."""
+"""The exp2 unit, one pipeline stage: scale t = ((m - S) * C) >> R, then e = LUT[t & 255] >> (t >> 8)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from hpu_model import spec
+from hpu_model.arch import C_BITS, E_BITS, R_BITS
 
-from ._unit import C_BITS, E_BITS, R_BITS, Unit
+from ._unit import Unit
 
 __all__ = ["ExpScale", "ExpLUT", "T_SAT_BITS"]
 
@@ -17,24 +18,28 @@ T_SAT_BITS = spec.T_CUTOFF.bit_length()
 
 
 class ExpScale(Unit):
-    """L multipliers (m - S) * C and a shift by R, saturated at T_CUTOFF; carries the key index along."""
+    """L multipliers (m - S) * C and a shift by R, saturated at T_CUTOFF (combinational: ``exp_lut``
+    registers the result in the same cycle).
+
+    Lane l's output is 0 unless ``en`` and ``valid[l]``, so an unused lane's LUT lane and the PV lane
+    behind it see no new operand.
+    """
 
     kind = "mul"
+    comb_outputs = ("t",)
 
     def __init__(self, geometry):
         g = self.g = geometry
-        sb, cb, lanes = g.score_bits, g.count_bits, g.lanes
-        super().__init__({"s": In(signed(sb)).array(lanes), "j": In(cb).array(lanes), "m": In(signed(sb)),
-                          "c": In(C_BITS), "r": In(R_BITS), "t": Out(T_SAT_BITS).array(lanes),
-                          "j_out": Out(cb).array(lanes)}, ops=lanes, bits=sb)
+        sb, lanes = g.score_bits, g.lanes
+        super().__init__({"s": In(signed(sb)).array(lanes), "m": In(signed(sb)), "valid": In(lanes),
+                          "c": In(C_BITS), "r": In(R_BITS), "t": Out(T_SAT_BITS).array(lanes)}, ops=lanes, bits=sb)
 
     def elaborate(self, platform):
         m = Module()
-        for lane, (s, j, t, j_out) in enumerate(zip(self.s, self.j, self.t, self.j_out)):
+        for lane, (s, t) in enumerate(zip(self.s, self.t)):
             full = Signal(self.g.score_bits + 1 + C_BITS, name=f"t_full{lane}")  # one multiplier per lane
             m.d.comb += full.eq(((self.m - s).as_unsigned() * self.c) >> self.r)
-            with m.If(self.en):
-                m.d.sync += [t.eq(Mux(full >= spec.T_CUTOFF, spec.T_CUTOFF, full)), j_out.eq(j)]
+            m.d.comb += t.eq(Mux(self.en & self.valid[lane], Mux(full >= spec.T_CUTOFF, spec.T_CUTOFF, full), 0))
         return m
 
 
@@ -46,7 +51,7 @@ class ExpLUT(Unit):
     def __init__(self, geometry):
         g = self.g = geometry
         cb, lanes = g.count_bits, g.lanes
-        super().__init__({"t": In(T_SAT_BITS).array(lanes), "j": In(cb).array(lanes),
+        super().__init__({"t": In(T_SAT_BITS).array(lanes), "j": In(cb).array(lanes), "valid": In(lanes),
                           "e": Out(unsigned(E_BITS)).array(lanes), "j_out": Out(cb).array(lanes)},
                          ops=lanes, bits=E_BITS)
         self.rom = Memory(shape=unsigned(E_BITS), depth=len(spec.LUT), init=spec.LUT)
@@ -55,8 +60,9 @@ class ExpLUT(Unit):
     def elaborate(self, platform):
         m = Module()
         m.submodules.rom = self.rom
-        for t, j, e, j_out, port in zip(self.t, self.j, self.e, self.j_out, self.rom_ports):
+        for lane, (t, j, e, j_out, port) in enumerate(zip(self.t, self.j, self.e, self.j_out, self.rom_ports)):
+            e_r, j_r = self.reg_out(m, e, f"e{lane}"), self.reg_out(m, j_out, f"j{lane}")
             m.d.comb += port.addr.eq(t[:spec.LUT_BITS])
-            with m.If(self.en):
-                m.d.sync += [e.eq(Mux(t >= spec.T_CUTOFF, 0, port.data >> t[spec.LUT_BITS:])), j_out.eq(j)]
+            with m.If(self.en & self.valid[lane]):
+                m.d.sync += [e_r.eq(Mux(t >= spec.T_CUTOFF, 0, port.data >> t[spec.LUT_BITS:])), j_r.eq(j)]
         return m

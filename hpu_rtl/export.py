@@ -11,7 +11,6 @@ from pathlib import Path
 
 from amaranth import Shape
 from amaranth.back import verilog
-from amaranth.hdl import Fragment
 
 from hpu_model import spec
 from hpu_model.artifacts import atomic_write_text
@@ -39,7 +38,7 @@ def _convert(dut: HPU) -> str:
 
 
 def manifest_of(dut: HPU, verilog: str | None = None) -> Manifest:
-    """Manifest of an HPU whose memory ports exist (i.e. after it was elaborated or converted).
+    """Manifest of an HPU (its memories and their ports are made in ``HPU.__init__``).
 
     ``verilog`` is the text written to ``hpu.v``; its hash becomes ``design_hash`` (None without it).
     """
@@ -60,25 +59,26 @@ def manifest_of(dut: HPU, verilog: str | None = None) -> Manifest:
     return Manifest.model_validate({
         "format": MANIFEST_FORMAT, "spec_version": spec.SPEC_VERSION, "top": "hpu",
         "params": {"head_dim": g.head_dim, "lanes": g.lanes, "max_seq": g.max_seq, "score_bits": g.score_bits,
-                   "sel_comparators": g.sel_words * g.lanes, "radix_passes": g.passes},
+                   "sel_comparators": g.sel_words * g.score_lanes, "radix_passes": g.passes},
         "clock": "clk", "units": units, "memories": memories,
         "design_hash": None if verilog is None else design_hash(verilog)})
 
 
-def build_manifest(*, head_dim: int, lanes: int, max_seq: int) -> Manifest:
+def build_manifest(*, head_dim: int, lanes: int, max_seq: int, tile: int = 0, block: int = 0) -> Manifest:
     """The manifest of ``hpu export`` for these parameters, without writing Verilog (``design_hash`` None)."""
-    dut = HPU(head_dim=head_dim, lanes=lanes, max_seq=max_seq)
-    Fragment.get(dut, None)  # elaborating creates the memory ports the manifest lists
-    return manifest_of(dut)
+    return manifest_of(HPU(head_dim=head_dim, lanes=lanes, max_seq=max_seq, tile=tile, block=block))
 
 
-def export_verilog(*, head_dim: int, lanes: int, max_seq: int, out_dir, fault: str | None = None
-                   ) -> tuple[Path, Path]:
+def export_verilog(*, head_dim: int, lanes: int, max_seq: int, out_dir, fault: str | None = None,
+                   tile: int = 0, block: int = 0) -> tuple[Path, Path]:
     """Write ``out_dir/hpu.v`` (top module ``hpu``) and ``out_dir/hpu.manifest.json`` atomically.
 
-    ``fault`` exports a deliberately broken variant (see ``hpu_rtl.top.FAULTS``), for testing the checks.
+    ``tile``/``block`` build tile-gate support (see :class:`hpu_rtl.HPU`).  ``fault`` exports a
+    deliberately broken variant (``hpu_rtl._faults.FAULTS``), for testing the checks.
     """
-    dut = HPU(head_dim=head_dim, lanes=lanes, max_seq=max_seq, fault=fault)
+    from ._faults import faulty_hpu
+
+    dut = faulty_hpu(fault, head_dim=head_dim, lanes=lanes, max_seq=max_seq, tile=tile, block=block)
     text = _convert(dut)
     out = Path(out_dir)
     v = atomic_write_text(out / "hpu.v", text)

@@ -1,35 +1,63 @@
-"""PV lanes: A_l += e * V[j] per lane, the Z accumulator, and the reduction of the L lane accumulators."""
+"""PV lanes: products e * V[j] per lane, one accumulator per dimension, the Z accumulator, the A hold."""
 
 from __future__ import annotations
 
-from amaranth import Module, Mux, signed, unsigned
+from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib.wiring import In, Out
 
-from ._unit import E_BITS, Unit
+from hpu_model.arch import E_BITS
+
+from ._unit import Unit, tree_sum
 from .score import int8_elems
 
-__all__ = ["PVLane", "ZAcc", "PVReduce"]
+__all__ = ["PVLane", "PVAcc", "ZAcc", "PVHold"]
+
+#: Width of one product e * V_d: e <= 2**15, |V| <= 127.
+PROD_BITS = E_BITS + 8
 
 
 class PVLane(Unit):
-    """D multiplies e * V_d accumulated into the lane's own A (``first``: start a new row).
+    """D multiplies e * V_d of one kept key (combinational; ``pv_acc`` adds them), 0 while gated.
 
-    A lane that is idle for a whole row keeps a stale A; :class:`PVReduce`
-    masks it out, so no clearing write is needed while the lane is gated.
+    ``e`` is an exp-LUT lane register and ``v`` a V read port, both loaded
+    only when this lane has a kept key, so the multipliers hold while it is
+    gated; ``en`` masks the products, so an unused lane adds nothing to the tree.
     """
 
     kind = "mul"
+    comb_outputs = ("p",)
 
     def __init__(self, geometry):
         g = self.g = geometry
-        super().__init__({"e": In(unsigned(E_BITS)), "v": In(8 * g.head_dim), "first": In(1),
-                          "a": Out(signed(g.acc_bits)).array(g.head_dim)}, ops=g.head_dim, bits=16)
+        super().__init__({"e": In(unsigned(E_BITS)), "v": In(8 * g.head_dim),
+                          "p": Out(signed(PROD_BITS)).array(g.head_dim)}, ops=g.head_dim, bits=16)
 
     def elaborate(self, platform):
         m = Module()
-        with m.If(self.en):
-            for a, v in zip(self.a, int8_elems(self.v, self.g.head_dim)):
-                m.d.sync += a.eq(Mux(self.first, 0, a) + self.e * v)
+        m.d.comb += [p.eq(Mux(self.en, self.e * v, 0)) for p, v in zip(self.p, int8_elems(self.v, self.g.head_dim))]
+        return m
+
+
+class PVAcc(Unit):
+    """A_d += sum over the lanes of p_ld (unused lanes give 0): one accumulator per d, a balanced tree each."""
+
+    kind = "add32"
+
+    def __init__(self, geometry):
+        g = self.g = geometry
+        lanes, d = g.lanes, g.head_dim
+        super().__init__({"p": In(signed(PROD_BITS)).array(lanes, d), "first": In(1),
+                          "a": Out(signed(g.acc_bits)).array(d)}, ops=d * lanes, bits=g.acc_bits)
+
+    def elaborate(self, platform):
+        m = Module()
+        lanes = self.g.lanes
+        for d, a in enumerate(self.a):
+            acc = self.reg_out(m, a, f"a{d}")
+            part = Signal(signed(PROD_BITS + lanes.bit_length()), name=f"group{d}")
+            m.d.comb += part.eq(tree_sum(self.p[lane][d] for lane in range(lanes)))
+            with m.If(self.en):
+                m.d.sync += acc.eq(Mux(self.first, 0, acc) + part)
         return m
 
 
@@ -45,25 +73,27 @@ class ZAcc(Unit):
 
     def elaborate(self, platform):
         m = Module()
+        z = self.reg_out(m, self.z, "z_r")
         with m.If(self.en):
-            m.d.sync += self.z.eq(Mux(self.first, 0, self.z) + sum(Mux(v, e, 0) for v, e in zip(self.valid, self.e)))
+            m.d.sync += z.eq(Mux(self.first, 0, z) + tree_sum(Mux(v, e, 0) for v, e in zip(self.valid, self.e)))
         return m
 
 
-class PVReduce(Unit):
-    """A_d = sum of the lane accumulators of the lanes used in this row (lane l used iff l < k)."""
+class PVHold(Unit):
+    """Holds a row's A while the divider and normalizer work, so the PV stage can start the next row."""
 
-    kind = "add32"
+    kind = "reg"
 
     def __init__(self, geometry):
         g = self.g = geometry
-        lanes, d = g.lanes, g.head_dim
-        super().__init__({"lane_a": In(signed(g.acc_bits)).array(lanes, d), "used": In(lanes),
-                          "a": Out(signed(g.acc_bits)).array(d)}, ops=d * max(1, lanes - 1), bits=g.acc_bits)
+        d = g.head_dim
+        super().__init__({"a_in": In(signed(g.acc_bits)).array(d), "a": Out(signed(g.acc_bits)).array(d)},
+                         ops=d, bits=g.acc_bits)
 
     def elaborate(self, platform):
         m = Module()
-        with m.If(self.en):
-            for d, a in enumerate(self.a):
-                m.d.sync += a.eq(sum(Mux(self.used[lane], self.lane_a[lane][d], 0) for lane in range(self.g.lanes)))
+        for d, (a_in, a) in enumerate(zip(self.a_in, self.a)):
+            held = self.reg_out(m, a, f"a{d}")
+            with m.If(self.en):
+                m.d.sync += held.eq(a_in)
         return m

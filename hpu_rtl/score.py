@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from amaranth import Module, Mux, signed
+from amaranth import Module, Mux, Signal, signed
 from amaranth.lib.wiring import In, Out
 
-from ._unit import Unit
+from ._unit import Unit, tree_sum
 
-__all__ = ["ScoreLane", "RowMax"]
+__all__ = ["ScoreLane", "RowMax", "int8_elems"]
 
 
 def int8_elems(row, n: int):
@@ -16,9 +16,9 @@ def int8_elems(row, n: int):
 
 
 class ScoreLane(Unit):
-    """One score lane: D 8x8 multiplies and their sum, registered in ``s`` when enabled.
+    """One score lane: D 8x8 multiplies and their balanced sum, registered in ``s`` when enabled.
 
-    ``q`` is the query register, ``k`` a K-memory read port: both hold while
+    ``q`` is the query register, ``k`` a K-bank read port: both hold while
     the lane is gated, so its multipliers see no new operands.
     """
 
@@ -31,10 +31,25 @@ class ScoreLane(Unit):
 
     def elaborate(self, platform):
         m = Module()
-        prods = [a * b for a, b in zip(int8_elems(self.q, self.head_dim), int8_elems(self.k, self.head_dim))]
+        s = self.reg_out(m, self.s, "s_r")
+        dot = Signal(signed(len(self.s)), name="dot")  # one named net: built once, read once
+        m.d.comb += dot.eq(tree_sum(a * b for a, b in zip(int8_elems(self.q, self.head_dim),
+                                                           int8_elems(self.k, self.head_dim))))
         with m.If(self.en):
-            m.d.sync += self.s.eq(sum(prods))
+            m.d.sync += s.eq(dot)
         return m
+
+
+def max_tree(pairs):
+    """(valid, value) pairs -> (any valid, largest valid value), as a balanced tree of comparators."""
+    pairs = list(pairs)
+    while len(pairs) > 1:
+        nxt = []
+        for i in range(0, len(pairs) - 1, 2):
+            (va, a), (vb, b) = pairs[i], pairs[i + 1]
+            nxt.append((va | vb, Mux(vb & (~va | (b > a)), b, a)))
+        pairs = nxt + pairs[len(pairs) & ~1:]
+    return pairs[0]
 
 
 class RowMax(Unit):
@@ -49,9 +64,9 @@ class RowMax(Unit):
 
     def elaborate(self, platform):
         m = Module()
-        best = Mux(self.first | (self.s[0] > self.m), self.s[0], self.m)
-        for lane in range(1, self.lanes):
-            best = Mux(self.valid[lane] & (self.s[lane] > best), self.s[lane], best)
+        cur = self.reg_out(m, self.m, "m_r")
+        best = Signal.like(self.m, name="group_max")
+        m.d.comb += best.eq(max_tree((self.valid[i], self.s[i]) for i in range(self.lanes))[1])
         with m.If(self.en):
-            m.d.sync += self.m.eq(best)
+            m.d.sync += cur.eq(Mux(self.first | (best > cur), best, cur))
         return m

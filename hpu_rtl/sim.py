@@ -15,6 +15,7 @@ import numpy as np
 from amaranth.sim import Simulator
 
 from hpu_model import golden, spec
+from hpu_model.arch import ConfigError
 
 from .top import HPU
 
@@ -30,6 +31,7 @@ class SimResult:
     unit_active: dict
     rows: list = field(default_factory=list)   # (i, m, k, z, r) from dbg_row_*
     keeps: list = field(default_factory=list)  # (i, j, e) from dbg_keep_*
+    tiles: list = field(default_factory=list)  # (block, tile, TS, kept) from dbg_tile_* (tile gate)
     noisy: list = field(default_factory=list)  # (cycle, unit, port): an output moved while the unit was gated
 
 
@@ -51,8 +53,12 @@ def unpack_rows(words: list[int], n: int, bits: int) -> np.ndarray:
 
 def simulate(q, k, v, *, permeability_q16: int, causal: bool = False, c: int, r: int, lanes: int,
              max_seq: int | None = None, stall: float = 0.0, seed: int = 0, dut: HPU | None = None,
-             max_cycles: int | None = None, vcd: str | None = None, check_silent: bool = False) -> SimResult:
+             max_cycles: int | None = None, vcd: str | None = None, check_silent: bool = False,
+             gate: str = "token", tile: int | None = None, block: int | None = None) -> SimResult:
     """Simulate one head: int8 ``q`` [n_q, D], ``k``/``v`` [n_k, D] (validated like the golden model).
+
+    ``gate="tile"`` runs the tile gate (contract v2, ``cfg_gate`` = 1) on a design built with
+    ``tile=T, block=B`` (``dut`` or a new one).
 
     With ``check_silent`` every output port of every unit is watched: a
     register output that changes from cycle c to c+1 although ``en`` was low
@@ -63,8 +69,12 @@ def simulate(q, k, v, *, permeability_q16: int, causal: bool = False, c: int, r:
     c, r = spec.check_multiplier(c, r)
     q, k, v = golden.check_inputs(q, k, v, causal=causal)
     (n_q, d), n_k = q.shape, k.shape[0]
-    dut = dut or HPU(head_dim=d, lanes=lanes, max_seq=max_seq or max(n_q, n_k))
-    dut.g.check_run(n_q, n_k, p16, causal)
+    if dut is None:
+        dut = HPU(head_dim=d, lanes=lanes, max_seq=max_seq or max(n_q, n_k),
+                  **({"tile": tile, "block": block} if gate == "tile" else {}))
+    dut.g.check_run(n_q, n_k, p16, causal, gate)
+    if gate == "tile" and (tile, block) not in ((None, None), (dut.g.tile, dut.g.block)):
+        raise ConfigError(f"the design is built for tile={dut.g.tile}, block={dut.g.block}, got {tile}, {block}")
     rng = random.Random(seed)
     feeds = {"k": pack_rows(k, 8), "v": pack_rows(v, 8), "q": pack_rows(q, 8)}
     ens = {name: unit.en for name, unit in dut.units.items()}
@@ -76,7 +86,8 @@ def simulate(q, k, v, *, permeability_q16: int, causal: bool = False, c: int, r:
 
     async def bench(ctx):
         for port, value in (("cfg_n_q", n_q), ("cfg_n_k", n_k), ("cfg_p16", p16), ("cfg_causal", int(causal)),
-                            ("cfg_c", c), ("cfg_r", r), ("start", 1)):
+                            ("cfg_c", c), ("cfg_r", r),
+                            ("cfg_gate", int(gate == "tile")), ("start", 1)):
             ctx.set(getattr(dut, port), value)
         pos = dict.fromkeys(feeds, 0)
         last, was_on = {}, dict.fromkeys(ens, 0)
@@ -108,6 +119,9 @@ def simulate(q, k, v, *, permeability_q16: int, causal: bool = False, c: int, r:
                 outs.append(ctx.get(dut.o_tdata))
             if ctx.get(dut.dbg_row_valid):
                 res.rows.append(tuple(ctx.get(getattr(dut, f"dbg_row_{f}")) for f in ("idx", "m", "k", "z", "r")))
+            if ctx.get(dut.dbg_tile_valid):
+                res.tiles.append(tuple(ctx.get(getattr(dut, f"dbg_tile_{f}"))
+                                       for f in ("block", "idx", "score", "keep")))
             if ctx.get(dut.dbg_keep_valid):
                 res.keeps.append(tuple(ctx.get(getattr(dut, f"dbg_keep_{f}")) for f in ("row", "idx", "e")))
             await ctx.tick()
@@ -125,4 +139,5 @@ def simulate(q, k, v, *, permeability_q16: int, causal: bool = False, c: int, r:
         raise RuntimeError(f"HPU did not finish within {limit} cycles ({len(outs)} of {n_q} O rows)")
     res.o = unpack_rows(outs, d, 16).astype(np.int16)
     res.rows = [(i, m - (1 << 24) if m >> 23 else m, kk, z, rr) for i, m, kk, z, rr in res.rows]
+    res.tiles = [(b, t, ts - (1 << 24) if ts >> 23 else ts, kept) for b, t, ts, kept in res.tiles]
     return res

@@ -14,9 +14,9 @@ from __future__ import annotations
 from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib.wiring import In, Out
 
-from hpu_model.perf import RADIX_BITS
+from hpu_model.arch import RADIX_BITS
 
-from ._unit import Unit
+from ._unit import Unit, tree_sum
 
 __all__ = ["Selector", "Emitter", "offset"]
 
@@ -49,9 +49,10 @@ class Selector(Unit):
     def elaborate(self, platform):
         m = Module()
         g, sb, cb = self.g, self.g.score_bits, self.g.count_bits
-        hist = [Signal(cb, name=f"hist{b}") for b in range(1 << RADIX_BITS)]
-        pfx = Mux(self.first, 0, self.thr)
-        rem = Mux(self.first, self.k, self.rem)
+        hist = [self.reg(cb, f"hist{b}") for b in range(1 << RADIX_BITS)]
+        thr, rem_r = self.reg_out(m, self.thr, "thr_r"), self.reg_out(m, self.rem, "rem_r")
+        pfx = Mux(self.first, 0, thr)
+        rem = Mux(self.first, self.k, rem_r)
         u = [offset(s, sb) for s in self.s]
         # the pass only selects which bits are compared: one mask and one digit mux per score
         himask, digits = Signal(sb), [Signal(RADIX_BITS, name=f"digit{i}") for i in range(self.n_scores)]
@@ -64,9 +65,9 @@ class Selector(Unit):
         match = Signal(self.n_scores)  # a named signal: each match feeds 16 buckets, built once
         m.d.comb += match.eq(Cat(*(self.valid[i] & ((x ^ pfx) & himask == 0) for i, x in enumerate(u))))
         with m.If(self.en & ~self.pick):
-            for b, h in enumerate(hist):
-                m.d.sync += h.eq(h + sum(mt & (d == b) for mt, d in zip(match, digits)))
-            m.d.sync += [self.thr.eq(pfx), self.rem.eq(rem)]
+            for b, h in enumerate(hist):  # the row's first cycle starts from 0: no reset needed
+                m.d.sync += h.eq(Mux(self.first, 0, h) + tree_sum(mt & (d == b) for mt, d in zip(match, digits)))
+            m.d.sync += [thr.eq(pfx), rem_r.eq(rem)]
         with m.If(self.en & self.pick):
             # suffix sums: above[b] = scores in digits > b; exactly one b has above < rem <= above + hist
             above = Const(0, cb)
@@ -79,45 +80,45 @@ class Selector(Unit):
                 for p in range(g.passes):
                     lo, w = g.digit(p)
                     with m.Case(p):
-                        m.d.sync += self.thr.eq(self.thr | (digit[:w] << lo))
-            m.d.sync += [self.rem.eq(self.rem - taken)] + [h.eq(0) for h in hist]
+                        m.d.sync += thr.eq(thr | (digit[:w] << lo))
+            m.d.sync += [rem_r.eq(rem_r - taken)] + [h.eq(0) for h in hist]
         return m
 
 
 class Emitter(Unit):
-    """Keep test and compaction of L scores per cycle into L kept-list banks.
+    """Keep test and compaction of SL scores per cycle into SL kept-list banks.
 
-    Kept entry number q (in index order) goes to bank q mod L, word q div L,
-    so the up to L keys kept in one cycle hit L different banks and the PV
-    stage later reads L consecutive kept keys per cycle.  An entry is the key
+    Kept entry number q (in index order) goes to bank q mod SL, word q div SL,
+    so the up to SL keys kept in one cycle hit SL different banks and the PV
+    stage later reads L consecutive kept keys per cycle (half the banks).  An entry is the key
     index j and its score S, packed as Cat(j, S).
     """
 
     kind = "cmp"
     comb_outputs = ("we", "waddr", "wdata")
 
-    def __init__(self, geometry, *, flip_ties: bool = False):
+    def __init__(self, geometry):
         g = self.g = geometry
-        self.flip_ties = flip_ties  # fault injection only (HPU(fault="tie_rule")): never set in a real design
-        sb, cb, lanes = g.score_bits, g.count_bits, g.lanes
+        sb, cb, lanes = g.score_bits, g.count_bits, g.score_lanes
         super().__init__({"s": In(signed(sb)).array(lanes), "base": In(cb), "nv": In(cb),
                           "thr": In(unsigned(sb)), "rem": In(cb), "keep_all": In(1), "first": In(1),
                           "we": Out(lanes), "waddr": Out(range(g.words + 1)).array(lanes),
                           "wdata": Out(cb + sb).array(lanes), "count": Out(cb)}, ops=lanes, bits=sb)
 
+    def tie_ok(self, run):
+        """The contract's tie rule: the first ``rem`` scores equal to T are kept, in index order."""
+        return run < self.rem
+
     def elaborate(self, platform):
         m = Module()
-        g, sb, cb, lanes = self.g, self.g.score_bits, self.g.count_bits, self.g.lanes
-        ties = Signal(cb)
-        pos_word = Signal(range(g.words + 1))
-        pos_bank = Signal(range(lanes))
+        g, sb, cb, lanes = self.g, self.g.score_bits, self.g.count_bits, self.g.score_lanes
+        ties, count = self.reg(cb, "ties"), self.reg_out(m, self.count, "count_r")
+        pos_word = self.reg(range(g.words + 1), "pos_word")
+        pos_bank = self.reg(range(lanes), "pos_bank")
         tie_run = Mux(self.first, 0, ties)
-        kept_run = Mux(self.first, 0, self.count)
+        kept_run = Mux(self.first, 0, count)
         word0, bank0 = Mux(self.first, 0, pos_word), Mux(self.first, 0, pos_bank)
         rank = Const(0, range(lanes + 1))
-
-        def tie_ok(run):  # the spec: the first rem ties in index order; the fault flips the comparison
-            return run >= self.rem if self.flip_ties else run < self.rem
 
         for lane in range(lanes):
             j = self.base + lane
@@ -126,7 +127,7 @@ class Emitter(Unit):
             eq, keep = Signal(name=f"eq{lane}"), Signal(name=f"keep{lane}")
             bank, wrap = Signal(range(lanes), name=f"bank{lane}"), Signal(name=f"wrap{lane}")
             m.d.comb += [eq.eq(valid & (u == self.thr)),
-                         keep.eq(valid & (self.keep_all | (u > self.thr) | (eq & tie_ok(tie_run))))]
+                         keep.eq(valid & (self.keep_all | (u > self.thr) | (eq & self.tie_ok(tie_run))))]
             slot = bank0 + rank  # < 2L: wraps at most once
             m.d.comb += [wrap.eq(slot >= lanes), bank.eq(Mux(wrap, slot - lanes, slot))]
             for b in range(lanes):
@@ -137,6 +138,6 @@ class Emitter(Unit):
             rank = rank + keep
         slot = bank0 + rank
         with m.If(self.en):
-            m.d.sync += [ties.eq(tie_run), self.count.eq(kept_run + rank),
+            m.d.sync += [ties.eq(tie_run), count.eq(kept_run + rank),
                          pos_word.eq(word0 + (slot >= lanes)), pos_bank.eq(Mux(slot >= lanes, slot - lanes, slot))]
         return m

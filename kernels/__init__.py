@@ -1,4 +1,4 @@
-"""Triton kernels of the numerics contract: bit-exact gated integer attention on the GPU.
+"""Triton kernels of contracts v1 (token gate) and v2 (tile gate): bit-exact gated integer attention.
 
 >>> import torch
 >>> from kernels import attention
@@ -7,35 +7,38 @@
 >>> attention(q, k, v, permeability_q16=1 << 15, c=369, r=8).tolist()  # doctest: +SKIP
 [[1024, 0]]
 
-Importing this package is cheap and changes nothing: torch and Triton load on first use
-(``kernels.attention`` or ``kernels.INTERPRETED``).  Without a CUDA GPU the same kernels run
-through Triton's CPU interpreter, exact but slow: Triton reads ``TRITON_INTERPRET`` once, at its
-own import, so the first use sets it to 1 when no GPU is present and Triton is not loaded yet
-(a caller may set it beforehand instead).  :data:`INTERPRETED` says which.
+Without a CUDA GPU the same kernels run through Triton's CPU interpreter
+(``TRITON_INTERPRET=1``), exact but slow; :data:`INTERPRETED` says which.
+Triton reads that variable when the kernels are defined, so it must be set
+before the first use: importing this package changes nothing;
+:func:`use_interpreter_without_gpu` (called on first use of :func:`attention`
+or :data:`INTERPRETED`, or by the caller beforehand) sets it when no CUDA
+device is present and the caller has not chosen.
 """
 
 import os
 import sys
 
-__all__ = ["attention", "INTERPRETED"]
+__all__ = ["attention", "INTERPRETED", "use_interpreter_without_gpu"]
 
 
-def _impl():
-    if "kernels._triton_attention" not in sys.modules and "triton" not in sys.modules \
-            and "TRITON_INTERPRET" not in os.environ:
+def use_interpreter_without_gpu() -> bool:
+    """Choose Triton's CPU interpreter if no CUDA GPU is present and TRITON_INTERPRET is unset.
+
+    Returns whether the kernels run interpreted.  Has no effect once the kernels are defined.
+    """
+    if "kernels._triton_attention" not in sys.modules and "TRITON_INTERPRET" not in os.environ:
         import torch
+
         if not torch.cuda.is_available():
-            os.environ["TRITON_INTERPRET"] = "1"     # before Triton's import, the only time it reads it
-    from . import _triton_attention
-    return _triton_attention
-
-
-def attention(*args, **kwargs):
-    """Gated integer attention; see :func:`kernels._triton_attention.attention`."""
-    return _impl().attention(*args, **kwargs)
+            os.environ["TRITON_INTERPRET"] = "1"
+    return os.environ.get("TRITON_INTERPRET", "0") == "1"
 
 
 def __getattr__(name):
-    if name == "INTERPRETED":
-        return _impl().INTERPRETED
+    if name in ("attention", "INTERPRETED"):
+        use_interpreter_without_gpu()
+        from . import _triton_attention
+
+        return getattr(_triton_attention, name)
     raise AttributeError(f"module 'kernels' has no attribute {name!r}")

@@ -1,9 +1,8 @@
 """Compiled or interpreted: the one place that says how the kernels run.
 
-Triton chooses between compiling (``triton.jit``) and its CPU interpreter once, when Triton
-itself is imported, from ``TRITON_INTERPRET``.  :func:`kernels.attention` sets that variable on
-its first call when no CUDA GPU is present and Triton is not loaded yet; importing a kernels
-module changes nothing.
+Triton chooses between compiling (``triton.jit``) and its CPU interpreter when the kernels are
+defined, from ``TRITON_INTERPRET``; :func:`kernels.use_interpreter_without_gpu` (run on first use
+of ``kernels.attention``) sets it where no CUDA GPU is present and the caller has not chosen.
 """
 
 from __future__ import annotations

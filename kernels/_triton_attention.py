@@ -14,7 +14,7 @@ import warnings
 import torch
 import triton
 
-from hpu_model import spec
+from hpu_model import limits, spec
 
 from . import _tile, _token
 from ._jit import INTERPRETED, check_runnable
@@ -47,10 +47,8 @@ _FAULTS = (None, "tile_tie")
 def _check_int8(name: str, x) -> torch.Tensor:
     if not isinstance(x, torch.Tensor):
         raise spec.SpecError(f"{name} must be a torch.Tensor of dtype int8, got {type(x).__name__}")
-    if x.dtype != torch.int8:
-        raise spec.SpecError(f"{name} must be an int8 tensor, got dtype {x.dtype}")
-    if x.dim() < 2:
-        raise spec.SpecError(f"{name} must have shape [..., n, D], got shape {tuple(x.shape)}")
+    minimum = int(x.min()) if x.numel() and x.dim() >= 2 and x.dtype == torch.int8 else None
+    limits.check_int8_array(name, x.dtype == torch.int8, x.dtype, tuple(x.shape), minimum, kind="tensor")
     return x
 
 
@@ -58,31 +56,7 @@ def _check_inputs(q, k, v, causal: bool):
     q, k, v = _check_int8("q", q), _check_int8("k", k), _check_int8("v", v)
     if not (q.device == k.device == v.device):
         raise spec.SpecError(f"q, k, v must be on one device, got {q.device}, {k.device}, {v.device}")
-    (n_q, d), (n_k, dk), (n_v, dv) = q.shape[-2:], k.shape[-2:], v.shape[-2:]
-    if not 1 <= d <= spec.HEAD_DIM_MAX:
-        raise spec.SpecError(f"head dim D={d} out of range: allowed 1..{spec.HEAD_DIM_MAX}")
-    if dk != d or dv != d:
-        raise spec.SpecError(f"head dims differ: q has D={d}, k has D={dk}, v has D={dv}")
-    if n_v != n_k:
-        raise spec.SpecError(f"k and v must have the same number of keys, got {n_k} and {n_v}")
-    if not 1 <= n_k <= spec.SEQ_MAX:
-        raise spec.SpecError(f"n_k={n_k} out of range: allowed 1..{spec.SEQ_MAX}")
-    if n_q < 1:
-        raise spec.SpecError(f"n_q={n_q} out of range: at least one query row is needed")
-    if causal and n_q > n_k:
-        raise spec.SpecError(f"causal attention needs n_q <= n_k, got n_q={n_q}, n_k={n_k}")
-    try:
-        batch = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
-    except RuntimeError:
-        raise spec.SpecError(
-            f"batch dims do not broadcast: q {tuple(q.shape[:-2])}, k {tuple(k.shape[:-2])}, v {tuple(v.shape[:-2])}"
-        ) from None
-    # -128 anywhere: one reduction and one device sync for all three tensors
-    bad = torch.stack([x.eq(spec.INT8_MIN - 1).any() for x in (q, k, v)]).tolist()
-    for name, b in zip("qkv", bad):
-        if b:
-            raise spec.SpecError(f"{name} contains -128: values must be in [{spec.INT8_MIN}, {spec.INT8_MAX}]")
-    return q, k, v, tuple(batch)
+    return q, k, v, limits.check_head_shapes(q.shape, k.shape, v.shape, causal)
 
 
 def _cutoff(c: int, r: int) -> int:

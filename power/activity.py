@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hpu_model.manifest import UNIT_CLASSES, Manifest, Unit
+from hpu_model.manifest import DESIGN_HASH_SIGNAL, UNIT_CLASSES, Manifest, Unit, design_hash_value
 
+from ._counters import ToggleCounter
 from ._errors import ManifestError, VCDError
+from ._scope import find_scope
 from ._vcd import CODE_0, CODE_1, open_reader
 
 __all__ = ["UNIT_CLASSES", "Activity", "load_manifest", "find_scope", "analyze", "unit_weight"]
@@ -38,65 +40,6 @@ def load_manifest(manifest) -> Manifest:
 def unit_weight(unit: Unit) -> int:
     """Size of a unit for design-wide averages: datapath bit-operations per cycle (ops x bits)."""
     return max(1, unit.ops * unit.bits)
-
-
-def _required(manifest: Manifest, during: str | None) -> list[str]:
-    names = [manifest.clock, *(u.enable for u in manifest.units)]
-    names += [getattr(m, k) for m in manifest.memories for k in _PORTS if getattr(m, k)]
-    return names + ([during] if during else [])
-
-
-def find_scope(names, manifest: Manifest, scope: str | None = None, during: str | None = None) -> str:
-    """The hierarchical path of the ``hpu`` instance in a waveform (e.g. ``tb.dut``).
-
-    Parameters
-    ----------
-    names : collection of str
-        Every full signal name in the waveform.
-    scope : str, optional
-        The user's choice; checked, not searched.
-
-    Raises
-    ------
-    ManifestError
-        When no scope holds every signal the manifest names (the message names the
-        first one missing), or when several do and ``scope`` was not given.
-    """
-    names = set(names)
-    required = _required(manifest, during)
-
-    def missing(prefix):
-        return [r for r in required if (f"{prefix}.{r}" if prefix else r) not in names]
-
-    if scope is not None:
-        scope = scope.strip(".")
-        lost = missing(scope)
-        if lost:
-            raise ManifestError(f"signal {(scope + '.' if scope else '') + lost[0]!r} named by the manifest is "
-                                f"not in the waveform ({len(lost)} of {len(required)} missing under scope {scope!r})")
-        return scope
-    # candidate scopes: every prefix under which some required signal appears
-    wanted = set(required)
-    candidates = set()
-    for n in names:
-        if n in wanted:
-            candidates.add("")
-        for i, ch in enumerate(n):
-            if ch == "." and n[i + 1:] in wanted:
-                candidates.add(n[:i])
-    candidates = sorted(candidates)
-    if not candidates:
-        raise ManifestError(f"none of the {len(required)} signals the manifest names (clock {manifest.clock!r}, "
-                            "unit enables, memory enables) is in the waveform: is it a VCD of this design?")
-    full = [c for c in candidates if not missing(c)]
-    if len(full) > 1:
-        raise ManifestError(f"several instances fit the manifest: {', '.join(full)}; choose one with --scope")
-    if not full:
-        best = min(candidates, key=lambda c: len(missing(c)))
-        lost = missing(best)
-        raise ManifestError(f"signal {(best + '.' if best else '') + lost[0]!r} named by the manifest is not in "
-                            f"the waveform ({len(lost)} of {len(required)} missing under scope {best!r})")
-    return full[0]
 
 
 class _Windows:
@@ -138,7 +81,9 @@ class Activity:
     signal_time1: list[int]             # bit-time at 1, summed over bits
     signal_timex: list[int]             # bit-time at X or Z (before the first value included)
     unit_active: dict[str, int]
-    unit_toggles2: dict[str, int]
+    unit_toggles2: dict[str, int]         # every toggle in the unit's scope, enabled or not
+    unit_gated_toggles2: dict[str, int]   # of those, in cycles the unit was gated (no operand isolation)
+    other_toggles2: int                   # toggles in the design outside every unit scope (interconnect)
     memory_reads: dict[str, int]
     memory_writes: dict[str, int]
     window_cycles: int
@@ -147,6 +92,10 @@ class Activity:
     bit_toggles2: list[np.ndarray] | None = None
     bit_time1: list[np.ndarray] | None = None
     bit_timex: list[np.ndarray] | None = None
+    #: True: the waveform's design_hash signal equals the manifest's; None: either has none (not checked)
+    design_verified: bool | None = None
+    #: per signal, its name parts relative to the scope (a leaf may hold a '.'; SAIF needs the real levels)
+    signal_paths: list[tuple[str, ...]] = field(default_factory=list)
 
     @property
     def unit_gated(self) -> dict[str, int]:
@@ -178,10 +127,13 @@ class Activity:
         return {
             "format": "hpu-power/1", "waveform": self.path, "reader": self.reader, "scope": self.scope,
             "seconds_per_time_unit": self.seconds_per_unit, "end_time": self.end_time,
-            "cycles": self.cycles, "clock_period": self.clock_period,
+            "cycles": self.cycles, "clock_period": self.clock_period, "design_verified": self.design_verified,
             "units": {u.name: {"class": u.cls, "active": self.unit_active[u.name],
                                "gated": self.cycles - self.unit_active[u.name],
-                               "toggles": self.unit_toggles2[u.name] / 2} for u in self.manifest.units},
+                               "toggles": self.unit_toggles2[u.name] / 2,
+                               "toggles_while_gated": self.unit_gated_toggles2[u.name] / 2}
+                      for u in self.manifest.units},
+            "interconnect_toggles": self.other_toggles2 / 2,
             "memories": {m: {"reads": self.memory_reads[m], "writes": self.memory_writes[m]}
                          for m in self.memory_reads},
             "silent_ratio": self.silent_ratio(),
@@ -189,47 +141,6 @@ class Activity:
                         **{k: v.tolist() for k, v in self.windows.items()}},
             "signals": signals,
         }
-
-
-def _pack_rows(codes: np.ndarray) -> np.ndarray:
-    """0/1 code rows as words: uint8/16/32/64 ``[n]`` for widths up to 64, uint64 ``[n, k]`` beyond."""
-    n, width = codes.shape
-    if width == 1:
-        return codes[:, 0]
-    nbytes = 1 << max(0, (width - 1).bit_length() - 3) if width <= 64 else -(-width // 64) * 8
-    if nbytes * 8 != width:    # left-pad with zero columns, so packbits runs over one flat buffer
-        padded = np.zeros((n, nbytes * 8), np.uint8)
-        padded[:, nbytes * 8 - width:] = codes
-        codes = padded
-    rows = np.packbits(codes.reshape(-1)).reshape(n, nbytes)
-    return rows.view({1: np.uint8, 2: np.uint16, 4: np.uint32}.get(nbytes, np.uint64)).reshape(n, -1).squeeze(1) \
-        if nbytes <= 8 else rows.view(np.uint64)
-
-
-def _popcount_rows(words: np.ndarray) -> np.ndarray:
-    """Set bits per row of :func:`_pack_rows` output, as int64."""
-    counts = np.bitwise_count(words)
-    if counts.ndim == 1:
-        return counts.astype(np.int64)
-    total = counts[:, 0].astype(np.int64)
-    for j in range(1, counts.shape[1]):
-        total += counts[:, j]
-    return total
-
-
-class _WidthState:
-    """Carried state of every analysed signal of one width, indexed by its local number."""
-
-    def __init__(self, count: int, width: int, detail: bool):
-        self.prev = np.full((count, width), 2, np.uint8)   # last value (X before the first)
-        self.prev_t = np.zeros(count, np.int64)
-        self.seen = np.zeros(count, bool)
-        # per signal, summed over its bits: half toggles, bit-time at 1, bit-time at X/Z
-        self.sig_tog2 = np.zeros(count, np.int64)
-        self.sig_t1 = np.zeros(count, np.int64)
-        self.sig_tx = np.zeros(count, np.int64)
-        shape = (count, width) if detail else (0, width)   # per bit: only for SAIF (costs a pass per bit)
-        self.tog2, self.t1, self.tx = (np.zeros(shape, np.int64) for _ in range(3))
 
 
 class _Analyzer:
@@ -244,19 +155,18 @@ class _Analyzer:
                 self.index.setdefault(n, i)
         # signals analysed: every one with a name under the hpu scope; named by that name
         self.tracked: dict[int, str] = {}
+        self.paths: dict[int, tuple[str, ...]] = {}
+        depth = len(scope.split(".")) if scope else 0
         for i, sig in enumerate(signals):
             inside = [n for n in sig.names if n.startswith(prefix)]
-            if inside and sig.kind not in ("real", "string"):
+            if inside and sig.counted:
                 self.tracked[i] = inside[0][len(prefix):]
+                parts = dict(zip(sig.names, sig.paths)).get(inside[0])
+                self.paths[i] = parts[depth:] if parts else tuple(self.tracked[i].split("."))
         self.widths = {i: signals[i].width for i in self.tracked}
         self.wanted = np.zeros(len(signals), bool)
         self.wanted[list(self.tracked)] = True
-        self.local = np.full(len(signals), -1, np.int64)
-        counts: dict[int, int] = {}
-        for i, w in self.widths.items():
-            self.local[i] = counts.get(w, 0)
-            counts[w] = self.local[i] + 1
-        self.state = {w: _WidthState(c, w, detail) for w, c in counts.items()}
+        self.counter = ToggleCounter(self.widths, len(signals), detail)
         self.clock = self._single(prefix + manifest.clock, "clock")
         self.during = self._single(prefix + during, "run signal") if during else None
         units = manifest.units
@@ -291,7 +201,13 @@ class _Analyzer:
         self.known = np.zeros(len(units), np.int64)   # counted edges where the unit's enable is 0 or 1
         self.mem = np.zeros(len(self.mem_ports), np.int64)
         self.unit_tog2 = np.zeros(len(units), np.int64)
-        self.win = _Windows(2 * len(units) + len(self.mem_ports) + 1)
+        self.gated_tog2 = np.zeros(len(units), np.int64)   # toggles in cycles whose edge found the unit gated
+        self.other_tog2 = 0                                  # toggles outside every unit scope (interconnect)
+        self.owner[self.clock] = -2                          # the clock tree is not charged (LEFT_OUT)
+        self.en_chunk = np.zeros((len(units), 0), bool)      # enable at each edge of the current chunk
+        self.en_last = np.zeros(len(units), bool)            # enable at the last edge before it
+        self.win = _Windows(2 * len(units) + len(self.mem_ports) + 2)
+        self.hash_sig, self.hash_codes = None, None
 
     def _single(self, name: str, what: str) -> int:
         i = self.index.get(name)
@@ -310,6 +226,13 @@ class _Analyzer:
         return np.full(len(edge_t), self.level[sig], np.uint8)
 
     def __call__(self, groups, last_time: int) -> None:
+        if self.hash_sig is not None and self.hash_codes is None:   # the design hash's first value
+            for width, sigs, _, codes in groups:
+                hit = np.flatnonzero(sigs == self.hash_sig) if width == HASH_BITS else ()
+                known = [k for k in hit if codes[k].max() <= CODE_1]   # X before the testbench sets it
+                if known:
+                    self.hash_codes = codes[known[0]]
+                    break
         one_bit = next(((s, t, c) for w, s, t, c in groups if w == 1), None)   # never split (see _vcd)
         ranges = {}
         if one_bit is not None:   # where each sampled signal's changes lie in the 1-bit group
@@ -322,6 +245,7 @@ class _Analyzer:
             c = one_bit[2][lo:hi, 0]
             before = np.concatenate(([self.level[self.clock]], c[:-1]))
             edge_t = one_bit[1][lo:hi][(before == CODE_0) & (c == CODE_1)]
+        self.en_chunk = np.zeros((self.n_units, len(edge_t)), bool)
         if len(edge_t):
             edge_idx = self.edges + np.arange(len(edge_t))
             counted = (self._before(self.during, one_bit, ranges, edge_t) == CODE_1
@@ -339,6 +263,7 @@ class _Analyzer:
                     self.win.add(row0 + k, edge_idx, on)
                     if sigs is self.enables:
                         self.known[k] += int(((level == CODE_0) | (level == CODE_1))[counted].sum())
+                        self.en_chunk[k] = level == CODE_1
         for sig, (_, hi) in ranges.items():
             self.level[sig] = int(one_bit[2][hi - 1, 0])
         for width, sigs, times, codes in groups:
@@ -346,93 +271,57 @@ class _Analyzer:
             if not keep.all():
                 sigs, times, codes = sigs[keep], times[keep], codes[keep]
             if len(sigs):
-                self._update(self.state[width], sigs, times, codes, edge_t)
+                self._attribute(sigs, times, self.counter.update(width, sigs, times, codes), edge_t)
         self.edges += len(edge_t)
+        if len(edge_t):
+            self.en_last = self.en_chunk[:, -1]
 
-    def _update(self, st: _WidthState, sigs, times, codes, edge_t) -> None:
-        loc = self.local[sigs]
-        n = len(loc)
-        first = np.ones(n, bool)
-        first[1:] = loc[1:] != loc[:-1]
-        starts = np.flatnonzero(first)
-        last = np.append(starts[1:] - 1, n - 1)
-        carried = st.prev[loc[starts]]                # each signal's value before this group
-        prev_t = np.empty(n, np.int64)
-        prev_t[1:] = times[:-1]
-        prev_t[starts] = st.prev_t[loc[starts]]
-        new = np.zeros(n, bool)                       # a signal's first value: no toggle; X since time 0
-        new[starts] = ~st.seen[loc[starts]]
-        spans = times - prev_t
-        if new.any():
-            carried[new[starts]] = codes[new]         # compare the first value with itself: no toggle
-            st.sig_tx[loc[new]] += times[new] * codes.shape[1]
-            if self.detail:
-                np.add.at(st.tx, loc[new], times[new][:, None])
-            spans[new] = 0
-        if self.detail or codes.max() >= 2 or carried.max() >= 2:
-            tog2 = self._per_bit(st, loc, starts, codes, carried, spans)
-        else:
-            # only 0 and 1 in play (the common case after reset): popcounts of rows packed into words
-            packed = _pack_rows(codes)
-            held = np.empty_like(packed)
-            held[1:] = packed[:-1]
-            held[starts] = _pack_rows(carried)
-            tog2 = 2 * _popcount_rows(held ^ packed)
-            st.sig_tog2[loc[starts]] += np.add.reduceat(tog2, starts)
-            st.sig_t1[loc[starts]] += np.add.reduceat(_popcount_rows(held) * spans, starts)
-        st.prev[loc[last]] = codes[last]
-        st.prev_t[loc[last]] = times[last]
-        st.seen[loc[starts]] = True
+    def _attribute(self, sigs, times, tog2, edge_t) -> None:
+        """Charge each change's toggles to its unit (enabled or not) or to the interconnect."""
         owner = self.owner[sigs]
-        mine = owner >= 0
-        mine &= tog2 > 0                              # changes without toggles add nothing to windows
+        moved = tog2 > 0                              # changes without toggles add nothing to windows
+        if not moved.any():
+            return
+        local = np.searchsorted(edge_t, times, side="right") - 1   # the edge whose cycle the change is in
+        cyc = np.maximum(self.edges + local, 0)
+        mine = moved & (owner >= 0)
         if mine.any():
-            per_change = tog2[mine]
-            self.unit_tog2 += np.bincount(owner[mine], weights=per_change, minlength=self.n_units).astype(np.int64)
-            cyc = np.maximum(self.edges + np.searchsorted(edge_t, times[mine], side="right") - 1, 0)
-            self.win.add(self.n_units + owner[mine], cyc, per_change)
+            per_change, ow, li = tog2[mine], owner[mine], local[mine]
+            self.unit_tog2 += np.bincount(ow, weights=per_change, minlength=self.n_units).astype(np.int64)
+            self.win.add(self.n_units + ow, cyc[mine], per_change)
+            en = self.en_last[ow]
+            if len(edge_t):
+                en = np.where(li >= 0, self.en_chunk[ow, np.maximum(li, 0)], en)
+            self.gated_tog2 += np.bincount(ow[~en], weights=per_change[~en], minlength=self.n_units).astype(np.int64)
+        rest = moved & (owner == -1)
+        if rest.any():
+            self.other_tog2 += int(tog2[rest].sum())
+            self.win.add(2 * self.n_units + len(self.mem_ports) + 1, cyc[rest], tog2[rest])
 
-    def _per_bit(self, st, loc, starts, codes, carried, spans) -> np.ndarray:
-        """Exact X/Z-aware counts bit by bit; per-bit arrays kept when ``detail``.  Returns half toggles per row."""
-        held = np.empty_like(codes)                   # the value each change replaces
-        held[1:] = codes[:-1]
-        held[starts] = carried
-        changed = held != codes
-        either = held | codes
-        bit2 = changed.astype(np.int8) * 2 - (changed & ((either & 2) != 0))   # 2 per 0<->1, 1 to/from X/Z
-        high = (held == CODE_1) * spans[:, None]
-        unknown = ((held & 2) != 0) * spans[:, None]
-        dest = loc[starts]
-        if self.detail:
-            st.tog2[dest] += np.add.reduceat(bit2, starts, axis=0, dtype=np.int64)
-            st.t1[dest] += np.add.reduceat(high, starts, axis=0)
-            st.tx[dest] += np.add.reduceat(unknown, starts, axis=0)
-        tog2 = bit2.sum(1, dtype=np.int64)
-        st.sig_tog2[dest] += np.add.reduceat(tog2, starts)
-        st.sig_t1[dest] += np.add.reduceat(high.sum(1), starts)
-        st.sig_tx[dest] += np.add.reduceat(unknown.sum(1), starts)
-        return tog2
 
-    def finish(self, end_time: int) -> None:
-        for st in self.state.values():
-            span = np.where(st.seen, end_time - st.prev_t, end_time)   # never seen: X the whole run
-            st.sig_t1 += span * (st.prev == CODE_1).sum(1)
-            st.sig_tx += span * ((st.prev & 2) != 0).sum(1)
-            if self.detail:
-                st.t1 += span[:, None] * (st.prev == CODE_1)
-                st.tx += span[:, None] * ((st.prev & 2) != 0)
+HASH_BITS = 256
 
-    def totals(self, sigs: list[int]) -> tuple[list[int], list[int], list[int]]:
-        """Per tracked signal, summed over its bits: half toggles, bit-time at 1, bit-time at X/Z."""
-        per_width = {w: (st.sig_tog2.tolist(), st.sig_t1.tolist(), st.sig_tx.tolist())
-                     for w, st in self.state.items()}
-        rows = [(per_width[self.widths[i]], int(self.local[i])) for i in sigs]
-        return tuple([cols[j][k] for cols, k in rows] for j in range(3))
 
-    def bits(self, sig: int):
-        """(half toggles, time at 1, time at X/Z) per bit of a tracked signal (``detail`` only)."""
-        st, k = self.state[self.widths[sig]], self.local[sig]
-        return st.tog2[k], st.t1[k], st.tx[k]
+def _hash_signal(signals) -> int | None:
+    """The waveform's 256-bit ``design_hash`` signal (a testbench's proof of the design), if it has one."""
+    for i, sig in enumerate(signals):
+        if sig.width == HASH_BITS and any(n.rsplit(".", 1)[-1] == DESIGN_HASH_SIGNAL for n in sig.names):
+            return i
+    return None
+
+
+def _check_hash(waveform, manifest: Manifest, sink) -> bool | None:
+    if sink.hash_sig is None:
+        return None
+    codes = sink.hash_codes
+    if codes is None or (codes > 1).any():
+        raise ManifestError(f"{waveform}: its {DESIGN_HASH_SIGNAL} signal never holds a 0/1 value: cannot prove "
+                            "the waveform belongs to the manifest")
+    got = int("".join(map(str, codes.tolist())), 2)
+    if got != design_hash_value(manifest.design_hash):
+        raise ManifestError(f"{waveform}: its {DESIGN_HASH_SIGNAL} is sha256:{got:064x}, the manifest's is "
+                            f"{manifest.design_hash}: the waveform is of another design (or another export)")
+    return True
 
 
 def analyze(waveform, manifest, *, scope: str | None = None, reader: str = "auto",
@@ -468,8 +357,15 @@ def analyze(waveform, manifest, *, scope: str | None = None, reader: str = "auto
     names = [n for s in rd.signals for n in s.names]
     scope = find_scope(names, manifest, scope, during)
     sink = _Analyzer(rd.signals, scope, manifest, during, detail)
-    end_time = rd.run(sink, sink.wanted)
-    sink.finish(end_time)
+    wanted = sink.wanted
+    if manifest.design_hash is not None:
+        sink.hash_sig = _hash_signal(rd.signals)
+        if sink.hash_sig is not None:
+            wanted = wanted.copy()
+            wanted[sink.hash_sig] = True
+    end_time = rd.run(sink, wanted)
+    verified = _check_hash(waveform, manifest, sink)
+    sink.counter.finish(end_time)
     if sink.cycles == 0:  # else every ratio and energy would be a silent 0 of nothing
         clock = f"{scope}.{manifest.clock}" if scope else manifest.clock
         why = (f"no rising edge of clock {clock!r} (X/Z throughout, or no run in the file)" if sink.edges == 0
@@ -490,6 +386,7 @@ def analyze(waveform, manifest, *, scope: str | None = None, reader: str = "auto
         per_mem[k, j] = data[2 * n_u + p]
         totals[k, j] = sink.mem[p]
     windows = {"cycles": data[2 * n_u + n_m], "unit_active": data[:n_u], "unit_toggles2": data[n_u:2 * n_u],
+               "other_toggles2": data[2 * n_u + n_m + 1],
                "memory_reads": per_mem[0], "memory_writes": per_mem[1]}
     period = None
     if sink.edges > 1:
@@ -499,12 +396,15 @@ def analyze(waveform, manifest, *, scope: str | None = None, reader: str = "auto
         path=str(waveform), reader=rd.name, scope=scope, manifest=manifest, seconds_per_unit=rd.seconds_per_unit,
         end_time=end_time, cycles=sink.cycles, clock_period=period,
         signal_names=[sink.tracked[i] for i in order], signal_widths=[sink.widths[i] for i in order],
-        **dict(zip(("signal_toggles2", "signal_time1", "signal_timex"), sink.totals(order))),
+        signal_paths=[sink.paths[i] for i in order],
+        **dict(zip(("signal_toggles2", "signal_time1", "signal_timex"), sink.counter.totals(order))),
         unit_active={u.name: int(a) for u, a in zip(units, sink.active)},
         unit_toggles2={u.name: int(t) for u, t in zip(units, sink.unit_tog2)},
+        unit_gated_toggles2={u.name: int(t) for u, t in zip(units, sink.gated_tog2)},
+        other_toggles2=sink.other_tog2,
         memory_reads={m.name: int(totals[0, j]) for j, m in enumerate(mems)},
         memory_writes={m.name: int(totals[1, j]) for j, m in enumerate(mems)},
-        window_cycles=sink.win.width, windows=windows,
-        **({"bit_toggles2": [sink.bits(i)[0] for i in order], "bit_time1": [sink.bits(i)[1] for i in order],
-            "bit_timex": [sink.bits(i)[2] for i in order]} if detail else {}),
+        window_cycles=sink.win.width, windows=windows, design_verified=verified,
+        **(dict(zip(("bit_toggles2", "bit_time1", "bit_timex"), map(list, zip(*map(sink.counter.bits, order)))))
+           if detail else {}),
     )

@@ -27,7 +27,7 @@ from hpu_model.artifacts import (
 from . import plots
 from ._errors import ManifestError
 from .activity import UNIT_CLASSES
-from .energy import energy, load_table
+from .energy import calibrate, energy, load_table
 
 __all__ = ["run_record", "load_run", "write_report"]
 
@@ -39,6 +39,7 @@ def run_record(activity, table=None, label: str | None = None) -> dict:
     rec["label"] = label or Path(activity.path).stem
     rec["energy"] = energy(activity, table)
     rec["energy_table"] = {k: table["table"].get(k) for k in ("name", "technology", "source")}
+    rec["calibration"] = calibrate(activity, table).to_json()   # for predicting other runs from the cycle model
     return to_jsonable(rec)
 
 

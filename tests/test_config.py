@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from cosim.cli import main
+from hpu.cli import main
 
 
 def exit_code(argv):

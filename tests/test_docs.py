@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cosim.cli import build_parser
+from hpu.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted(p for p in (ROOT / "docs").glob("*.md") if p.name != "reliability.md")]
@@ -62,3 +62,12 @@ def test_documented_make_target_exists(doc, command):
     for target in shlex.split(command)[1:]:
         if "=" not in target:
             assert target in targets, f"{doc}: `{command}` names no Makefile target {target!r}"
+
+
+def test_interfaces_tables_are_generated_from_the_contracts():
+    """docs/interfaces.md's field tables are the contracts' fields (regenerate: python -m tests.render_interfaces)."""
+    from tests.render_interfaces import DOC, render
+
+    text = DOC.read_text(encoding="utf-8")
+    assert "<!-- generated: manifest -->" in text and "<!-- generated: cosim-job -->" in text
+    assert render(text) == text, "docs/interfaces.md is stale: run python -m tests.render_interfaces"

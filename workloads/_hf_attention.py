@@ -18,7 +18,7 @@ import numpy as np
 from hpu_model import golden, reference, spec
 from hpu_model.errors import HPUError
 
-from ._hpu_attention import QuantizedHead, quantize_head, run_head
+from ._hpu_attention import TOKEN, Gate, QuantizedHead, quantize_head, run_head
 
 __all__ = ["NAME", "install", "AttentionTap", "HeadRecord", "PaddingMaskError"]
 
@@ -46,11 +46,12 @@ def install(model) -> None:
     from transformers import AttentionInterface
     from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
-    if AttentionInterface._global_mapping.get(NAME) is not _forward:
-        AttentionInterface.register(NAME, _forward)
-        # Without a mask function of its own, transformers gives a custom attention no mask at all, even for
-        # padded batches: SDPA's boolean masks let the float path stay exact and the HPU path refuse padding.
-        AttentionMaskInterface.register(NAME, sdpa_mask)
+    # register() is a dict update, so registering again (a second model) is harmless: no need to look into
+    # the interface's private mapping first.
+    AttentionInterface.register(NAME, _forward)
+    # Without a mask function of its own, transformers gives a custom attention no mask at all, even for
+    # padded batches: SDPA's boolean masks let the float path stay exact and the HPU path refuse padding.
+    AttentionMaskInterface.register(NAME, sdpa_mask)
     model.set_attn_implementation(NAME)
 
 
@@ -81,16 +82,25 @@ class AttentionTap:
         the golden model by default.
     record : bool
         Keep a :class:`HeadRecord` per head and call in ``records``.
+    gate : Gate
+        Token gate (contract v1, the default) or tile gate (v2).
 
     Per (layer, head), ``cosines`` and ``max_errors`` collect the HPU output's
     cosine similarity and largest absolute error against float64 softmax
-    attention on the same float inputs, one value per call.
+    attention on the same float inputs, one value per call.  ``kept_keys`` and
+    ``visible_keys`` count the (query, key) pairs the gate kept and could have
+    kept, over all heads (the golden model's keep mask of each run); with the
+    tile gate, ``tile_runs`` holds (n, kept tiles [n_blocks, n_tiles]) per head run.
     """
 
-    def __init__(self, *, permeability_q16: int | None, attention=golden.attention, record: bool = False):
+    def __init__(self, *, permeability_q16: int | None, attention=golden.attention, record: bool = False,
+                 gate: Gate = TOKEN):
         self.permeability_q16 = None if permeability_q16 is None else spec.check_p16(permeability_q16)
         self.attention = attention
         self.record = record
+        self.gate = gate
+        self.kept_keys = self.visible_keys = 0
+        self.tile_runs: list[tuple[int, np.ndarray]] = []  # tile gate: (n, kept tiles) per head run
         self.records: list[HeadRecord] = []
         self.cosines: dict[tuple[int, int], list[float]] = defaultdict(list)
         self.max_errors: dict[tuple[int, int], list[float]] = defaultdict(list)
@@ -129,7 +139,16 @@ class AttentionTap:
         head = quantize_head(q, k, v, scaling=scaling)
         hpu = None
         if self.permeability_q16 is not None:
-            hpu = run_head(head, permeability_q16=self.permeability_q16, attention=self.attention)
+            hpu = run_head(head, permeability_q16=self.permeability_q16, attention=self.attention, gate=self.gate)
+            if self.gate.name == "tile":  # the kept tiles decide a tile-gate run's cycles
+                st = golden.stages(head.q, head.k, head.v, permeability_q16=self.permeability_q16, c=head.c,
+                                   r=head.r, **self.gate.kwargs())
+                mask = st.keep
+                self.tile_runs.append((q.shape[0], st.kept))
+            else:
+                mask = golden.keep_mask(head.q, head.k, permeability_q16=self.permeability_q16)
+            self.kept_keys += int(mask.sum())
+            self.visible_keys += mask.size  # encoder attention: every key is visible
             self.cosines[layer, h].append(reference.cosine(hpu, ref))
             self.max_errors[layer, h].append(reference.max_abs_error(hpu, ref))
         if self.record:

@@ -18,7 +18,7 @@ from hpu_model import golden, spec
 from hpu_model.errors import HPUError
 from hpu_model.quant import quantize
 
-__all__ = ["BACKENDS", "BackendError", "QuantizedHead", "quantize_head", "backend", "run_head"]
+__all__ = ["BACKENDS", "TOKEN", "BackendError", "Gate", "QuantizedHead", "quantize_head", "backend", "run_head"]
 
 BACKENDS = ("golden", "kernel")
 
@@ -28,6 +28,29 @@ OUT_PER_V = 1 << (spec.RECIP_SHIFT - spec.OUT_SHIFT)
 
 class BackendError(HPUError):
     """An HPU backend that is unknown or not available on this machine."""
+
+
+@dataclass(frozen=True)
+class Gate:
+    """Which gate the HPU runs: ``Gate()`` is contract v1's token gate, ``Gate("tile", T, B)`` v2's tile gate."""
+
+    name: str = "token"
+    tile: int | None = None
+    block: int | None = None
+
+    def __post_init__(self):
+        spec.check_gate(self.name, self.tile, self.block)
+
+    @property
+    def label(self) -> str:
+        return "token" if self.name == "token" else f"tile T={self.tile} B={self.block}"
+
+    def kwargs(self) -> dict:
+        """Keyword arguments of ``golden.attention`` / ``kernels.attention`` for this gate."""
+        return {} if self.name == "token" else {"gate": "tile", "tile": self.tile, "block": self.block}
+
+
+TOKEN = Gate()
 
 
 @dataclass(frozen=True)
@@ -75,7 +98,14 @@ def _kernel_attention():
     except (ImportError, AttributeError) as exc:
         raise BackendError(f"backend 'kernel' is not available here ({exc}); use --backend golden") from None
 
+    import inspect
+
+    tile_gate = "gate" in inspect.signature(fn).parameters
+
     def run(q, k, v, **kw):
+        if "gate" in kw and not tile_gate:
+            raise BackendError("backend 'kernel' has no tile gate in this checkout (kernels.attention takes no "
+                               "gate=); use --backend golden")
         out = fn(*(torch.from_numpy(np.ascontiguousarray(x)) for x in (q, k, v)), **kw)
         return out.cpu().numpy()
     return run
@@ -90,9 +120,11 @@ def backend(name: str):
     raise BackendError(f"unknown backend {name!r}: allowed {', '.join(BACKENDS)}")
 
 
-def run_head(head: QuantizedHead, *, permeability_q16: int, attention=golden.attention, causal: bool = False):
+def run_head(head: QuantizedHead, *, permeability_q16: int, attention=golden.attention, causal: bool = False,
+             gate: Gate = TOKEN):
     """Float output [n_q, D] of one quantized head run: O / 256 * s_v."""
-    o = attention(head.q, head.k, head.v, permeability_q16=permeability_q16, causal=causal, c=head.c, r=head.r)
+    o = attention(head.q, head.k, head.v, permeability_q16=permeability_q16, causal=causal, c=head.c, r=head.r,
+                  **gate.kwargs())
     o = np.asarray(o)
     if o.dtype != np.int16:
         raise BackendError(f"HPU backend returned dtype {o.dtype}, the contract says int16")

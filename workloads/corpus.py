@@ -16,7 +16,7 @@ from pathlib import Path
 
 from hpu_model.errors import HPUError
 
-__all__ = ["DEFAULT_CORPUS", "CorpusError", "load_sentences", "build_corpus"]
+__all__ = ["DEFAULT_CORPUS", "CorpusError", "load_sentences", "join_passages", "build_corpus"]
 
 #: The shipped corpus (package data).
 DEFAULT_CORPUS = resources.files(__package__) / "data" / "corpus.txt"
@@ -59,6 +59,31 @@ def load_sentences(path: str | Path | None = None, limit: int | None = None) -> 
     if not sentences:
         raise CorpusError(f"text file {source} holds no sentences (one per line expected)")
     return sentences
+
+
+def join_passages(sentences: list[str], count_tokens, max_tokens: int) -> list[str]:
+    """Consecutive sentences joined (with one space) into passages of at most ``max_tokens`` tokens.
+
+    Greedy and in order: a passage takes the next sentence while the joined text
+    still counts at most ``max_tokens`` (``count_tokens(text)`` includes the
+    model's special tokens); a sentence longer than that on its own is a passage
+    by itself (the model truncates it).  The shipped corpus lists docstrings
+    module by module, so a passage is a run of related sentences, as in a
+    document, long enough for key tiles of 16..64 tokens to matter.
+    """
+    if max_tokens < 1:
+        raise CorpusError(f"passage length must be at least 1 token, got {max_tokens}")
+    passages: list[str] = []
+    current = ""
+    for sentence in sentences:
+        joined = f"{current} {sentence}" if current else sentence
+        if current and count_tokens(joined) > max_tokens:
+            passages.append(current)
+            joined = sentence
+        current = joined
+    if current:
+        passages.append(current)
+    return passages
 
 
 def _first_sentence(doc: str) -> str | None:

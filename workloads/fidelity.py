@@ -1,7 +1,9 @@
 """Accuracy against energy: a real model's attention through the HPU at several permeabilities.
 
 For each p, every attention layer of the model runs through the HPU numerics
-(:mod:`workloads._hf_attention`), sentence by sentence, unpadded.  Measured:
+(:mod:`workloads._hf_attention`), text by text (sentences or passages of
+consecutive sentences), unpadded, for each gate: contract v1's token gate and
+v2's tile gate at one or more tile sizes.  Measured:
 
 * per layer and head: cosine similarity and max absolute error of the HPU
   attention output against float64 softmax attention on the same inputs;
@@ -24,9 +26,10 @@ from hpu_model import spec
 from hpu_model.errors import HPUError
 
 from ._hf_attention import AttentionTap
+from ._hpu_attention import TOKEN, Gate
 from ._hpu_attention import backend as get_backend
 
-__all__ = ["DEFAULT_PERMEABILITIES", "EnergyModel", "measure", "nearest_neighbours", "embedding_metrics"]
+__all__ = ["DEFAULT_PERMEABILITIES", "EnergyModel", "Gate", "measure", "nearest_neighbours", "embedding_metrics"]
 
 DEFAULT_PERMEABILITIES = (1.0, 0.75, 0.5, 0.25)
 
@@ -59,12 +62,15 @@ class EnergyModel:
     max_seq: int
     manifest: str | None = None
 
-    def power_manifest(self):
-        """The design's power manifest, checked against this geometry."""
+    def power_manifest(self, gate: Gate = TOKEN):
+        """The design's power manifest (with tile support for a tile gate), checked against this geometry."""
         from power.activity import load_manifest
 
         if self.manifest is None:
-            return _built_manifest(self.head_dim, self.lanes, self.max_seq)
+            return _built_manifest(self.head_dim, self.lanes, self.max_seq, gate.tile or 0, gate.block or 0)
+        if gate.name == "tile":
+            raise spec.SpecError(f"manifest {self.manifest} cannot price the tile gate (a manifest does not record "
+                                 "tile support); leave --manifest out to build one with tile support")
         m = load_manifest(self.manifest)
         want = {"head_dim": self.head_dim, "lanes": self.lanes, "max_seq": self.max_seq}
         got = {k: getattr(m.params, k, None) for k in want}
@@ -72,37 +78,64 @@ class EnergyModel:
             raise spec.SpecError(f"manifest {self.manifest} is for {got}, this run needs {want}")
         return m
 
-    def head(self, n: int, permeability_q16: int, manifest: dict | None = None) -> dict:
-        """Cycles and energy (pJ) of one non-causal head run with n queries and n keys."""
+    def head(self, n: int, permeability_q16: int, manifest=None, gate: Gate = TOKEN, kept_tiles=None) -> dict:
+        """Cycles and energy (pJ) of one non-causal head run with n queries and n keys.
+
+        With the tile gate, ``kept_tiles`` (``golden.stages(...).kept`` of the run) decides the cycles.
+        """
         from hpu_model import perf
         from power import energy
 
+        extra = {} if gate.name == "token" else {**gate.kwargs(), "kept_tiles": kept_tiles}
         pred = perf.predict(head_dim=self.head_dim, lanes=self.lanes, max_seq=self.max_seq, n_q=n, n_k=n,
-                            permeability_q16=permeability_q16, causal=False)
-        e = energy.from_activity(manifest or self.power_manifest(), pred.unit_active, pred.cycles)
+                            permeability_q16=permeability_q16, causal=False, **extra)
+        e = energy.from_activity(manifest or self.power_manifest(gate), pred.unit_active, pred.cycles)
         return {"cycles": int(pred.cycles), "energy_pj": float(e["totals"]["total"])}
 
 
 @functools.cache
-def _built_manifest(head_dim: int, lanes: int, max_seq: int):
-    from hpu_rtl import build_manifest
+def _built_manifest(head_dim: int, lanes: int, max_seq: int, tile: int = 0, block: int = 0):
+    import warnings
 
-    return build_manifest(head_dim=head_dim, lanes=lanes, max_seq=max_seq)
+    from amaranth.hdl import UnusedElaboratable
+
+    from hpu_rtl import HPU
+    from hpu_rtl.export import manifest_of
+
+    # The manifest reads the design's units and memories without elaborating it; amaranth would warn, when the
+    # HPU object is collected, that its memories were never used.  Nothing is wrong, so the warning is dropped.
+    warnings.filterwarnings("ignore", category=UnusedElaboratable)
+    return manifest_of(HPU(head_dim=head_dim, lanes=lanes, max_seq=max_seq, tile=tile, block=block))
 
 
-def _energy_for(model: EnergyModel | None, lengths: list[int], p16: int) -> dict:
-    """Mean cycles and energy per head run over the sentences' lengths, or why they are missing."""
+def _energy_for(model: EnergyModel | None, lengths: list[int], p16: int, gate: Gate = TOKEN,
+                tile_runs=()) -> dict:
+    """Mean cycles and energy per head run, or why they are missing.
+
+    Token gate: one cycle-model run per text length (every head of a text has the same cost).  Tile gate:
+    one per distinct (n, kept tiles) of the ``tile_runs`` (from :class:`AttentionTap`), averaged over runs.
+    """
     if model is None:
         return {"missing": "energy not requested"}
     try:
-        manifest = model.power_manifest()
-        per_len = {n: model.head(n, p16, manifest) for n in sorted(set(lengths))}
+        manifest = model.power_manifest(gate)
+        if gate.name == "token":
+            per_len = {n: model.head(n, p16, manifest) for n in sorted(set(lengths))}
+            runs = [per_len[n] for n in lengths]
+        else:
+            cache: dict = {}
+            runs = []
+            for n, kept in tile_runs:
+                key = (n, kept.shape, kept.tobytes())
+                if key not in cache:
+                    cache[key] = model.head(n, p16, manifest, gate, kept)
+                runs.append(cache[key])
     except ImportError as exc:
         return {"missing": f"cycle model or energy table not available ({exc})"}
     except HPUError as exc:  # the accuracy side still stands; the report says why energy is absent
         return {"missing": f"energy model failed: {exc}"}
-    return {"cycles_per_head": float(np.mean([per_len[n]["cycles"] for n in lengths])),
-            "energy_pj_per_head": float(np.mean([per_len[n]["energy_pj"] for n in lengths]))}
+    return {"cycles_per_head": float(np.mean([x["cycles"] for x in runs])),
+            "energy_pj_per_head": float(np.mean([x["energy_pj"] for x in runs]))}
 
 
 def _head_table(tap: AttentionTap) -> list[dict]:
@@ -113,14 +146,14 @@ def _head_table(tap: AttentionTap) -> list[dict]:
 
 
 def measure(model, sentences: list[str], permeabilities=DEFAULT_PERMEABILITIES, *, backend: str = "golden",
-            energy: EnergyModel | None = None, progress=None) -> dict:
-    """Fidelity and energy of ``model`` with HPU attention at each permeability, as a JSON-ready dict.
+            energy: EnergyModel | None = None, progress=None, gates=(TOKEN,), unit: str = "sentences") -> dict:
+    """Fidelity and energy of ``model`` with HPU attention at each gate and permeability, as a JSON-ready dict.
 
     Parameters
     ----------
     model : workloads.minilm.Model
     sentences : list of str
-        The corpus; at least two sentences for the nearest-neighbour measure.
+        The corpus (sentences or passages); at least two for the nearest-neighbour measure.
     permeabilities : sequence of float
         Values of p in (0, 1].
     backend : {"golden", "kernel"}
@@ -128,7 +161,11 @@ def measure(model, sentences: list[str], permeabilities=DEFAULT_PERMEABILITIES, 
     energy : EnergyModel or None
         Geometry for the cycle and energy figures; None leaves them out.
     progress : callable or None
-        Called with one line of text per finished permeability.
+        Called with one line of text per finished (gate, permeability).
+    gates : sequence of Gate
+        One result row per gate and permeability, in this order.
+    unit : str
+        What one text is ("sentences" or "passages"), for the report.
     """
     attention = get_backend(backend)
     p16s = [spec.permeability_q16(p) for p in permeabilities]
@@ -136,24 +173,27 @@ def measure(model, sentences: list[str], permeabilities=DEFAULT_PERMEABILITIES, 
     t0 = time.perf_counter()
     base = model.embed(sentences)
     rows = []
-    for p, p16 in zip(permeabilities, p16s):
-        tap = AttentionTap(permeability_q16=p16, attention=attention)
-        emb = model.embed(sentences, tap)
-        heads = _head_table(tap)
-        row = {"permeability": float(p), "permeability_q16": p16, **embedding_metrics(base, emb),
-               "head_cosine_mean": float(np.mean([h["cosine_mean"] for h in heads])),
-               "head_cosine_min": float(np.min([h["cosine_min"] for h in heads])),
-               "head_max_error": float(np.max([h["max_error"] for h in heads])),
-               "kept_fraction": float(np.sum([spec.keep_count(n, p16).item() * n for n in lengths])
-                                      / np.sum(np.square(lengths))),
-               **_energy_for(energy, lengths, p16), "heads": heads}
-        rows.append(row)
-        if progress:
-            cost = (f"{row['energy_pj_per_head'] / 1e3:.2f} nJ/head" if "energy_pj_per_head" in row
-                    else row["missing"])
-            progress(f"p={p:g}: embedding cosine {row['embedding_cosine_mean']:.5f}, "
-                     f"nearest neighbour kept {100 * row['nn_same_fraction']:.1f}%, {cost}")
+    for gate in gates:
+        for p, p16 in zip(permeabilities, p16s):
+            tap = AttentionTap(permeability_q16=p16, attention=attention, gate=gate)
+            emb = model.embed(sentences, tap)
+            heads = _head_table(tap)
+            row = {"gate": gate.name, "tile": gate.tile, "block": gate.block, "label": gate.label,
+                   "permeability": float(p), "permeability_q16": p16, **embedding_metrics(base, emb),
+                   "head_cosine_mean": float(np.mean([h["cosine_mean"] for h in heads])),
+                   "head_cosine_min": float(np.min([h["cosine_min"] for h in heads])),
+                   "head_max_error": float(np.max([h["max_error"] for h in heads])),
+                   "kept_fraction": tap.kept_keys / tap.visible_keys,
+                   **_energy_for(energy, lengths, p16, gate, tap.tile_runs), "heads": heads}
+            rows.append(row)
+            if progress:
+                cost = (f"{row['energy_pj_per_head'] / 1e3:.2f} nJ/head" if "energy_pj_per_head" in row
+                        else row["missing"])
+                progress(f"{gate.label} p={p:g}: embedding cosine {row['embedding_cosine_mean']:.5f}, "
+                         f"keys kept {100 * row['kept_fraction']:.1f}%, "
+                         f"nearest neighbour kept {100 * row['nn_same_fraction']:.1f}%, {cost}")
     return {"model": model.name, "backend": backend, "spec_version": spec.SPEC_VERSION,
+            "spec_v2_version": spec.SPEC_V2_VERSION, "unit": unit,
             "sentences": len(sentences), "layers": model.layers, "heads": model.heads, "head_dim": model.head_dim,
             "head_runs_per_p": len(sentences) * model.layers * model.heads,
             "tokens": {"min": min(lengths), "mean": float(np.mean(lengths)), "max": max(lengths)},

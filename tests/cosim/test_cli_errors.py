@@ -2,11 +2,11 @@
 
 import pytest
 
-from cosim.cli import main
+from hpu.cli import main
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["sim", "--lanes", "0"], "lanes must be in 1..256"),
+    (["sim", "--lanes", "0"], "lanes must be in 1..16"),
     (["sim", "--seq", "16", "--head-dim", "8", "--lanes", "9"], "lanes must be an integer in 1..D=8"),
     (["sim", "--seq", "16", "--max-seq", "8"], "max_seq must be an integer in 16..32768"),
     (["sim", "--seq", "8", "--vcd", "w.vcd", "--vcd-window", "9:3"], "FROM:TO"),
@@ -36,7 +36,7 @@ def test_compare_inputs_file_and_exit_status(tmp_path, capsys, monkeypatch):
     np.savez(tmp_path / "in.npz", q=q, k=k, v=v, c=np.int64(400), r=np.int64(12))
     argv = ["compare", "--inputs", str(tmp_path / "in.npz"), "--skip", "rtl", "--permeability", "0.5"]
     assert main([*argv, "--json", str(tmp_path / "ok.json")]) == 0
-    data = json.loads((tmp_path / "ok.json").read_text())
+    (data,) = json.loads((tmp_path / "ok.json").read_text())["runs"]
     assert data["kernel_vs_golden"] == {"bit_exact": True, "mismatches": 0, "first_mismatch": None}
     assert data["rtl_vs_golden"]["bit_exact"] is None and data["params"]["c"] == 400 and data["cycles"] is None
     real = _compare.run_kernel

@@ -5,8 +5,8 @@ import pytest
 
 from cosim import _stages
 from cosim._compare import load_inputs, pair
-from cosim.commands.compare import render
 from cosim.sim import default_max_seq, parse_window
+from hpu.commands.compare import render
 from hpu_model import golden
 from hpu_model.errors import SpecError
 

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from cosim.cli import main
+from hpu.cli import main
 from hpu_model.workload import Workload, random_workload, save_npz
 
 
@@ -24,7 +24,7 @@ def test_compare_one_run_of_a_padded_file(tmp_path, capsys):
     out = tmp_path / "cmp.json"
     assert main(["compare", "--inputs", str(path), "--run", "0", "--lanes", "2", "--permeability", "0.5",
                  "--skip", "kernel", "--json", str(out)]) == 0
-    rep = json.loads(out.read_text())
+    (rep,) = json.loads(out.read_text())["runs"]
     p = rep["params"]
     assert (p["n_q"], p["n_k"], p["c"], p["r"]) == (5, 5, a.c, a.r)  # run 0 alone: its padding is not simulated
     assert rep["rtl_vs_golden"]["bit_exact"] is True

@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from hpu_model import golden, reference, spec
 from hpu_model._intmm import int_matmul
 from hpu_model.workload import random_workload
 
 from .naive import naive_head
+from .strategies import heads
 
 HALF = 1 << 15
 
@@ -144,18 +144,6 @@ def test_int_matmul_backends_agree():
     a = rng.integers(-(2**15), 2**15, (17, 300))
     b = rng.integers(-127, 128, (300, 9))
     assert (int_matmul(a, b, backend="torch") == int_matmul(a, b, backend="numpy")).all()
-
-
-@st.composite
-def heads(draw):
-    n_k = draw(st.integers(1, 12))
-    causal = draw(st.booleans())
-    n_q = draw(st.integers(1, n_k if causal else 12))
-    d = draw(st.integers(1, 6))
-    vals = st.integers(-127, 127) if draw(st.booleans()) else st.sampled_from([-127, -1, 0, 1, 127])
-    mat = lambda n: np.array(draw(st.lists(st.lists(vals, min_size=d, max_size=d), min_size=n, max_size=n)), np.int8)
-    return (mat(n_q), mat(n_k), mat(n_k), draw(st.integers(1, 65536)), causal,
-            draw(st.integers(1, 2**15 - 1)), draw(st.integers(0, 24)))
 
 
 @settings(max_examples=300, deadline=None)

@@ -160,7 +160,7 @@ def test_manifest_naming_a_missing_signal(hand):
     ({"units": [{"name": "u0", "scope": "u0", "enable": "u0.en", "class": "fpu", "ops": 1, "bits": 8,
                  "reg_bits": 8}]}, "class 'fpu'; allowed: mac8"),
     ({"units": [{"name": "u0", "scope": "u0", "enable": "u0.en", "class": "cmp", "ops": -1, "bits": 8,
-                 "reg_bits": 8}]}, r"units\[0\]\.ops is -1; input should be greater than or equal to 0"),
+                 "reg_bits": 8}]}, r"units\[0\]\.ops is -1; expected a non-negative integer"),
 ])
 def test_bad_manifest(hand, change, message):
     with pytest.raises(ManifestError, match=message):

@@ -3,7 +3,7 @@ generator's ground truth, and writes JSON with the machine (the speed itself is 
 
 import json
 
-from cosim.cli import main
+from hpu.cli import main
 
 
 def test_bench_power_smoke(tmp_path, capsys):
@@ -15,3 +15,15 @@ def test_bench_power_smoke(tmp_path, capsys):
     assert all(r["mb_per_s"] > 0 and r["peak_rss_mb"] > 0 for r in rec["readers"].values())
     assert "counts equal the generator's ground truth: True" in capsys.readouterr().out
     assert main(["bench", "power", "--readers", "numpy,fast"]) == 2
+
+
+def test_bench_power_on_a_repeated_real_waveform(tmp_path, capsys, hand):
+    """--source: a real waveform repeated to the size; every reader agrees; the load average is recorded."""
+    out = tmp_path / "bench.json"
+    vcd, man = hand
+    assert main(["bench", "power", "--source", str(vcd), "--manifest", str(man), "--size-mb", "0.05",
+                 "--json", str(out)]) == 0
+    rec = json.loads(out.read_text())
+    assert rec["readers_agree"] and len(rec["load_average"]) == 3 and rec["source"] == str(vcd)
+    copies = int(capsys.readouterr().out.split(" copies of ")[0].rsplit(" ", 1)[1])
+    assert copies > 10 and rec["cycles"] == copies * 5   # the hand VCD has 5 rising edges

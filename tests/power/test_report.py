@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from cosim.cli import main
+from hpu.cli import main
 from power import analyze
 from power._synth import synth_vcd
 from power.report import run_record, write_report

@@ -2,7 +2,7 @@
 
 import pytest
 
-from cosim.cli import main
+from hpu.cli import main
 from power import VCDError, analyze
 
 from .conftest import HAND_VCD, hand_manifest
@@ -74,5 +74,24 @@ def test_cli_one_line_errors(tmp_path, capsys, hand):
     assert main(["power", str(hand[0]), "--manifest", str(man)]) == 2
     err = capsys.readouterr().err.strip()
     assert "'tb.dut.u0.enable' named by the manifest is not in the waveform" in err and len(err.splitlines()) == 1
-    assert main(["power", str(hand[0])]) == 2
-    assert "needs --manifest" in capsys.readouterr().err
+    assert main(["power", str(hand[0]), "--saif", str(tmp_path / "x.saif")]) == 2
+    assert "--saif needs --manifest" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["power", str(hand[0]), "--top", "0"])
+    assert exc.value.code == 2 and "expected an integer in 1..1000000" in capsys.readouterr().err
+
+
+def test_cli_any_vcd_without_manifest(tmp_path, capsys, hand):
+    """Per-signal and per-scope toggles and duty; the JSON holds the hand-worked counts."""
+    import json
+
+    from .conftest import HAND
+    out = tmp_path / "s.json"
+    assert main(["power", str(hand[0]), "--json", str(out), "--top", "3"]) == 0
+    text = capsys.readouterr().out
+    assert "tb.dut.u0.acc" in text and "scope" in text
+    d = json.loads(out.read_text())
+    acc = d["signals"]["tb.dut.u0.acc"]
+    assert acc["toggles"] == HAND["signals"]["u0.acc"][0] / 2 and acc["time_high"] == HAND["signals"]["u0.acc"][1]
+    assert acc["duty"] == HAND["signals"]["u0.acc"][1] / (4 * HAND["end"])
+    assert d["scopes"]["tb.dut.u0"]["signals"] == 3   # en, acc, w

@@ -70,14 +70,14 @@ CLI_CASES = (
          "Not a directory: good.npz"),
     _cli("options", "benchmark with no repetition", "bench golden --seq 8 --repeat 0",
          "--repeat must be an integer >= 1, got 0"),
-    _cli("options", "export D = 0", "export --head-dim 0 --out x", "head-dim must be in 1..128, got 0"),
-    _cli("options", "export L = 0", "export --lanes 0 --out x", "lanes must be in 1..16, got 0"),
-    _cli("options", "export L above 16", "export --lanes 17 --out x", "lanes must be in 1..16, got 17"),
-    _cli("options", "export N_MAX = 0", "export --max-seq 0 --out x", "max-seq must be in 1..4096, got 0"),
-    _cli("options", "export N_MAX above 4096", "export --max-seq 5000 --out x",
+    _cli("options", "export D = 0", "export --head-dim 0 --rtl-dir x", "head-dim must be in 1..128, got 0"),
+    _cli("options", "export L = 0", "export --lanes 0 --rtl-dir x", "lanes must be in 1..16, got 0"),
+    _cli("options", "export L above 16", "export --lanes 17 --rtl-dir x", "lanes must be in 1..16, got 17"),
+    _cli("options", "export N_MAX = 0", "export --max-seq 0 --rtl-dir x", "max-seq must be in 1..4096, got 0"),
+    _cli("options", "export N_MAX above 4096", "export --max-seq 5000 --rtl-dir x",
          "max-seq must be in 1..4096, got 5000"),
-    _cli("options", "export to a file, not a folder", "export --head-dim 4 --lanes 1 --max-seq 4 --out good.npz",
-         "--out good.npz exists and is not a directory"),
+    _cli("options", "export to a file, not a folder", "export --head-dim 4 --lanes 1 --max-seq 4 --rtl-dir good.npz",
+         "--rtl-dir good.npz exists and is not a directory"),
     _cli("options", "sim L > D", "sim --head-dim 8 --lanes 9 --seq 4", "lanes must be an integer in 1..D=8, got 9"),
     _cli("options", "sim N_MAX < n", f"{_SIM} --max-seq 2", "max_seq must be an integer in 4..32768"),
     _cli("options", "sim VCD window backwards", f"{_SIM} --vcd w.vcd --vcd-window 5:3",
@@ -86,12 +86,12 @@ CLI_CASES = (
     _cli("options", "compare VCD window backwards",
          "compare --head-dim 8 --lanes 2 --seq 4 --vcd w.vcd --vcd-window 5:3",
          "VCD window must be FROM:TO in cycles with 0 <= FROM < TO"),
-    _cli("options", "demo p list with 0", "demo --permeabilities 1,0",
+    _cli("options", "demo p list with 0", "demo --permeability 1 0",
          "permeability must be a number in (0, 1], got '0'"),
-    _cli("options", "demo L = 0", "demo --lanes 0", "lanes must be in 1..256, got 0"),
-    _cli("options", "fidelity p list with 2", "fidelity --permeability 0.5,2",
+    _cli("options", "demo L = 0", "demo --lanes 0", "lanes must be in 1..16, got 0"),
+    _cli("options", "fidelity p list with 2", "fidelity --permeability 0.5 2",
          "permeability must be a number in (0, 1], got '2'"),
-    _cli("options", "capture limit = 0", "capture --limit 0 --out x.npz", "limit must be in 1..100000, got 0"),
+    _cli("options", "capture limit = 0", "capture --limit 0 --save x.npz", "limit must be in 1..100000, got 0"),
     _cli("options", "unknown subcommand", "simulate", "invalid choice: 'simulate'"),
     _cli("config", "config value out of range", "--config zero_seq.toml golden", "seq must be in 1..32768, got 0"),
     _cli("config", "unknown option in a section", "--config unknown.toml golden",
@@ -130,7 +130,7 @@ CLI_CASES = (
     _cli("workload file", "C out of range", f"{_SIM} --inputs big_c.npz",
          "big_c.npz: c holds 1000000000000: allowed 1..32767"),
     # -- waveforms, manifests, energy tables -------------------------------------------------------------
-    _cli("waveform", "no manifest given", "power good.vcd", "needs --manifest FILE"),
+    _cli("waveform", "SAIF without a manifest", "power good.vcd --saif out.saif", "--saif needs --manifest FILE"),
     _cli("waveform", "missing VCD", "power nothere.vcd --manifest good.manifest.json", "nothere.vcd: no such"),
     _cli("waveform", "empty VCD", "power empty.vcd --manifest good.manifest.json", "empty.vcd: no '$enddefinitions"),
     _cli("waveform", "VCD cut in its header", "power truncated_header.vcd --manifest good.manifest.json",
@@ -214,7 +214,7 @@ API_CASES = (
          "q must be"),
     _api("RTL", "D above the RTL's 128", "HPU(head_dim=129, lanes=1, max_seq=8)",
          "head_dim must be an integer in 1..128, got 129"),
-    _api("RTL", "unknown fault-injection name", "HPU(head_dim=8, lanes=1, max_seq=8, fault='stuck')",
+    _api("RTL", "unknown fault-injection name", "faulty_hpu('stuck', head_dim=8, lanes=1, max_seq=8)",
          "fault must be one of None, 'tie_rule', 'k_off_by_one', got 'stuck'"),
     _api("RTL", "N_MAX = 0", "HPU(head_dim=8, lanes=1, max_seq=0)", "max_seq must be an integer in 1..4096, got 0"),
     _api("RTL", "Amaranth run longer than N_MAX",
@@ -271,6 +271,7 @@ def api_namespace(folder) -> dict:
     from hpu_model.workload import load_npz, random_workload, save_npz
     from hpu_rtl import HPU
     from hpu_rtl import simulate as rtl_simulate
+    from hpu_rtl._faults import faulty_hpu
     from power import load_manifest
     from power.energy import from_activity, load_table
 
@@ -278,7 +279,8 @@ def api_namespace(folder) -> dict:
     q128, k128 = w.q.copy(), w.k.copy()
     q128[0, 1, 2] = k128[0, 0, 0] = -128
     ns = dict(np=np, golden=golden, spec=spec, quantize=quantize, random_workload=random_workload,
-              load_npz=load_npz, save_npz=save_npz, replace=replace, HPU=HPU, rtl_simulate=rtl_simulate,
+              load_npz=load_npz, save_npz=save_npz, replace=replace, HPU=HPU, faulty_hpu=faulty_hpu,
+              rtl_simulate=rtl_simulate,
               cosim_simulate=cosim_simulate, compare=compare, load_manifest=load_manifest, load_table=load_table,
               from_activity=from_activity, w=w, q=w.q, k=w.k, v=w.v, q128=q128, k128=k128, C=w.c, R=w.r,
               P=1 << 15, d=Path(folder))

@@ -1,6 +1,6 @@
 """Bad input everywhere: each case of :mod:`tests.reliability.cases` gives one clear line, never a traceback.
 
-Command lines run through ``cosim.cli.main`` in the case folder with stderr
+Command lines run through ``hpu.cli.main`` in the case folder with stderr
 captured (what ``hpu`` prints, uncaught exceptions fail the test), and a
 sample of them again as real ``hpu`` processes; Python calls must raise an
 ``HPUError``.  The table in docs/reliability.md must equal the rendering of
@@ -17,7 +17,7 @@ import warnings
 
 import pytest
 
-from cosim.cli import main
+from hpu.cli import main
 from hpu_model.errors import HPUError
 
 from . import files
@@ -58,7 +58,7 @@ _PROCESS = [c for i, c in enumerate(CLI_CASES) if c.area != CLI_CASES[i - 1].are
 
 @pytest.mark.parametrize("case", _PROCESS, ids=lambda c: c.id)
 def test_cli_case_in_a_process(case, folder):
-    proc = subprocess.run([sys.executable, "-m", "cosim.cli", *case.argv], cwd=folder, capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "hpu.cli", *case.argv], cwd=folder, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 2, proc.stderr
     _check_line(proc.stderr, case.expect)

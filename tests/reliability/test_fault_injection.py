@@ -1,6 +1,6 @@
 """Deliberately broken RTL: the checks must catch each fault and name the stage where it starts.
 
-``HPU(..., fault=...)`` builds a variant with one known bug (``hpu_rtl.top.FAULTS``):
+``hpu_rtl._faults.faulty_hpu(fault, ...)`` builds a variant with one known bug (``FAULTS`` there):
 
 - ``"tie_rule"``: ties at the threshold kept by the flipped comparison (the first diverging stage
   is the kept set; m and k still match);
@@ -20,7 +20,8 @@ from cosim import _stages
 from cosim.fuzz import FuzzCase, check_case, run
 from cosim.sim import simulate
 from hpu_model import golden
-from hpu_rtl import HPU, export_verilog
+from hpu_rtl import export_verilog
+from hpu_rtl._faults import faulty_hpu
 
 D, N = 8, 6
 #: q . k_j = 5, 3, 3, 3, 1, 1 (only element 0 is non-zero): with p = 1/2, k = 3 keeps key 0 and the
@@ -46,7 +47,7 @@ def test_correct_design_passes_the_fault_cases():
     check_case(_case(), kernel=False)
 
 
-@pytest.mark.parametrize("fault, stage", [("tie_rule", "RTL kept set"), ("k_off_by_one", "RTL k per row")])
+@pytest.mark.parametrize("fault, stage", [("tie_rule", "RTL kept set"), ("k_off_by_one", "RTL kept count k")])
 def test_amaranth_check_names_the_first_stage(fault, stage):
     with pytest.raises(AssertionError, match=stage):
         check_case(_case(), kernel=False, fault=fault)
@@ -56,7 +57,7 @@ def test_unknown_fault_is_refused():
     from hpu_model.errors import HPUError
 
     with pytest.raises(HPUError, match="fault must be one of None, 'tie_rule', 'k_off_by_one', got 'stuck'"):
-        HPU(head_dim=D, lanes=1, max_seq=8, fault="stuck")
+        faulty_hpu("stuck", head_dim=D, lanes=1, max_seq=8)
 
 
 @pytest.mark.parametrize("fault, stage, lanes", [("tie_rule", "keep", 1), ("k_off_by_one", "k", 2)])

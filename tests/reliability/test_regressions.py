@@ -176,7 +176,7 @@ def test_regression_cosim_timeout_cycles_must_be_a_positive_integer(budget):
                                            ("heads_dim = 16\n", "unknown option 'heads_dim'")])
 def test_regression_config_typo_is_an_error_not_ignored(tmp_path, capsys, text, message):
     """Bug: a misspelt section or top-level key in hpu.toml was skipped in silence (the run used defaults)."""
-    from cosim.cli import main
+    from hpu.cli import main
 
     (tmp_path / "hpu.toml").write_text(text)
     assert main(["--config", str(tmp_path / "hpu.toml"), "golden", "--seq", "4", "--head-dim", "4"]) == 2

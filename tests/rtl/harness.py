@@ -5,13 +5,14 @@ from __future__ import annotations
 from amaranth.sim import Simulator
 
 
-def run_unit(dut, cycles, read):
+def run_unit(dut, cycles, read, *, clocked: bool = True):
     """Apply ``cycles`` (a list of {port name: value}) one per clock and return what ``read`` saw.
 
     ``read(get)`` is called in every cycle after its inputs are set (so comb
     outputs belong to that cycle and registers show the previous edge), and
     once more after the last edge: len(cycles) + 1 results.  Ports not named
-    in a cycle keep their value; names may index arrays, e.g. ``"s[2]"``.
+    in a cycle keep their value; names may index arrays, e.g. ``"s[2]"``.  ``clocked=False`` drives a
+    purely combinational unit (no clock domain): one settle step per "cycle".
     """
     out = []
 
@@ -22,11 +23,12 @@ def run_unit(dut, cycles, read):
             for name, value in inputs.items():
                 ctx.set(_port(dut, name), value)
             out.append(read(get))
-            await ctx.tick()
+            await (ctx.tick() if clocked else ctx.delay(1e-8))
         out.append(read(get))
 
     sim = Simulator(dut)
-    sim.add_clock(1e-8)
+    if clocked:
+        sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
     return out

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from hpu_model import golden, spec
-from hpu_model.perf import Geometry
+from hpu_model.arch import Geometry
 from hpu_rtl.exp2 import ExpLUT, ExpScale
 from hpu_rtl.normalize import Divider, Normalizer
-from hpu_rtl.pv import PVLane, PVReduce, ZAcc
+from hpu_rtl.pv import PVAcc, PVHold, PVLane, ZAcc
 from hpu_rtl.score import RowMax, ScoreLane
 from hpu_rtl.sim import pack_rows
 from hpu_rtl.topk import Emitter, Selector
@@ -16,6 +16,7 @@ from .harness import run_unit
 
 D, L, N = 8, 3, 20
 G = Geometry(D, L, N)
+SL = G.score_lanes  # emitter and selector words: 2L scores
 
 
 def _qkv(seed, n=N, lo=-127, hi=127):
@@ -94,11 +95,11 @@ def test_emitter_compacts_golden_keep_set(seed, lo, hi, nv, p16):
     thr, rem = _threshold(row, kk)
     keep_all = int(kk == nv)
     cycles = [{"en": 1, "first": int(g0 == 0), "base": g0, "nv": nv, "thr": _offset(thr), "rem": rem,
-               "keep_all": keep_all, **{f"s[{i}]": int(row[g0 + i]) if g0 + i < nv else 0 for i in range(L)}}
-              for g0 in range(0, nv, L)]
+               "keep_all": keep_all, **{f"s[{i}]": int(row[g0 + i]) if g0 + i < nv else 0 for i in range(SL)}}
+              for g0 in range(0, nv, SL)]
 
     def writes(get):
-        return [(b, get(f"waddr[{b}]"), get(f"wdata[{b}]")) for b in range(L) if get(f"we[{b}]")]
+        return [(b, get(f"waddr[{b}]"), get(f"wdata[{b}]")) for b in range(SL) if get(f"we[{b}]")]
 
     seen = run_unit(Emitter(G), cycles, writes)[:-1]  # the extra read after the last edge repeats inputs
     entries = {}
@@ -107,7 +108,7 @@ def test_emitter_compacts_golden_keep_set(seed, lo, hi, nv, p16):
             assert (word, b) not in entries
             entries[word, b] = data
     cb = G.count_bits
-    kept = [entries[q // L, q % L] for q in range(len(entries))]
+    kept = [entries[q // SL, q % SL] for q in range(len(entries))]
     idx = [x & ((1 << cb) - 1) for x in kept]
     scores = [((x >> cb) ^ (1 << (G.score_bits - 1))) - (1 << (G.score_bits - 1)) for x in kept]
     assert idx == list(np.flatnonzero(keep)) and len(idx) == kk
@@ -123,10 +124,10 @@ def test_exp_unit_matches_t_and_e(c, r):
     cycles = []
     for m, s, _, _ in rows:
         for g0 in range(0, N, L):
-            cycles.append({"en": 1, "m": m, "c": c, "r": r, **{f"s[{i}]": s[min(g0 + i, N - 1)] for i in range(L)},
-                           **{f"j[{i}]": g0 + i for i in range(L)}})
-    ts = run_unit(ExpScale(G), cycles, lambda get: [get(f"t[{i}]") for i in range(L)])[1:]
-    lut_cycles = [{"en": 1, **{f"t[{i}]": t for i, t in enumerate(tl)}} for tl in ts]
+            cycles.append({"en": 1, "valid": (1 << L) - 1, "m": m, "c": c, "r": r,
+                           **{f"s[{i}]": s[min(g0 + i, N - 1)] for i in range(L)}})
+    ts = run_unit(ExpScale(G), cycles, lambda get: [get(f"t[{i}]") for i in range(L)], clocked=False)[:-1]
+    lut_cycles = [{"en": 1, "valid": (1 << L) - 1, **{f"t[{i}]": t for i, t in enumerate(tl)}} for tl in ts]
     es = run_unit(ExpLUT(G), lut_cycles, lambda get: [get(f"e[{i}]") for i in range(L)])[1:]
     pos = 0
     for _m, _s, t, e in rows:
@@ -137,47 +138,83 @@ def test_exp_unit_matches_t_and_e(c, r):
             pos += 1
 
 
-def test_pv_lane_and_z_accumulate_e_times_v():
+def test_exp_lanes_hold_when_not_valid():
+    """A lane without a kept key gives t = 0 and keeps its e and j (operand isolation for its PV lane)."""
+    cyc = [{"en": 1, "valid": 0b111, "m": 100, "c": 256, "r": 0, **{f"s[{i}]": 90 + i for i in range(L)}},
+           {"en": 1, "valid": 0b001, "m": 100, "c": 256, "r": 0, **{f"s[{i}]": 50 for i in range(L)}}]
+    ts = run_unit(ExpScale(G), cyc, lambda get: [get(f"t[{i}]") for i in range(L)], clocked=False)
+    assert ts[0] == [(100 - 90 - i) * 256 for i in range(L)]
+    assert ts[1] == [min((100 - 50) * 256, spec.T_CUTOFF)] + [0] * (L - 1)
+    lut = [{"en": 1, "valid": 0b111, **{f"t[{i}]": 256 * (i + 1) for i in range(L)},
+            **{f"j[{i}]": i for i in range(L)}},
+           {"en": 1, "valid": 0b001, **{f"t[{i}]": 0 for i in range(L)}, **{f"j[{i}]": 7 for i in range(L)}}]
+    seen = run_unit(ExpLUT(G), lut, lambda get: [(get(f"e[{i}]"), get(f"j_out[{i}]")) for i in range(L)])
+    assert seen[1] == [(spec.LUT[0] >> (i + 1), i) for i in range(L)]
+    assert seen[2] == [(spec.LUT[0], 7)] + seen[1][1:]
+
+
+def test_pv_lanes_acc_and_z_accumulate_e_times_v():
+    """Products of L lanes over several groups, one accumulator per dimension, against numpy."""
     rng = np.random.default_rng(13)
-    n = 9
-    e = rng.integers(0, spec.E_MAX + 1, n)
-    e[0], e[1] = spec.E_MAX, 0
-    v = rng.integers(-127, 128, (n, D)).astype(np.int8)
-    v[0] = -127
-    cycles = [{"en": 1, "first": int(j == 0), "e": int(e[j]), "v": pack_rows(v[j:j + 1], 8)[0]} for j in range(n)]
-    cycles.insert(4, {"en": 0, "e": 123, "v": 0})
-    a = run_unit(PVLane(G), cycles, lambda get: [get(f"a[{d}]") for d in range(D)])[-1]
-    assert a == [int(x) for x in (e[:, None] * v.astype(np.int64)).sum(axis=0)]
-    valid = [rng.integers(0, 1 << L) | 1 for _ in range(4)]
-    ez = rng.integers(0, spec.E_MAX + 1, (4, L))
-    zc = [{"en": 1, "first": int(c == 0), "valid": int(valid[c]), **{f"e[{i}]": int(ez[c, i]) for i in range(L)}}
-          for c in range(4)]
+    groups = 4
+    e = rng.integers(0, spec.E_MAX + 1, (groups, L))
+    e[0, 0], e[0, 1] = spec.E_MAX, 0
+    v = rng.integers(-127, 128, (groups, L, D)).astype(np.int8)
+    v[0, 0] = -127
+    valid = [(1 << L) - 1, 0b011, (1 << L) - 1, 0b001]
+    for lane in range(L):
+        ins = {"e": int(e[0, lane]), "v": pack_rows(v[0, lane:lane + 1], 8)[0]}
+        got = run_unit(PVLane(G), [{"en": 1, **ins}, {"en": 0, **ins}],
+                       lambda get: [get(f"p[{d}]") for d in range(D)], clocked=False)
+        assert got[0] == [int(e[0, lane]) * int(x) for x in v[0, lane]] and got[1] == [0] * D
+    cycles = [{"en": 1, "first": int(c == 0),  # a gated PV lane gives 0
+               **{f"p[{i}][{d}]": int(e[c, i]) * int(v[c, i, d]) * (valid[c] >> i & 1) for i in range(L)
+                  for d in range(D)}}
+              for c in range(groups)]
+    cycles.insert(2, {"en": 0, "first": 0, **{f"p[0][{d}]": 999 for d in range(D)}})  # gated: no change
+    a = run_unit(PVAcc(G), cycles, lambda get: [get(f"a[{d}]") for d in range(D)])[-1]
+    used = np.array([[valid[c] >> i & 1 for i in range(L)] for c in range(groups)])
+    assert a == [int(x) for x in np.einsum("cl,cl,cld->d", used, e, v.astype(np.int64))]
+    zc = [{"en": 1, "first": int(c == 0), "valid": valid[c], **{f"e[{i}]": int(e[c, i]) for i in range(L)}}
+          for c in range(groups)]
     z = run_unit(ZAcc(G), zc, lambda get: get("z"))[-1]
-    assert z == sum(int(ez[c, i]) for c in range(4) for i in range(L) if valid[c] >> i & 1)
+    assert z == int((used * e).sum())
 
 
-def test_pv_reduce_sums_used_lanes():
+def test_pv_hold_keeps_a_until_enabled():
     rng = np.random.default_rng(14)
-    a = rng.integers(-(1 << 20), 1 << 20, (L, D))
-    cyc = [{"en": 1, "used": 0b011, **{f"lane_a[{i}][{d}]": int(a[i, d]) for i in range(L) for d in range(D)}}]
-    got = run_unit(PVReduce(G), cyc, lambda get: [get(f"a[{d}]") for d in range(D)])[-1]
-    assert got == [int(x) for x in a[:2].sum(axis=0)]
+    a = rng.integers(-(1 << 20), 1 << 20, (2, D))
+    cyc = [{"en": 1, **{f"a_in[{d}]": int(a[0, d]) for d in range(D)}},
+           {"en": 0, **{f"a_in[{d}]": int(a[1, d]) for d in range(D)}}]
+    got = run_unit(PVHold(G), cyc, lambda get: [get(f"a[{d}]") for d in range(D)])
+    assert got[1] == got[2] == [int(x) for x in a[0]]
 
 
 @pytest.mark.parametrize("z", [spec.E_MAX, spec.E_MAX + 1, 3 * spec.E_MAX - 7, 123457, N * spec.E_MAX])
 def test_divider_is_exact_reciprocal(z):
-    cycles = [{"en": 1, "first": 1, "z": z}] + [{"first": 0, "z": 0}] * (G.recip_bits - 1) + [{"en": 0}] * 2
-    r, held = run_unit(Divider(G), cycles, lambda get: (get("r"), get("z_held")))[-1]
+    steps = G.div_steps
+    assert steps <= 13  # radix 4 or better: the divider is no longer a 26-cycle bottleneck
+    cycles = [{"en": 1, "first": 1, "last": 0, "z": z}] + [{"first": 0, "z": 0}] * (steps - 2) + \
+        [{"last": 1}] + [{"en": 0, "last": 0}] * 2
+    seen = run_unit(Divider(G), cycles, lambda get: (get("r"), get("z_held")))
+    r, held = seen[-1]
     assert r == (1 << 40) // z and held == z  # plain Python integer division: independent
+    assert len({x[0] for x in seen[1:steps]}) == 1  # r moves once per row, at the last step
 
 
 def test_normalizer_rounds_and_saturates():
+    """A * r digit by digit (radix 4, the divider's digits, most significant first), then the rounded O."""
     rng = np.random.default_rng(15)
     lim = 1 << (G.acc_bits - 2)
     a = rng.integers(-lim, lim, D)
     a[:3] = [lim - 1, -lim, 0]
     r = int(rng.integers(1, 1 << G.recip_bits))
-    o = run_unit(Normalizer(G), [{"en": 1, "r": r, **{f"a[{d}]": int(x) for d, x in enumerate(a)}}],
-                 lambda get: [get(f"o[{d}]") for d in range(D)])[-1]
+    steps = G.div_steps
+    digits = [(r >> (2 * (steps - 1 - s))) & 3 for s in range(steps)]
+    ins = {f"a[{d}]": int(x) for d, x in enumerate(a)}
+    cycles = [{"en": 1, "load": 0, "first": int(s == 0), "digit": q, **ins} for s, q in enumerate(digits)]
+    cycles.insert(3, {"en": 0, "digit": 3})  # a gated cycle changes nothing
+    cycles.append({"en": 1, "load": 1, "first": 0, "digit": 0})
+    o = run_unit(Normalizer(G), cycles, lambda get: [get(f"o[{d}]") for d in range(D)])[-1]
     want = [max(-32768, min(32767, (int(x) * r + (1 << 31)) >> 32)) for x in a]
     assert o == want

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from cosim.cli import main
+from hpu.cli import main
 from hpu_model import perf, spec
 from hpu_model.manifest import FORMAT as MANIFEST_FORMAT
 from hpu_model.manifest import design_hash
@@ -19,6 +19,7 @@ D = PARAMS["head_dim"]
 PORTS = {
     "clk": ("input", 1), "rst": ("input", 1), "cfg_n_q": ("input", 16), "cfg_n_k": ("input", 16),
     "cfg_p16": ("input", 17), "cfg_causal": ("input", 1), "cfg_c": ("input", 15), "cfg_r": ("input", 5),
+    "cfg_gate": ("input", 1),
     "start": ("input", 1), "busy": ("output", 1), "done": ("output", 1),
     **{f"{s}_tdata": ("input", 8 * D) for s in "kvq"}, **{f"{s}_tvalid": ("input", 1) for s in "kvq"},
     **{f"{s}_tready": ("output", 1) for s in "kvq"},
@@ -26,6 +27,8 @@ PORTS = {
     "dbg_row_valid": ("output", 1), "dbg_row_idx": ("output", 16), "dbg_row_m": ("output", 24),
     "dbg_row_k": ("output", 16), "dbg_row_z": ("output", 32), "dbg_row_r": ("output", 26),
     "dbg_keep_valid": ("output", 1), "dbg_keep_row": ("output", 16), "dbg_keep_idx": ("output", 16),
+    "dbg_tile_valid": ("output", 1), "dbg_tile_block": ("output", 16), "dbg_tile_idx": ("output", 16),
+    "dbg_tile_score": ("output", 24), "dbg_tile_keep": ("output", 1),
     "dbg_keep_e": ("output", 16),
 }
 
@@ -99,7 +102,8 @@ def test_manifest_names_exist_in_verilog(exported, modules):
         sub = modules[instances[scope]]
         assert port in [p.name for p in sub.portlist.ports]
         assert unit["class"] in {"mac8", "mul", "add32", "cmp", "lut_read", "div", "reg", "ctrl"}
-        assert unit["ops"] >= 1 and unit["bits"] >= 1 and unit["reg_bits"] >= 1
+        comb_only = unit["name"].startswith("pv_lane") or unit["name"] == "exp_scale"  # exp_lut, pv_acc register
+        assert unit["ops"] >= 1 and unit["bits"] >= 1 and (unit["reg_bits"] == 0) == comb_only
     for mem in man["memories"]:
         for key in ("read_enable", "write_enable"):
             assert mem[key] is None or mem[key] in wires
@@ -116,31 +120,34 @@ def test_manifest_header_and_units_match_cycle_model(exported):
     by_name = {u["name"]: u for u in man["units"]}
     assert by_name["score_lane0"]["class"] == "mac8" and by_name["score_lane0"]["ops"] == D
     assert by_name["divider"]["class"] == "div"
-    k_mem = [m for m in man["memories"] if m["scope"] == "k_mem"]
-    assert len(k_mem) == PARAMS["lanes"] + 1 and all(m["width"] == 8 * D and m["depth"] == 8 for m in k_mem)
+    sl = 2 * PARAMS["lanes"]  # K banked by key index mod SL, one write and one read port each
+    k_mem = [m for m in man["memories"] if m["scope"].startswith("k_bank")]
+    assert len(k_mem) == 2 * sl and all(m["width"] == 8 * D and m["depth"] == 8 // sl for m in k_mem)
     # build_manifest has no Verilog to hash: equal to the exported manifest but for design_hash
     assert build_manifest(**PARAMS).to_json() == {**man, "design_hash": None}
     assert man["design_hash"] == design_hash(exported[0].read_bytes())
 
 
 def test_export_cli_and_bad_values(tmp_path, capsys):
-    assert main(["export", "--head-dim", "8", "--lanes", "1", "--max-seq", "4", "--out", str(tmp_path / "x")]) == 0
+    assert main(["export", "--head-dim", "8", "--lanes", "1", "--max-seq", "4", "--rtl-dir", str(tmp_path / "x")]) == 0
     assert (tmp_path / "x" / "hpu.v").read_text().count("module hpu(") == 1
     assert json.loads((tmp_path / "x" / "hpu.manifest.json").read_text())["params"]["lanes"] == 1
     capsys.readouterr()
     with pytest.raises(SystemExit) as exc:
-        main(["export", "--lanes", "0", "--out", str(tmp_path / "y")])
+        main(["export", "--lanes", "0", "--rtl-dir", str(tmp_path / "y")])
     assert exc.value.code == 2 and "lanes must be in 1..16" in capsys.readouterr().err
-    assert main(["export", "--head-dim", "8", "--lanes", "1", "--max-seq", "4", "--out", str(tmp_path / "x")]) == 2
+    assert main(["export", "--head-dim", "8", "--lanes", "1", "--max-seq", "4", "--rtl-dir", str(tmp_path / "x")]) == 2
     assert "already holds hpu.v and hpu.manifest.json" in capsys.readouterr().err
     (tmp_path / "file").write_text("")
-    assert main(["export", "--head-dim", "8", "--lanes", "1", "--max-seq", "4", "--out", str(tmp_path / "file")]) == 2
+    assert main(["export", "--head-dim", "8", "--lanes", "1", "--max-seq", "4",
+                 "--rtl-dir", str(tmp_path / "file")]) == 2
     assert "exists and is not a directory" in capsys.readouterr().err
 
 
 @pytest.mark.slow
 def test_synth_stat_reports_figures(tmp_path, capsys):
-    assert main(["export", "--head-dim", "8", "--lanes", "1", "--max-seq", "4", "--out", str(tmp_path), "--stat"]) == 0
+    assert main(["export", "--head-dim", "8", "--lanes", "1", "--max-seq", "4",
+                 "--rtl-dir", str(tmp_path), "--stat"]) == 0
     stat = json.loads((tmp_path / "hpu.stat.json").read_text())
     assert stat["cells"] > 1000 and stat["flip_flops"] > 100 and stat["multipliers"] >= D
     assert stat["memory_bits"] >= 2 * 4 * 8 * D
@@ -155,4 +162,4 @@ def test_benchmark_size_exports_compiles_and_lints(tmp_path):
     assert subprocess.run(["iverilog", "-g2012", "-o", str(tmp_path / "a.vvp"), str(v)]).returncode == 0
     assert subprocess.run(["verilator", "--lint-only", str(v)]).returncode == 0
     parse([str(v)], outputdir=str(tmp_path), debug=False)
-    assert len(json.loads(man.read_text())["units"]) == 2 * 8 + 9
+    assert len(json.loads(man.read_text())["units"]) == 2 * 8 + 8 + 10

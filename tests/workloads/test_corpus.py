@@ -32,3 +32,16 @@ def test_bad_text_files(tmp_path, content, limit, message):
         load_sentences(path, limit=limit)
     with pytest.raises(CorpusError, match="is a directory"):
         load_sentences(tmp_path)
+
+
+def test_join_passages_greedy_in_order():
+    from workloads.corpus import join_passages
+
+    words = lambda text: len(text.split()) + 2  # like a tokenizer with [CLS] and [SEP]
+    sentences = ["a b", "c", "d e f", "g", "h i j k l m"]
+    # "a b c" counts 5; adding "d e f" would count 8 > 5; "d e f" + "g" would count 6; the last is too long alone.
+    assert join_passages(sentences, words, 5) == ["a b c", "d e f", "g", "h i j k l m"]
+    assert join_passages(sentences, words, 100) == [" ".join(sentences)]
+    assert join_passages(sentences[:1], words, 1) == ["a b"]
+    with pytest.raises(CorpusError, match="passage length must be at least 1 token, got 0"):
+        join_passages(sentences, words, 0)

@@ -14,7 +14,7 @@ from hpu_model import golden, reference, spec
 from hpu_model.workload import load_npz, save_npz
 from workloads import minilm
 from workloads._hf_attention import AttentionTap, PaddingMaskError
-from workloads._hpu_attention import OUT_PER_V, BackendError
+from workloads._hpu_attention import OUT_PER_V, TOKEN, BackendError, Gate
 from workloads.capture import capture
 from workloads.fidelity import measure
 
@@ -147,3 +147,44 @@ def test_unknown_backend_and_model():
         backend("tpu")
     with pytest.raises(minilm.ModelMissingError, match="unknown model 'gpt5'"):
         minilm.load("gpt5")
+
+
+@pytest.fixture(scope="module")
+def passages(model):
+    from workloads import corpus
+
+    texts = corpus.join_passages(corpus.load_sentences(limit=40), lambda t: len(model.tokenizer(t)["input_ids"]),
+                                 model.max_tokens)
+    lengths = [len(model.token_ids(t)) for t in texts]
+    assert len(texts) >= 2 and max(lengths) <= 256 and max(lengths) > 200  # long enough for tiles to matter
+    return texts[:2]
+
+
+def test_shipped_corpus_as_passages(model):
+    from workloads import corpus
+
+    sentences = corpus.load_sentences()
+    texts = corpus.join_passages(sentences, lambda t: len(model.tokenizer(t)["input_ids"]), model.max_tokens)
+    lengths = [len(model.token_ids(t)) for t in texts]
+    assert " ".join(texts) == " ".join(sentences) and max(lengths) <= model.max_tokens == 256
+    assert 10 <= len(texts) <= 30 and sorted(lengths)[1] > 200  # all but the last are nearly full
+
+
+def test_tile_gate_p1_is_the_token_gate_and_p05_keeps_whole_tiles(model, passages):
+    result = measure(model, passages, (1.0, 0.5), gates=(TOKEN, Gate("tile", 32, 32)), unit="passages")
+    rows = {(r["label"], r["permeability"]): r for r in result["results"]}
+    assert list(rows) == [("token", 1.0), ("token", 0.5), ("tile T=32 B=32", 1.0), ("tile T=32 B=32", 0.5)]
+    same = ("embedding_cosine_mean", "embedding_cosine_min", "head_cosine_mean", "head_max_error", "kept_fraction")
+    assert all(rows["token", 1.0][k] == rows["tile T=32 B=32", 1.0][k] for k in same)  # contract v2 at p=1 is v1
+    # Non-causal: every row keeps ceil(tiles / 2) whole tiles; only the partial last tile's size varies.
+    lengths = [len(model.token_ids(t)) for t in passages]
+    lo = hi = 0
+    for n in lengths:
+        tiles = -(-n // 32)
+        kb, last = -(-tiles // 2), n - 32 * (tiles - 1)
+        lo += n * ((kb - 1) * 32 + last)
+        hi += n * min(n, kb * 32)
+    total = sum(n * n for n in lengths)
+    assert lo / total <= rows["tile T=32 B=32", 0.5]["kept_fraction"] <= hi / total
+    assert rows["tile T=32 B=32", 0.5]["embedding_cosine_mean"] < rows["tile T=32 B=32", 1.0]["embedding_cosine_mean"]
+    assert result["unit"] == "passages" and result["spec_v2_version"] == spec.SPEC_V2_VERSION
