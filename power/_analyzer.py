@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from hpu_model.manifest import DESIGN_HASH_SIGNAL, Manifest, design_hash_value
+from hpu_model.manifest import Manifest
 
 from ._counters import ToggleCounter
 from ._errors import ManifestError
 from ._vcd import CODE_0, CODE_1
 
-__all__ = ["MAX_WINDOWS", "PORTS", "Analyzer", "hash_signal", "check_hash"]
+__all__ = ["MAX_WINDOWS", "PORTS", "Analyzer"]
 
 PORTS = ("read_enable", "write_enable")
 #: most time windows kept for the dark-silicon map; windows widen by doubling to stay under it
@@ -110,7 +110,6 @@ class Analyzer:
         self.en_chunk = np.zeros((len(units), 0), bool)      # enable at each edge of the current chunk
         self.en_last = np.zeros(len(units), bool)            # enable at the last edge before it
         self.win = _Windows(2 * len(units) + len(self.mem_ports) + 2)
-        self.hash_sig, self.hash_codes = None, None
 
     def _single(self, name: str, what: str) -> int:
         i = self.index.get(name)
@@ -129,13 +128,6 @@ class Analyzer:
         return np.full(len(edge_t), self.level[sig], np.uint8)
 
     def __call__(self, groups, last_time: int) -> None:
-        if self.hash_sig is not None and self.hash_codes is None:   # the design hash's first value
-            for width, sigs, _, codes in groups:
-                hit = np.flatnonzero(sigs == self.hash_sig) if width == HASH_BITS else ()
-                known = [k for k in hit if codes[k].max() <= CODE_1]   # X before the testbench sets it
-                if known:
-                    self.hash_codes = codes[known[0]]
-                    break
         one_bit = next(((s, t, c) for w, s, t, c in groups if w == 1), None)   # never split (see _vcd)
         ranges = {}
         if one_bit is not None:   # where each sampled signal's changes lie in the 1-bit group
@@ -200,28 +192,3 @@ class Analyzer:
         if rest.any():
             self.other_tog2 += int(tog2[rest].sum())
             self.win.add(2 * self.n_units + len(self.mem_ports) + 1, cyc[rest], tog2[rest])
-
-
-HASH_BITS = 256
-
-
-def hash_signal(signals) -> int | None:
-    """The waveform's 256-bit ``design_hash`` signal (a testbench's proof of the design), if it has one."""
-    for i, sig in enumerate(signals):
-        if sig.width == HASH_BITS and any(n.rsplit(".", 1)[-1] == DESIGN_HASH_SIGNAL for n in sig.names):
-            return i
-    return None
-
-
-def check_hash(waveform, manifest: Manifest, sink) -> bool | None:
-    if sink.hash_sig is None:
-        return None
-    codes = sink.hash_codes
-    if codes is None or (codes > 1).any():
-        raise ManifestError(f"{waveform}: its {DESIGN_HASH_SIGNAL} signal never holds a 0/1 value: cannot prove "
-                            "the waveform belongs to the manifest")
-    got = int("".join(map(str, codes.tolist())), 2)
-    if got != design_hash_value(manifest.design_hash):
-        raise ManifestError(f"{waveform}: its {DESIGN_HASH_SIGNAL} is sha256:{got:064x}, the manifest's is "
-                            f"{manifest.design_hash}: the waveform is of another design (or another export)")
-    return True

@@ -20,9 +20,10 @@ import numpy as np
 
 from hpu_model.manifest import UNIT_CLASSES, Manifest, Unit
 
-from ._analyzer import Analyzer, check_hash, hash_signal
+from ._analyzer import Analyzer
 from ._errors import VCDError
 from ._scope import find_scope
+from ._seal import check_seal
 from ._vcd import open_reader
 
 __all__ = ["UNIT_CLASSES", "Activity", "load_manifest", "find_scope", "analyze", "unit_weight"]
@@ -68,8 +69,6 @@ class Activity:
     bit_toggles2: list[np.ndarray] | None = None
     bit_time1: list[np.ndarray] | None = None
     bit_timex: list[np.ndarray] | None = None
-    #: True: the waveform's design_hash signal equals the manifest's; None: either has none (not checked)
-    design_verified: bool | None = None
     #: per signal, its name parts relative to the scope (a leaf may hold a '.'; SAIF needs the real levels)
     signal_paths: list[tuple[str, ...]] = field(default_factory=list)
 
@@ -103,7 +102,7 @@ class Activity:
         return {
             "format": "hpu-power/1", "waveform": self.path, "reader": self.reader, "scope": self.scope,
             "seconds_per_time_unit": self.seconds_per_unit, "end_time": self.end_time,
-            "cycles": self.cycles, "clock_period": self.clock_period, "design_verified": self.design_verified,
+            "cycles": self.cycles, "clock_period": self.clock_period,
             "units": {u.name: {"class": u.cls, "active": self.unit_active[u.name],
                                "gated": self.cycles - self.unit_active[u.name],
                                "toggles": self.unit_toggles2[u.name] / 2,
@@ -151,15 +150,9 @@ def analyze(waveform, manifest, *, scope: str | None = None, reader: str = "auto
     rd = open_reader(waveform, reader)
     names = [n for s in rd.signals for n in s.names]
     scope = find_scope(names, manifest, scope, during)
+    check_seal(waveform, manifest, scope)  # of this design, and a whole run: before the expensive pass
     sink = Analyzer(rd.signals, scope, manifest, during, detail)
-    wanted = sink.wanted
-    if manifest.design_hash is not None:
-        sink.hash_sig = hash_signal(rd.signals)
-        if sink.hash_sig is not None:
-            wanted = wanted.copy()
-            wanted[sink.hash_sig] = True
-    end_time = rd.run(sink, wanted)
-    verified = check_hash(waveform, manifest, sink)
+    end_time = rd.run(sink, sink.wanted)
     sink.counter.finish(end_time)
     if sink.cycles == 0:  # else every ratio and energy would be a silent 0 of nothing
         clock = f"{scope}.{manifest.clock}" if scope else manifest.clock
@@ -199,7 +192,7 @@ def analyze(waveform, manifest, *, scope: str | None = None, reader: str = "auto
         other_toggles2=sink.other_tog2,
         memory_reads={m.name: int(totals[0, j]) for j, m in enumerate(mems)},
         memory_writes={m.name: int(totals[1, j]) for j, m in enumerate(mems)},
-        window_cycles=sink.win.width, windows=windows, design_verified=verified,
+        window_cycles=sink.win.width, windows=windows,
         **(dict(zip(("bit_toggles2", "bit_time1", "bit_timex"), map(list, zip(*map(sink.counter.bits, order)))))
            if detail else {}),
     )
