@@ -126,6 +126,9 @@ def run(args) -> int:
         run_dir = Path(args.resume)
         if not (run_dir / "checkpoint.pt").is_file():
             raise TrainError(f"--resume {run_dir}: no checkpoint.pt in that folder")
+        if (run_dir / "summary.json").exists():
+            raise TrainError(f"--resume {run_dir}: that run is finished (summary.json exists) and its report is "
+                             "not overwritten; start a new run instead")
     else:
         run_dir = new_run_dir(args.out, f"abtest-{args.gate}")
     command = "hpu " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "hpu abtest"
