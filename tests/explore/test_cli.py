@@ -41,7 +41,8 @@ def test_grid_table_in_hpu_toml(tmp_path, capsys, area_cache, monkeypatch):
     (["--grid", "L=99"], "lanes (L)=99 out of range: allowed 1..16"),
     (["--grid", "n=64", "N_MAX=8"], "the grid is empty"),
     (["--grid", "n=8", "D=8", "--min-cosine", "0.99", "--max-area", "5"], "infeasible budget"),
-    (["--grid", "n=8", "D=8", "--scheduler", "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler"),
+    (["--grid", "n=8", "D=8", "--scheduler", "tcp://127.0.0.1:9", "--connect-timeout", "1"],
+     "cannot reach the Dask scheduler"),
     (["--grid", "n=8", "D=8", "--min-cosine", "2"], "--min-cosine must be in (0, 1]"),
     (["--grid", "gate=tile", "n=64", "D=8", "L=8", "T=8", "B=8"], "tile T must be >= the score lanes SL = 2L"),
 ])
