@@ -103,8 +103,8 @@ def _mutate_entry(data: bytes, case: FileCase) -> bytes:
         how = int(case.value * 5)
         if how == 0:
             del arrays[key]
-        elif how == 1:
-            arrays[key] = arrays[key].astype(np.float64)
+        elif how == 1:  # another type: floats for numbers, a number for a string entry (e.g. format)
+            arrays[key] = arrays[key].astype(np.float64) if arrays[key].dtype.kind in "iufb" else np.array(1.5)
         elif how == 2:
             arrays[key] = arrays[key].reshape(-1)
         elif how == 3:
