@@ -52,3 +52,14 @@ def test_bad_input_is_one_line_exit_2(tmp_path, capsys, area_cache, extra, expec
     code, out, err = _run(argv, capsys)
     assert code == 2
     assert expect in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_sample_model_only(tmp_path, capsys, area_cache):
+    code, out, err = _run(["explore", "--grid", "D=8", "L=2,4", "n=8", "p=0.25:1", "--sample", "6", "--no-fidelity",
+                           "--scheduler", "inline", "--store", str(tmp_path / "s.sqlite"), "--out",
+                           str(tmp_path / "runs"), "--area-cache", area_cache, "--json", str(tmp_path / "x.json")],
+                          capsys)
+    assert code == 0, err
+    data = json.loads((tmp_path / "x.json").read_text())
+    assert len(data["points"]) == 6 and all(r["result"]["cosine"] is None for r in data["points"])
+    assert len({r["point"]["permeability"] for r in data["points"]}) == 6  # Latin hypercube: one p per stratum
