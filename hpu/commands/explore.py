@@ -56,6 +56,8 @@ def register(sub) -> None:
     p.add_argument("--scheduler", metavar="ADDRESS", default=None,
                    help="an existing Dask scheduler, e.g. tcp://host:8786 (default: a LocalCluster here); "
                         "'inline' evaluates in this process without Dask")
+    p.add_argument("--connect-timeout", type=positive_number("connect-timeout"), default=10.0, metavar="S",
+                   help="seconds to wait for --scheduler to answer (default %(default)s)")
     p.add_argument("--workers", type=int_in(1, 4096, "workers"), default=None,
                    help="LocalCluster workers (1..4096; default: one per core)")
     p.add_argument("--threads", action=argparse.BooleanOptionalAction, default=False,
@@ -89,7 +91,8 @@ def run(args) -> int:
     req = Request(grid=args.grid, sample=args.sampler if args.sample else None, samples=args.sample or 0,
                   seed=args.seed, fidelity=not args.no_fidelity, heads=args.heads, energy_table=args.energy_table,
                   store=args.store, out=args.out, area_cache=args.area_cache, scheduler=args.scheduler,
-                  workers=args.workers, threads=args.threads, batch=args.batch, synth=args.synth,
+                  workers=args.workers, threads=args.threads, connect_timeout=args.connect_timeout, batch=args.batch,
+                  synth=args.synth,
                   verify=args.verify, simulator=args.simulator, max_area=args.max_area, min_cosine=args.min_cosine,
                   command=_command(args), progress=sys.stderr.isatty())
     folder, summary = explore_run(req)
