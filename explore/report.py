@@ -43,7 +43,7 @@ FRONTS = (
     Front("cycles_vs_area", "area_cells", "cycles_per_row", (True, True), "area (Yosys cells)",
           "cycles per query row", "Cycles per row vs area"),
     Front("edp_vs_p", "permeability", "edp", (False, True), "permeability p (fraction of keys kept)",
-          "energy x delay of a head run (pJ x cycles)", "Energy-delay product vs p", logy=True),
+          "energy x cycles of the workload (pJ x cycles)", "Energy-delay product vs p", logy=True),
 )
 
 _COLS = ("gate", "head_dim", "lanes", "max_seq", "tile", "block", "permeability", "seq", "causal")

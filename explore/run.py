@@ -44,6 +44,7 @@ class Request:
     out: str = "runs"
     area_cache: str = "build/explore-area"
     scheduler: str | None = None
+    connect_timeout: float = 10.0
     workers: int | None = None
     threads: bool = False
     batch: int | None = None
@@ -75,7 +76,7 @@ def run(req: Request, say=print) -> tuple[Path, dict]:
                       area_cache=req.area_cache)
     t0 = time.perf_counter()
     result = sweep(points, context, req.store, scheduler=req.scheduler, workers=req.workers,
-                   processes=not req.threads, batch=req.batch, progress=req.progress)
+                   processes=not req.threads, batch=req.batch, progress=req.progress, timeout=req.connect_timeout)
     say(f"explore: {result.evaluated} points evaluated, {result.resumed} already in {req.store} "
         f"({result.seconds:.1f} s on {result.engine})")
     for d in result.deaths:

@@ -61,7 +61,7 @@ def _progress(total: int, enabled: bool):
 
 def sweep(points: list[Point], context: Context, store_path, *, scheduler: str | None = None,
           workers: int | None = None, processes: bool = True, batch: int | None = None,
-          progress: bool = False, engine: _dask.Engine | None = None) -> SweepResult:
+          progress: bool = False, engine: _dask.Engine | None = None, timeout: float = 10.0) -> SweepResult:
     """Evaluate ``points`` (those not yet in the store), append each result to the store as it arrives.
 
     Raises ExploreError before any work if a point needs a model feature this checkout lacks.
@@ -88,7 +88,7 @@ def sweep(points: list[Point], context: Context, store_path, *, scheduler: str |
         own = engine is None
         log = _dask.RunLog()
         if todo:
-            engine = engine or _dask.connect(scheduler, workers=workers, processes=processes)
+            engine = engine or _dask.connect(scheduler, workers=workers, processes=processes, timeout=timeout)
             try:
                 size = batch or batch_size(len(todo), engine.workers, context.fidelity)
                 batches = [todo[i:i + size] for i in range(0, len(todo), size)]

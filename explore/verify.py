@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _workloads
 from .errors import ExploreError
-from .evaluate import Context, _random
+from .evaluate import Context
 from .space import Point
 
 __all__ = ["choose", "simulate_point", "check"]
@@ -34,7 +35,7 @@ def simulate_point(row: dict, context: Context, simulator: str = "icarus") -> di
     from cosim.sim import simulate
 
     pt = Point(**row["point"])
-    w = _random(pt.head_dim, pt.seq, pt.causal, context.heads, context.seed)
+    w = _workloads.workload(_workloads.workload_key(pt, context))
     kw = {"gate": pt.gate, "tile": pt.tile, "block": pt.block} if pt.gate == "tile" else {}
     res = simulate(w.q, w.k, w.v, c=int(w.c), r=int(w.r), permeability_q16=pt.p16, causal=pt.causal,
                    lanes=pt.lanes, max_seq=pt.max_seq, simulator=simulator, **kw)

@@ -10,15 +10,10 @@ __all__ = ["workload_inputs"]
 
 def workload_inputs(args) -> dict:
     """q, k, v, c, r and causal from ``--inputs`` or from a generated Gaussian workload."""
-    if args.inputs and args.run is not None:
-        from hpu_model.workload import load_npz
-
-        w = load_npz(args.inputs).head(args.run)
-        return {"q": w.q, "k": w.k, "v": w.v, "c": w.c, "r": w.r, "causal": w.causal or args.causal}
-    if args.inputs:
+    if args.inputs:  # one reader, every flag of the file applied (with or without --run)
         from cosim._compare import load_inputs
 
-        return load_inputs(args.inputs) | {"causal": args.causal}
+        return load_inputs(args.inputs, run=args.run, causal=args.causal or None)
     if args.run is not None:
         raise SpecError("--run selects a run of an --inputs file; give --inputs FILE.npz too")
     w = random_workload(heads=args.heads, n_q=args.queries, n_k=args.seq, head_dim=args.head_dim,

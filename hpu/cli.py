@@ -11,12 +11,15 @@ cocotb or amaranth.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from pathlib import Path
 
 from hpu._parser import Parser
 from hpu.config import DEFAULT_PATH, config_argv
+from hpu.options import INPUT_DESTS, OUTPUT_DESTS
 from hpu_model import __version__
+from hpu_model.artifacts import guarded_run, note_input, output_path
 from hpu_model.errors import HPUError
 
 __all__ = ["main", "build_parser", "COMMANDS"]
@@ -67,12 +70,12 @@ def _with_config(parser: Parser, argv: list[str]) -> list[str]:
     """Insert the config file's options right after the subcommand name (flags still win)."""
     given = _config_path(argv)
     path = Path(given) if given else DEFAULT_PATH
-    command = next((a for i, a in enumerate(argv) if a in parser.commands and (i == 0 or argv[i - 1] != "--config")),
-                   None)
-    if command is None or (not given and not path.is_file()):
+    at = next((i for i, a in enumerate(argv) if a in parser.commands and (i == 0 or argv[i - 1] != "--config")),
+              None)
+    if at is None or (not given and not path.is_file()):
         return argv
-    at = argv.index(command) + 1
-    return argv[:at] + config_argv(path, command, parser.commands) + argv[at:]
+    command = argv[at]  # by position, not argv.index: a config file may be named like a subcommand
+    return argv[:at + 1] + config_argv(path, command, parser.commands) + argv[at + 1:]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,16 +91,43 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        with guarded_run():  # inputs are never overwritten; SIGTERM cleans up like Ctrl-C
+            _check_paths(args, _config_path(argv) or (str(DEFAULT_PATH) if DEFAULT_PATH.is_file() else None))
+            return int(args.func(args) or 0)
     except HPUError as exc:
         print(f"hpu {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a path the user gave: missing, a folder, not writable, a file as a folder, ...
-        print(f"hpu {args.command}: error: {exc.strerror or exc}: {exc.filename}", file=sys.stderr)
+        where = f": {exc.filename}" if exc.filename is not None else ""
+        print(f"hpu {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"hpu {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: exit 1 means "mismatch" here, so never the interpreter's traceback exit
+        if os.environ.get("HPU_DEBUG"):
+            raise
+        print(f"hpu {args.command}: internal error: {type(exc).__name__}: {exc} (a bug; HPU_DEBUG=1 shows the "
+              "traceback)", file=sys.stderr)
+        return 3
+
+
+def _paths(value) -> list[str]:
+    values = value if isinstance(value, (list, tuple)) else [value]
+    return [str(v).rpartition("=")[2] if "=" in str(v) and not os.path.exists(str(v)) else str(v)
+            for v in values if isinstance(v, (str, os.PathLike))]
+
+
+def _check_paths(args, config: str | None) -> None:
+    """Before any work: note every input the options name, then refuse an output that is one of them."""
+    if config:
+        note_input(config)
+    for dest in INPUT_DESTS:
+        for path in _paths(getattr(args, dest, None)):
+            note_input(path)
+    for dest in OUTPUT_DESTS:
+        for path in _paths(getattr(args, dest, None)):
+            output_path(path)
 
 
 if __name__ == "__main__":

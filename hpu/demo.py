@@ -23,8 +23,10 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from hpu_model import spec
+from hpu.options import check_run_list
+from hpu_model import limits, spec
 from hpu_model.artifacts import new_run_dir
+from hpu_model.perf import Geometry
 from hpu_model.workload import random_workload
 
 __all__ = ["DemoConfig", "DEFAULT", "LARGE", "run_demo"]
@@ -46,6 +48,13 @@ class DemoConfig:
     tile: int = 32
     block: int | None = None  # None: same as tile
     simulator: str = "icarus"
+
+    def __post_init__(self):
+        """Every check before any work (a demo runs for minutes): design, workload size, permeabilities."""
+        check_run_list(self.permeabilities)
+        limits.check_int("heads", self.heads)
+        limits.limit("max_seq").check(self.seq, name="seq (at most the RTL's N_MAX)")
+        Geometry(self.head_dim, self.lanes, max(8, 1 << (self.seq - 1).bit_length()))  # L <= D, D <= 128
 
 
 DEFAULT = DemoConfig()
@@ -93,7 +102,8 @@ def run_demo(cfg: DemoConfig = DEFAULT, *, out: str | Path = "runs", progress=No
     from power.report import run_record, write_report
 
     perms = tuple(cfg.permeabilities)
-    for p in perms + tuple(cfg.tile_permeabilities):
+    check_run_list(perms)
+    for p in tuple(cfg.tile_permeabilities):
         spec.permeability_q16(p)
     notes = _tile_notes(cfg)
     plan = [("token", p) for p in perms] + ([] if notes else [("tile", p) for p in cfg.tile_permeabilities])

@@ -11,11 +11,17 @@ import argparse
 from hpu_model import limits, spec
 from hpu_model.limits import int_in, limited, permeability, power_of_two
 
-__all__ = ["add_options", "add_model_options", "add_reading_options", "int_in", "limited", "per_run_path",
-           "permeability", "power_of_two", "gate_kwargs", "GATE_OPTIONS", "WORKLOAD_OPTIONS"]
+__all__ = ["add_options", "check_run_list", "add_model_options", "add_reading_options", "int_in", "limited",
+           "per_run_path", "permeability", "positive_number", "power_of_two", "gate_kwargs", "GATE_OPTIONS",
+           "WORKLOAD_OPTIONS", "INPUT_DESTS", "OUTPUT_DESTS"]
 
 #: The tile gate's default tile size T (``--tile``); B defaults to T.
 DEFAULT_TILE = 32
+
+#: options (argparse dests) that name files a command reads, and files it writes: ``hpu.cli`` refuses an output
+#: that is one of the inputs before any work (hpu_model.artifacts.output_path also checks at every write)
+INPUT_DESTS = ("config", "inputs", "waveform", "manifest", "energy_table", "runs", "text")
+OUTPUT_DESTS = ("json", "vcd", "saif", "action_counts")
 
 #: Options that describe the workload of a simulated run (``hpu sim`` and ``hpu compare``).
 WORKLOAD_OPTIONS = ("seq", "queries", "heads", "head-dim", "permeability", "causal", "seed", "inputs", "run")
@@ -23,6 +29,20 @@ WORKLOAD_OPTIONS = ("seq", "queries", "heads", "head-dim", "permeability", "caus
 
 #: ``--gate``, ``--tile``, ``--block``: read back with :func:`gate_kwargs`.
 GATE_OPTIONS = ("gate", "tile", "block")
+
+
+def positive_number(what: str):
+    """argparse type: a positive finite number (a budget, a tolerance), with a message that says so."""
+    def parse(text: str) -> float:
+        try:
+            x = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a positive number, got {text!r}") from None
+        if not 0 < x < float("inf"):
+            raise argparse.ArgumentTypeError(f"{what} must be a positive finite number, got {text!r}")
+        return x
+    parse.__name__ = what
+    return parse
 
 
 def gate_kwargs(args) -> dict:
@@ -39,13 +59,27 @@ def _range(limit_name: str) -> str:
     return limits.limit(limit_name).text()
 
 
+def check_run_list(perms) -> tuple[int, ...]:
+    """P16 of each permeability; refused: none, a bad value, the same run twice (equal P16)."""
+    perms = tuple(perms)
+    if not perms:
+        raise spec.SpecError("give at least one permeability")
+    p16 = tuple(spec.permeability_q16(p) for p in perms)
+    twice = [p for k, p in enumerate(perms) if p16[k] in p16[:k]]
+    if twice:
+        raise spec.SpecError(f"permeability {twice[0]:g} is given twice (or two values round to the same P16); "
+                             f"each run needs its own p, got {' '.join(f'{p:g}' for p in perms)}")
+    return p16
+
+
 class _Permeabilities(argparse.Action):
     """``--permeability P [P ...]``: one or more distinct values; the first is the baseline of any ratio."""
 
     def __call__(self, parser, namespace, values, option_string=None):
-        seen = [v for i, v in enumerate(values) if v in values[:i]]
-        if seen:
-            parser.error(f"argument {option_string}: permeability {seen[0]:g} is given twice; give each value once")
+        try:
+            check_run_list(values)  # the one rule: distinct runs (equal P16 counts as the same p)
+        except spec.SpecError as exc:
+            parser.error(f"argument {option_string}: {exc}")
         setattr(namespace, self.dest, list(values))
 
 

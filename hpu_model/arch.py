@@ -78,7 +78,7 @@ class Geometry:
 
     def __post_init__(self):
         _check("head_dim", self.head_dim, "design_head_dim")
-        _check("lanes", self.lanes, "lanes")
+        _check("lanes", self.lanes, "lanes", hi=self.head_dim)  # at most D: checked before any build
         _check("max_seq", self.max_seq, "max_seq")
         if (self.tile == 0) != (self.block == 0):
             raise ConfigError(f"tile and block are both 0 (no tile gate) or both set, got tile={self.tile}, "

@@ -60,6 +60,8 @@ def output_path(path: str | os.PathLike) -> Path:
     """
     given = Path(path)
     real = Path(os.path.realpath(given))
+    if real.is_symlink():  # a link loop: realpath stops at a link, and replacing it would lose it silently
+        raise OSError(errno.ELOOP, "a symlink loop, refused as an output", str(given))
     if real.is_dir():  # else the rename fails naming the temporary file, or with EBUSY for '/'
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(given))
     inputs = _INPUTS.get()

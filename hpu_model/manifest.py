@@ -17,6 +17,7 @@ testbench proves that a waveform belongs to the design by dumping a
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from typing import Literal
 
@@ -25,7 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, 
 from .artifacts import atomic_write_json, read_document
 from .errors import HPUError
 
-__all__ = ["FORMAT", "UNIT_CLASSES", "DESIGN_HASH_SIGNAL", "ManifestError", "Unit", "Memory", "Params",
+__all__ = ["FORMAT", "UNIT_CLASSES", "DESIGN_HASH_SIGNAL", "MANIFEST_HASH_SIGNAL", "content_hash",
+           "ManifestError", "Unit", "Memory", "Params",
            "Manifest", "design_hash", "design_hash_value"]
 
 #: the manifest format written and accepted (the only place this string is spelt)
@@ -34,6 +36,8 @@ FORMAT = "hpu-manifest/1"
 UNIT_CLASSES = ("mac8", "mul", "add32", "cmp", "lut_read", "div", "reg", "ctrl")
 #: name of the 256-bit testbench signal that carries the design hash's digest in a waveform
 DESIGN_HASH_SIGNAL = "design_hash"
+#: name of the 256-bit testbench signal that carries :func:`content_hash` of the design's manifest
+MANIFEST_HASH_SIGNAL = "manifest_hash"
 _HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
@@ -144,6 +148,17 @@ def design_hash(verilog: str | bytes) -> str:
     """``sha256:<hex>`` of the Verilog text exactly as written to ``hpu.v``."""
     data = verilog.encode() if isinstance(verilog, str) else verilog
     return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def content_hash(manifest) -> str:
+    """``sha256:<hex>`` of a manifest's content (units, memories, params; not its ``design_hash``).
+
+    The testbench stamps it into every VCD beside the design hash, so a manifest whose units or memories were
+    edited after export no longer matches the waveform (power/_seal.py).
+    """
+    data = Manifest.read(manifest).to_json()
+    data.pop("design_hash", None)
+    return "sha256:" + hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def design_hash_value(digest: str) -> int:

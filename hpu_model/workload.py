@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -111,6 +112,8 @@ def random_workload(*, heads: int = 1, n_q: int | None = None, n_k: int = 64, he
 
 
 # -- the .npz file format (docs/interfaces.md section 4) -----------------------
+#: what numpy and zipfile raise for an empty, truncated, corrupt (CRC, deflate, header) or pickled archive
+_UNREADABLE = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError)
 _CORE = ("format", "spec_version", "q", "k", "v", "c", "r", "causal")
 _OPTIONAL = ("n_q", "n_k", "scale_q", "scale_k", "scale_v", "q_float", "k_float", "v_float")
 
@@ -214,7 +217,7 @@ def load_npz(path: str | Path) -> Workload:
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {name: z[name] for name in z.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+    except _UNREADABLE as exc:
         _fail(path, f"not a readable .npz workload file ({exc})")
     missing = [name for name in _CORE if name not in arrays]
     if missing:
@@ -240,7 +243,7 @@ def _plain(path: Path, f) -> Workload:
         _fail(path, f"lacks {', '.join(missing)}: it must hold int8 q, k, v and integers c, r")
     try:
         x = {key: f[key] for key in ("q", "k", "v", "c", "r")}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+    except _UNREADABLE as exc:
         raise WorkloadFileError(f"cannot read inputs {path}: an entry is unreadable ({exc})") from None
     for key in ("q", "k", "v"):
         if x[key].ndim == 2:
@@ -278,10 +281,9 @@ def read_inputs(path: str | Path, *, run: int | None = None, causal: bool | None
     """
     path = Path(path)
     note_input(path)
-    unreadable = (OSError, ValueError, EOFError, zipfile.BadZipFile)  # empty, truncated, corrupt, pickled
     try:
         f = np.load(path, allow_pickle=False)
-    except unreadable as exc:
+    except _UNREADABLE as exc:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not an .npz archive"
         raise WorkloadFileError(f"cannot read inputs {path}: {why}") from None
     if not isinstance(f, np.lib.npyio.NpzFile):  # a lone .npy array

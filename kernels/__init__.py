@@ -1,4 +1,4 @@
-"""Triton kernel of numerics contract v1: bit-exact gated integer attention on the GPU.
+"""Triton kernels of contracts v1 (token gate) and v2 (tile gate): bit-exact gated integer attention.
 
 >>> import torch
 >>> from kernels import attention

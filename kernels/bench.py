@@ -1,48 +1,58 @@
-"""Triton kernel speed: exact gated attention vs torch SDPA (flash, cuDNN; bf16) on one GPU.
+"""Triton kernel speed, both gates, against SDPA (flash, cuDNN), FlexAttention and torch top-k (bf16).
 
-``hpu bench kernel`` (or ``python -m kernels.bench``).  On a CUDA machine it
-times :func:`kernels.attention` with ``triton.testing.do_bench`` (median) over
-B x H x n x D shapes, p and causal, next to ``scaled_dot_product_attention``
-pinned to FLASH_ATTENTION and to CUDNN_ATTENTION on bf16 copies of the same
-data, and prints ms and throughput ratios (SDPA ms / kernel ms: 0.5 means half
-the speed of SDPA).  ``--sweep`` first times a few tile shapes per kernel at
-one shape and uses the fastest.  Without a GPU it measures the verification
-throughput of the interpreter against the golden model on a few small heads.
+``hpu bench kernel`` (or ``python -m kernels.bench``).  On a CUDA machine it times, in one run
+and on the same data, with ``triton.testing.do_bench`` medians:
+
+- ``scaled_dot_product_attention`` on bf16 copies pinned to FLASH_ATTENTION and to CUDNN_ATTENTION;
+- FlexAttention (``torch.compile``d, bf16) with a BlockMask of 128 x 128 blocks that keeps the
+  same fraction p of the visible key blocks per query block (diagonal blocks kept when causal);
+- PyTorch top-k attention, what a user would write without these kernels (bf16 scores, the
+  k-th largest per row by ``torch.topk``, masked softmax, chunked over heads; non-causal);
+- :func:`kernels.attention` with the token gate (whole call, and its select and output launches)
+  and with the tile gate for each (T, B) (whole call, selection and attention launches).
+
+It prints ms and throughput ratios (baseline ms / kernel ms: 2.0 means twice as fast as the
+baseline) and returns the JSON record with the device, driver, torch and triton versions.
+Without a GPU it measures the interpreter's verification throughput on a few small heads.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
+import math
+import subprocess
 import time
 from functools import partial
 
 import numpy as np
 
 from hpu_model import golden, spec
-from hpu_model.artifacts import atomic_write_json
 
 __all__ = ["add_arguments", "run", "main"]
 
-#: Tile shapes tried by --sweep (BM, BN, warps, stages) for each kernel.
-SWEEP = {
-    "select": [(128, 64, 8, 3), (128, 128, 8, 3), (64, 64, 4, 3), (128, 64, 8, 4), (64, 128, 4, 3)],
-    "output": [(128, 32, 8, 3), (64, 32, 8, 3), (64, 32, 4, 3), (128, 64, 8, 3), (64, 64, 4, 3)],
-}
+#: Launch shapes (BM, BN, warps, stages) tried by --sweep for the tile gate's attention launch and the
+#: token gate's output launch.
+SWEEP = [(64, 64, 4, 3), (64, 64, 8, 3), (128, 64, 8, 3), (64, 32, 4, 3), (128, 32, 8, 3), (64, 64, 4, 4)]
+_FLEX_BLOCK = 128
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--batch", type=int, default=4, help="batch B (default %(default)s)")
-    p.add_argument("--heads", type=int, default=32, help="heads H (default %(default)s)")
-    p.add_argument("--head-dim", type=int, nargs="+", default=[64, 128], help="D values (default 64 128)")
-    p.add_argument("--seq", type=int, nargs="+", default=[1024, 4096, 8192, 16384],
-                   help="sequence lengths n (default 1024 4096 8192 16384)")
+    p.add_argument("--batch", type=int, default=4, help="batch B (1..4096, default %(default)s)")
+    p.add_argument("--heads", type=int, default=32, help="heads H (1..4096, default %(default)s)")
+    p.add_argument("--head-dim", type=int, nargs="+", default=[128], help="D values (1..256, default 128)")
+    p.add_argument("--seq", type=int, nargs="+", default=[8192], help="sequence lengths n (1..32768, default 8192)")
     p.add_argument("--permeability", type=float, nargs="+", default=[0.25, 0.5, 1.0],
-                   help="p values (default 0.25 0.5 1)")
+                   help="p values, kept fraction in (0, 1] (default 0.25 0.5 1)")
     p.add_argument("--causal", choices=("both", "yes", "no"), default="both", help="mask modes (default both)")
-    p.add_argument("--sweep", action="store_true", help="pick tile shapes by timing SWEEP at n=8192, D=128, p=0.5")
+    p.add_argument("--gate", choices=("token", "tile", "both"), default="both", help="kernels timed (default both)")
+    p.add_argument("--tile", type=int, nargs="+", default=[64, 128],
+                   help="tile sizes T, keys per tile (powers of two 1..256; default 64 128)")
+    p.add_argument("--block", type=int, nargs="+", default=[64, 128],
+                   help="query block sizes B, rows per block (powers of two 1..256; default 64 128)")
+    p.add_argument("--sweep", action="store_true",
+                   help="also time the tile attention launch over SWEEP tile shapes at the first shape, p=0.5")
+    p.add_argument("--no-baselines", action="store_true", help="skip FlexAttention and torch top-k")
     p.add_argument("--check", type=int, default=2,
-                   help="heads of the first shape per D checked against the golden model (default 2)")
+                   help="heads per gate checked against the golden model at n=1024 (default 2; 0: none)")
 
 
 def _data(b, h, n, d, seed, device):
@@ -59,142 +69,285 @@ def _data(b, h, n, d, seed, device):
     return ints, [x.to(torch.bfloat16) for x in xs], c, r
 
 
-def _tiles(sel, out):
-    return {"select": dict(zip(("BM", "BN", "num_warps", "num_stages"), sel)),
-            "output": dict(zip(("BM", "BN", "num_warps", "num_stages"), out))}
-
-
-def _sweep(args, do_bench, log) -> dict:
-    """Fastest tile shape per kernel at n=8192, D=128, p=0.5, non-causal."""
+def _versions() -> dict:
     import torch
+    import triton
+    try:
+        driver = subprocess.run(["nvidia-smi", "--query-gpu=driver_version,clocks.max.sm", "--format=csv,noheader"],
+                                capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        driver = "unknown"
+    return {"device": torch.cuda.get_device_name(), "driver": driver, "cuda": torch.version.cuda,
+            "torch": torch.__version__, "triton": triton.__version__,
+            "sms": torch.cuda.get_device_properties(0).multi_processor_count}
 
-    from ._triton_attention import _Plan
-    (q, k, v), _, c, r = _data(args.batch, args.heads, 8192, 128, 1, "cuda")
-    p16 = spec.permeability_q16(0.5)
-    best, table = {}, []
-    for kernel in ("select", "output"):
-        times = {}
-        for cfg in SWEEP[kernel]:
-            tiles = _tiles(cfg if kernel == "select" else SWEEP["select"][0],
-                           cfg if kernel == "output" else SWEEP["output"][0])
-            plan = _Plan(q, k, v, permeability_q16=p16, c=c, r=r, tiles=tiles)
-            plan.select()
+
+def _flex_mask(b, h, n, p, causal, seed):
+    """BlockMask keeping ceil(p * visible) of the 128-key blocks of every 128-row block (diagonal forced)."""
+    import torch
+    from torch.nn.attention.flex_attention import BlockMask
+    nb = math.ceil(n / _FLEX_BLOCK)
+    g = torch.Generator(device="cuda").manual_seed(seed)
+    idx = torch.arange(nb, device="cuda")
+    vis = (idx + 1) if causal else torch.full((nb,), nb, device="cuda")
+    keep = torch.clamp(torch.ceil(vis * p), min=1).long()
+    pr = torch.rand((b, h, nb, nb), generator=g, device="cuda")
+    pr = torch.where(idx[None, None, None, :] < vis[None, None, :, None], pr, 2.0)    # invisible last
+    if causal:
+        pr = torch.where(idx[None, None, None, :] == idx[None, None, :, None], -1.0, pr)  # diagonal first
+    order = pr.argsort(-1)
+    rank = order.argsort(-1)
+    kept = rank < keep[None, None, :, None]
+    diag = idx[None, None, None, :] == idx[None, None, :, None]
+    full = kept & ~diag if causal else kept
+    part = kept & diag if causal else torch.zeros_like(kept)
+
+    def lists(m):
+        num = m.sum(-1).to(torch.int32)
+        ind = torch.argsort((~m).to(torch.int8), dim=-1, stable=True).to(torch.int32)
+        return num, ind
+
+    def causal_mod(b_, h_, q_idx, kv_idx):
+        return q_idx >= kv_idx
+    pn, pi = lists(part)
+    fn, fi = lists(full)
+    mask = BlockMask.from_kv_blocks(pn, pi, fn, fi, BLOCK_SIZE=_FLEX_BLOCK,
+                                    mask_mod=causal_mod if causal else None, seq_lengths=(n, n))
+    return mask, float(kept.float().sum() / (b * h * vis.sum()))
+
+
+def _topk_attention(q, k, v, p, chunk=4):
+    """What a user writes: bf16 scores, k-th largest per row by torch.topk, masked softmax, e V; heads chunked."""
+    import torch
+    n = q.shape[-2]
+    kk = max(1, math.ceil(n * p))
+    out = torch.empty_like(q)
+    scale = q.shape[-1] ** -0.5
+    for h0 in range(0, q.shape[1], chunk):
+        s = torch.matmul(q[:, h0:h0 + chunk], k[:, h0:h0 + chunk].transpose(-1, -2)) * scale
+        thr = s.topk(kk, dim=-1, sorted=False).values.amin(-1, keepdim=True)
+        s = s.masked_fill(s < thr, float("-inf"))
+        out[:, h0:h0 + chunk] = torch.matmul(torch.softmax(s.float(), -1).to(q.dtype), v[:, h0:h0 + chunk])
+    return out
+
+
+def _baselines(args, qb, kb, vb, causal, n, bench, log) -> dict:
+    """SDPA flash/cuDNN once per mask mode; FlexAttention and top-k per p."""
+    import torch
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.nn.functional import scaled_dot_product_attention as sdpa
+    res = {}
+    for name, backend in (("flash", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION)):
+        try:
+            with sdpa_kernel(backend):
+                res[name] = bench(partial(sdpa, qb, kb, vb, is_causal=causal))
+        except RuntimeError as exc:
+            log(f"  SDPA {name} unavailable: {str(exc).splitlines()[0][:100]}")
+            res[name] = None
+    res["flex"], res["flex_density"], res["topk"] = {}, {}, {}
+    if args.no_baselines:
+        return res
+    try:
+        from torch.nn.attention.flex_attention import flex_attention
+        flex = torch.compile(flex_attention, dynamic=False)
+    except Exception as exc:
+        log(f"  FlexAttention unavailable: {type(exc).__name__}: {str(exc).splitlines()[0][:100]}")
+        flex = None
+    for p in args.permeability:
+        if flex is not None:
             try:
-                times[cfg] = do_bench(getattr(plan, kernel))
-            except Exception as exc:  # a shape that does not compile or fit: report it, try the next
-                log(f"  {kernel} {cfg}: failed ({type(exc).__name__}: {str(exc).splitlines()[0][:100]})")
-                continue
-            table.append({"kernel": kernel, "tiles": list(cfg), "ms": times[cfg]})
-            log(f"  {kernel} BM={cfg[0]} BN={cfg[1]} warps={cfg[2]} stages={cfg[3]}: {times[cfg]:.2f} ms")
-        best[kernel] = min(times, key=times.get)
-        torch.cuda.empty_cache()
-    return {"tiles": _tiles(best["select"], best["output"]), "sweep": table}
+                mask, dens = _flex_mask(qb.shape[0], qb.shape[1], n, p, causal, seed=n)
+                res["flex"][p] = bench(partial(flex, qb, kb, vb, block_mask=mask))
+                res["flex_density"][p] = dens
+            except Exception as exc:
+                log(f"  FlexAttention p={p}: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}")
+        if not causal and p < 1:
+            try:
+                res["topk"][p] = bench(partial(_topk_attention, qb, kb, vb, p))
+            except torch.OutOfMemoryError:
+                log(f"  torch top-k p={p}: out of memory")
+            torch.cuda.empty_cache()
+    return res
+
+
+def _ratio(base, ms):
+    return base / ms if base and ms else None
+
+
+def _row(kind, d, n, causal, p, ms, parts, ref, tile=None, block=None, kept=None):
+    row = {"gate": kind, "d": d, "n": n, "causal": causal, "p": p, "tile": tile, "block": block, "ms": ms, **parts,
+           "sdpa_flash_ms": ref["flash"], "sdpa_cudnn_ms": ref["cudnn"], "flex_ms": ref["flex"].get(p),
+           "flex_density": ref["flex_density"].get(p), "topk_ms": ref["topk"].get(p), "kept_fraction": kept}
+    for name in ("sdpa_flash", "sdpa_cudnn", "flex", "topk"):
+        row[f"ratio_vs_{name.removeprefix('sdpa_')}"] = _ratio(row[f"{name}_ms"], ms)
+    return row
+
+
+def _fmt(x, unit=""):
+    return "n/a" if x is None else f"{x:.2f}{unit}"
+
+
+def _line(row) -> str:
+    what = "token" if row["gate"] == "token" else f"tile T={row['tile']} B={row['block']}"
+    parts = " ".join(f"{k[3:]} {v:.2f}" for k, v in row.items() if k.startswith("ms_"))
+    return (f"D={row['d']} n={row['n']} causal={row['causal']!s:5} p={row['p']:.2f} {what:17}: {row['ms']:7.2f} ms "
+            f"({parts}) | x flash {_fmt(row['ratio_vs_flash'])} cudnn {_fmt(row['ratio_vs_cudnn'])} "
+            f"flex {_fmt(row['ratio_vs_flex'])} topk {_fmt(row['ratio_vs_topk'])}")
+
+
+def _kept_fraction(plan) -> float:
+    """Kept tiles over visible tiles, all blocks and heads (the tile gate's density)."""
+    nf, ne = plan.counts.sum(1).tolist()
+    vis = int(plan.plan_rows[0].sum()) * plan.heads
+    return (nf + ne) / vis
 
 
 def _run_cuda(args, log) -> dict:
     import torch
-    import triton
-    from torch.nn.attention import SDPBackend, sdpa_kernel
-    from torch.nn.functional import scaled_dot_product_attention as sdpa
     from triton.testing import do_bench
 
     from . import attention
     from ._triton_attention import _GPU_TILES, _Plan
 
     def bench(fn):
+        fn()
+        torch.cuda.synchronize()
         return do_bench(fn, warmup=25, rep=100, return_mode="median")
 
-    info = {"device": torch.cuda.get_device_name(), "triton": triton.__version__, "torch": torch.__version__,
-            "batch": args.batch, "heads": args.heads,
-            "timer": "triton.testing.do_bench median, warmup 25 ms, rep 100 ms"}
-    log(f"{info['device']}, triton {info['triton']}, torch {info['torch']}; B={args.batch} H={args.heads}")
-    tiles = _GPU_TILES
-    if args.sweep:
-        log("tile sweep at n=8192, D=128, p=0.5, non-causal:")
-        found = _sweep(args, bench, log)
-        tiles, info["sweep"] = found["tiles"], found["sweep"]
-    info["tiles"] = tiles
+    info = {**_versions(), "batch": args.batch, "heads": args.heads,
+            "timer": "triton.testing.do_bench median, warmup 25 ms, rep 100 ms", "tiles": _GPU_TILES}
+    log(f"{info['device']} (driver, max SM MHz: {info['driver']}), CUDA {info['cuda']}, torch {info['torch']}, "
+        f"triton {info['triton']}; B={args.batch} H={args.heads}")
     causal_modes = {"both": (False, True), "yes": (True,), "no": (False,)}[args.causal]
-    rows, checked = [], []
+    gates = ("token", "tile") if args.gate == "both" else (args.gate,)
+    rows, checks, sweep = [], [], []
     for d in args.head_dim:
+        if args.check:
+            checks += _checks(d, gates, args, log)
         for n in args.seq:
             (q, k, v), (qb, kb, vb), c, r = _data(args.batch, args.heads, n, d, n + d, "cuda")
             for causal in causal_modes:
-                ref = {}
-                for name, backend in (("flash", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION)):
-                    try:
-                        with sdpa_kernel(backend):
-                            ref[name] = bench(partial(sdpa, qb, kb, vb, is_causal=causal))
-                    except RuntimeError as exc:
-                        log(f"  SDPA {name} unavailable: {str(exc).splitlines()[0][:100]}")
-                        ref[name] = None
+                ref = _baselines(args, qb, kb, vb, causal, n, bench, log)
+                log(f"D={d} n={n} causal={causal}: SDPA flash {_fmt(ref['flash'])} ms, cuDNN {_fmt(ref['cudnn'])} ms, "
+                    f"flex {ref['flex']}, top-k {ref['topk']}")
                 for p in args.permeability:
-                    p16 = spec.permeability_q16(p)
-                    kw = dict(permeability_q16=p16, causal=causal, c=c, r=r)
-                    ms = bench(partial(attention, q, k, v, **kw, _tiles=tiles))
-                    plan = _Plan(q, k, v, **kw, tiles=tiles)
-                    ms_select = bench(plan.select)
-                    ms_output = bench(plan.output)
-                    if args.check and n == args.seq[0] and p == args.permeability[0]:
-                        checked.append(_check(q, k, v, kw, args.check))
-                    row = {"d": d, "n": n, "causal": causal, "p": p, "p16": p16, "c": c, "r": r,
-                           "ms": ms, "ms_select": ms_select, "ms_output": ms_output,
-                           "sdpa_flash_ms": ref["flash"], "sdpa_cudnn_ms": ref["cudnn"],
-                           "ratio_vs_flash": ref["flash"] / ms if ref["flash"] else None,
-                           "ratio_vs_cudnn": ref["cudnn"] / ms if ref["cudnn"] else None}
-                    rows.append(row)
-                    log(_line(row))
+                    kw = dict(permeability_q16=spec.permeability_q16(p), causal=causal, c=c, r=r)
+                    if "token" in gates:
+                        try:
+                            plan = _Plan(q, k, v, **kw)
+                            parts = {"ms_select": bench(plan.select), "ms_output": bench(plan.output)}
+                            ms = bench(partial(attention, q, k, v, **kw))
+                        except Exception as exc:
+                            log(f"token p={p} causal={causal}: FAILED {type(exc).__name__}: {str(exc)[:300]}")
+                        else:
+                            rows.append(_row("token", d, n, causal, p, ms, parts, ref))
+                            log(_line(rows[-1]))
+                        plan = None
+                    if "tile" in gates:
+                        for t in args.tile:
+                            for b in args.block:
+                                tkw = dict(kw, gate="tile", tile=t, block=b)
+                                try:
+                                    plan = _Plan(q, k, v, **tkw)
+                                    parts = {"ms_select": bench(plan.tile_select),
+                                             "ms_attention": bench(plan.tile_output)}
+                                    ms = bench(partial(attention, q, k, v, **tkw))
+                                except Exception as exc:
+                                    log(f"tile T={t} B={b} p={p} causal={causal}: FAILED {type(exc).__name__}: "
+                                        f"{str(exc)[:300]}")
+                                    continue
+                                rows.append(_row("tile", d, n, causal, p, ms, parts, ref, t, b, _kept_fraction(plan)))
+                                log(_line(rows[-1]))
+                                if args.sweep and not sweep and p == 0.5 and not causal:
+                                    tp = _Plan(q, k, v, **kw)
+                                    tp.select()
+                                    sweep = _sweep(plan, bench, log, tp)
+                                    tp = None
+                                plan = None
+                    torch.cuda.empty_cache()
             del q, k, v, qb, kb, vb
             torch.cuda.empty_cache()
-    return {**info, "rows": rows, "golden_checks": checked}
+    return {**info, "rows": rows, "golden_checks": checks, "tile_sweep": sweep}
 
 
-def _check(q, k, v, kw, heads: int) -> dict:
-    """A few heads of a benchmarked shape against the golden model (the regression does the full job)."""
+def _sweep(plan, bench, log, token_plan=None) -> list:
+    """The tile attention launch (and the token output launch) over SWEEP shapes (same data, same gate)."""
+    out = []
+    for kernel, pl in (("tile", plan), ("output", token_plan)):
+        if pl is None:
+            continue
+        for bm, bn, warps, stages in SWEEP:
+            if kernel == "tile" and (bm > pl.block or bn > pl.tile):
+                continue
+            pl.tiles = dict(pl.tiles, **{kernel: dict(BM=bm, BN=bn, num_warps=warps, num_stages=stages)})
+            fn = pl.tile_output if kernel == "tile" else pl.output
+            cfg = f"BM={bm} BN={bn} warps={warps} stages={stages}"
+            try:
+                ms = bench(fn)
+            except Exception as exc:  # a shape that does not compile or fit is reported, not fatal
+                log(f"  sweep {kernel} {cfg}: {type(exc).__name__}: {str(exc)[:160]}")
+                continue
+            out.append({"kernel": kernel, "T": pl.tile, "B": pl.block, "BM": bm, "BN": bn, "warps": warps,
+                        "stages": stages, "ms": ms})
+            log(f"  sweep {kernel} T={pl.tile} B={pl.block} {cfg}: {ms:.2f} ms")
+    return out
+
+
+def _checks(d, gates, args, log) -> list:
+    """A few heads at n=1024 (and a causal n_q != n_k) against the golden model, per gate."""
+    import torch
+
     from . import attention
-    qs, ks, vs = (x[0, :heads].cpu() for x in (q, k, v))
-    out = attention(qs.cuda(), ks.cuda(), vs.cuda(), **kw).cpu().numpy()
-    ref = golden.attention(qs.numpy(), ks.numpy(), vs.numpy(), **kw)
-    return {"n": q.shape[-2], "d": q.shape[-1], "causal": kw["causal"], "heads": heads,
-            "identical": bool((out == ref).all())}
-
-
-def _line(row) -> str:
-    f = f"{row['sdpa_flash_ms']:.2f}" if row["sdpa_flash_ms"] else "n/a"
-    cu = f"{row['sdpa_cudnn_ms']:.2f}" if row["sdpa_cudnn_ms"] else "n/a"
-    rf = f"{row['ratio_vs_flash']:.2f}x" if row["ratio_vs_flash"] else "n/a"
-    rc = f"{row['ratio_vs_cudnn']:.2f}x" if row["ratio_vs_cudnn"] else "n/a"
-    return (f"D={row['d']:3d} n={row['n']:5d} causal={row['causal']!s:5} p={row['p']:.2f}: "
-            f"{row['ms']:8.2f} ms (select {row['ms_select']:7.2f}, output {row['ms_output']:7.2f}) | "
-            f"flash {f} ms {rf} | cudnn {cu} ms {rc}")
+    out = []
+    (q, k, v), _, c, r = _data(1, max(1, args.check), 1024, d, 7 + d, "cuda")
+    for gate in gates:
+        for causal, nq in ((False, 1024), (True, 700)):
+            kw = dict(permeability_q16=spec.permeability_q16(0.5), causal=causal, c=c, r=r)
+            if gate == "tile":
+                kw |= dict(gate="tile", tile=args.tile[0], block=args.block[0])
+            qs, ks, vs = q[0, :, -nq:].cpu(), k[0].cpu(), v[0].cpu()
+            try:
+                got = attention(qs.cuda(), ks.cuda(), vs.cuda(), **kw).cpu().numpy()
+            except Exception as exc:
+                log(f"golden check {gate} causal={causal}: FAILED {type(exc).__name__}: {str(exc)[:300]}")
+                out.append({"gate": gate, "causal": causal, "identical": False, "error": str(exc)[:300]})
+                continue
+            ref = golden.attention(qs.numpy(), ks.numpy(), vs.numpy(), **kw)
+            out.append({"gate": gate, "d": d, "n_q": nq, "n_k": 1024, "causal": causal, "heads": qs.shape[0],
+                        "identical": bool(np.array_equal(got, ref))})
+            log(f"golden check {out[-1]}")
+    del q, k, v
+    torch.cuda.empty_cache()
+    return out
 
 
 def _run_interpreter(args, log) -> dict:
-    """No GPU: verification throughput of the interpreted kernel and of the golden model, small heads."""
+    """No GPU: verification throughput of the interpreted kernels and of the golden model, small heads."""
     import torch
 
     from hpu_model.workload import random_workload
 
     from . import attention
     w = random_workload(heads=4, n_k=64, head_dim=32, seed=0)
-    p16 = spec.permeability_q16(0.5)
-    kw = dict(permeability_q16=p16, c=w.c, r=w.r)
-    t0 = time.perf_counter()
-    out = attention(*(torch.from_numpy(x) for x in (w.q, w.k, w.v)), **kw).numpy()
-    t_kernel = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    ref = golden.attention(w.q, w.k, w.v, **kw)
-    t_golden = time.perf_counter() - t0
-    same = bool(np.array_equal(out, ref))
-    log(f"Triton interpreter (no GPU): 4 heads of n=64, D=32, p=0.5: kernel {4 / t_kernel:.2f} heads/s, "
-        f"golden {4 / t_golden:.0f} heads/s, identical: {same}")
-    return {"device": "cpu (Triton interpreter)", "heads": 4, "n": 64, "d": 32, "identical": same,
-            "interpreter_heads_per_s": 4 / t_kernel, "golden_heads_per_s": 4 / t_golden}
+    res = {"device": "cpu (Triton interpreter)", "heads": 4, "n": 64, "d": 32}
+    for gate, extra in (("token", {}), ("tile", dict(gate="tile", tile=16, block=16))):
+        kw = dict(permeability_q16=spec.permeability_q16(0.5), c=w.c, r=w.r, **extra)
+        t0 = time.perf_counter()
+        out = attention(*(torch.from_numpy(x) for x in (w.q, w.k, w.v)), **kw).numpy()
+        t_kernel = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        ref = golden.attention(w.q, w.k, w.v, **kw)
+        t_golden = time.perf_counter() - t0
+        same = bool(np.array_equal(out, ref))
+        log(f"Triton interpreter (no GPU), {gate} gate: 4 heads of n=64, D=32, p=0.5: kernel {4 / t_kernel:.2f} "
+            f"heads/s, golden {4 / t_golden:.0f} heads/s, identical: {same}")
+        res[gate] = {"identical": same, "interpreter_heads_per_s": 4 / t_kernel, "golden_heads_per_s": 4 / t_golden}
+    return res
 
 
 def run(args) -> dict:
     """Entry point of ``hpu bench kernel``: returns the JSON record (the caller adds the machine)."""
-    from . import INTERPRETED
+    import kernels
     for name, values, lo, hi in (("--seq", args.seq, 1, spec.SEQ_MAX), ("--head-dim", args.head_dim, 1, 256),
                                  ("--batch", [args.batch], 1, 4096), ("--heads", [args.heads], 1, 4096)):
         for x in values:
@@ -202,10 +355,17 @@ def run(args) -> dict:
                 raise spec.SpecError(f"{name} {x} out of range: allowed {lo}..{hi}")
     for p in args.permeability:
         spec.permeability_q16(p)
-    return _run_interpreter(args, print) if INTERPRETED else _run_cuda(args, print)
+    for t in args.tile:
+        for b in args.block:
+            spec.check_tile_geometry(t, b)
+    return _run_interpreter(args, print) if kernels.INTERPRETED else _run_cuda(args, print)
 
 
 def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import sys
+
+    from hpu_model.artifacts import atomic_write_json
     p = argparse.ArgumentParser(prog="python -m kernels.bench", description=__doc__.splitlines()[0])
     p.add_argument("--json", metavar="FILE", help="write results here (atomically)")
     add_arguments(p)
@@ -222,4 +382,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    import sys
     sys.exit(main())

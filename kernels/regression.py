@@ -1,13 +1,14 @@
-"""Bit-exact regression of the Triton kernel against the golden model.
+"""Bit-exact regression of the Triton kernels against the golden model, both gates.
 
-``python -m kernels.regression --heads 1000 --max-seq 8192 --json OUT.json``
+``python -m kernels.regression --gate both --heads 1000 --max-seq 8192 --json OUT.json``
 
-Draws a reproducible plan of random cases (shapes up to ``--max-seq``, D in
-{32, 64, 128}, p from 1/16 to 1, causal and not, several data kinds that make
-ties and extremes), runs each case through :func:`kernels.attention` and
-checks every head against :func:`hpu_model.golden.attention`, which runs on
-the CPU in a pool of worker processes while the GPU moves on.  Prints one
-line per mismatch and a summary; exits 1 if any head differs.
+Draws a reproducible plan of random cases per gate (shapes up to ``--max-seq``,
+D in {32, 64, 128}, p from 1/16 to 1, causal and not, n_q != n_k, several data
+kinds that make ties and extremes; for the tile gate also T and B from 1 to 256,
+mostly 16..128), runs each case through :func:`kernels.attention` and checks
+every head against :func:`hpu_model.golden.attention`, which runs on the CPU in
+a pool of worker processes while the GPU moves on.  Prints one line per
+mismatch and a summary per gate; exits 1 if any head differs.
 """
 
 from __future__ import annotations
@@ -51,11 +52,22 @@ class Case:
     p16: int
     kind: str
     seed: int
+    gate: str = "token"
+    tile: int | None = None
+    block: int | None = None
+
+    @property
+    def gate_kw(self) -> dict:
+        return {"gate": self.gate, "tile": self.tile, "block": self.block} if self.gate == "tile" else {}
 
 
-def plan(heads: int, max_seq: int, seed: int = 0) -> list[Case]:
+_TILE_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+_TILE_P = (0.03, 0.02, 0.02, 0.03, 0.05, 0.25, 0.35, 0.2, 0.05)
+
+
+def plan(heads: int, max_seq: int, seed: int = 0, gate: str = "token") -> list[Case]:
     """Cases totalling at least ``heads`` heads; the largest n_k is ``max_seq`` (at least twice)."""
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed if gate == "token" else seed + 1_000_003)
     cases: list[Case] = []
     total = 0
     while total < heads:
@@ -74,8 +86,13 @@ def plan(heads: int, max_seq: int, seed: int = 0) -> list[Case]:
         else:
             p16 = spec.permeability_q16(float(np.exp(rng.uniform(np.log(1 / 16), 0))))
         h = 1 if n_k > 2048 else 2 if n_k > 256 else 4
+        t = b = None
+        if gate == "tile":   # T, B: powers of two; the tiny ones only where n_k is small (cost ~ n^2 / (T B))
+            t, b = (int(rng.choice(_TILE_SIZES, p=_TILE_P)) for _ in range(2))
+            while n_k * max(n_q, 1) // (t * b) > 1 << 20:
+                t, b = min(2 * t, 256), min(2 * b, 256)
         cases.append(Case(i, h, n_q, n_k, int(rng.choice(_HEAD_DIMS)), causal, p16,
-                          str(rng.choice(KINDS, p=_KIND_P)), int(rng.integers(2**31))))
+                          str(rng.choice(KINDS, p=_KIND_P)), int(rng.integers(2**31)), gate, t, b))
         total += h
     return cases
 
@@ -117,7 +134,7 @@ def _verify(case: Case, out: np.ndarray, c: int, r: int) -> dict:
     """Golden model for a case (in a worker process) and the heads where the kernel differs."""
     q, k, v, _, _ = inputs(case)
     t0 = time.perf_counter()
-    ref = golden.attention(q, k, v, permeability_q16=case.p16, causal=case.causal, c=c, r=r)
+    ref = golden.attention(q, k, v, permeability_q16=case.p16, causal=case.causal, c=c, r=r, **case.gate_kw)
     seconds = time.perf_counter() - t0
     diff = (out != ref).reshape(case.heads, -1)
     bad = [int(h) for h in np.flatnonzero(diff.any(axis=1))]
@@ -146,16 +163,24 @@ def _versions() -> dict:
 
 
 def run(heads: int = 1000, max_seq: int = 8192, seed: int = 0, workers: int | None = None,
-        log=print) -> dict:
-    """Run the regression; returns the summary (``mismatched_heads`` is 0 on success)."""
+        log=print, gate: str = "token", fault: str | None = None, cases: list[Case] | None = None) -> dict:
+    """Run the regression of one gate; returns the summary (``mismatched_heads`` is 0 on success).
+
+    ``cases`` replaces the drawn plan (a test's hand-picked cases); ``fault`` plants a known bug
+    in the kernel (see :func:`kernels.attention`'s ``_fault``) so that a test can check that the
+    regression reports it.
+    """
     import torch
 
-    from kernels import attention
+    import kernels
+    if gate not in spec.GATES:
+        raise spec.SpecError(f"gate {gate!r} unknown: allowed {', '.join(spec.GATES)}")
     if not 1 <= max_seq <= spec.SEQ_MAX:
         raise spec.SpecError(f"max_seq={max_seq} out of range: allowed 1..{spec.SEQ_MAX}")
     if heads < 1:
         raise spec.SpecError(f"heads={heads} out of range: at least 1")
-    cases = plan(heads, max_seq, seed)
+    cases = plan(heads, max_seq, seed, gate) if cases is None else list(cases)
+    extra = {"_fault": fault} if fault else {}
     workers = workers or max(1, (os.cpu_count() or 2) - 1)
     results, kernel_s = [], 0.0
     t0 = time.perf_counter()
@@ -165,8 +190,8 @@ def run(heads: int = 1000, max_seq: int = 8192, seed: int = 0, workers: int | No
         for case in cases:
             q, k, v, c, r = inputs(case)
             t1 = time.perf_counter()
-            out = attention(*(torch.from_numpy(x) for x in (q, k, v)), permeability_q16=case.p16,
-                            causal=case.causal, c=c, r=r).numpy()
+            out = kernels.attention(*(torch.from_numpy(x) for x in (q, k, v)), permeability_q16=case.p16,
+                                    causal=case.causal, c=c, r=r, **case.gate_kw, **extra).numpy()
             kernel_s += time.perf_counter() - t1
             pending.add(pool.submit(_verify, case, out, c, r))
             while len(pending) > 4 * workers:                # bound the outputs held in memory
@@ -182,7 +207,7 @@ def run(heads: int = 1000, max_seq: int = 8192, seed: int = 0, workers: int | No
     bad = sum(len(res["bad_heads"]) for res in results)
     summary = {
         **_versions(), "command": "python -m kernels.regression " + " ".join(sys.argv[1:]),
-        "seed": seed, "heads": n_heads, "cases": len(cases), "max_seq": max(cs.n_k for cs in cases),
+        "gate": gate, "seed": seed, "heads": n_heads, "cases": len(cases), "max_seq": max(cs.n_k for cs in cases),
         "mismatched_heads": bad, "mismatched_cases": sum(bool(res["bad_heads"]) for res in results),
         "wall_s": wall, "kernel_s": kernel_s, "golden_cpu_s": sum(res["golden_s"] for res in results),
         "golden_workers": workers, "verified_heads_per_s": n_heads / wall,
@@ -193,10 +218,12 @@ def run(heads: int = 1000, max_seq: int = 8192, seed: int = 0, workers: int | No
         "heads_by_n_k": dict(Counter(_size_class(cs.n_k) for cs in cases for _ in range(cs.heads))),
         "heads_p_one": sum(cs.heads for cs in cases if cs.p16 == spec.P16_ONE),
         "heads_p_min": sum(cs.heads for cs in cases if cs.p16 <= 4097),
+        "heads_by_tile_block": dict(Counter(f"T={cs.tile},B={cs.block}" for cs in cases for _ in range(cs.heads)))
+        if gate == "tile" else None,
         "cases_detail": [asdict(cs) | {"golden_s": res["golden_s"], "bad_heads": res["bad_heads"]}
                          for cs, res in zip(cases, results)],
     }
-    log(f"{summary['device']}, triton {summary['triton']}, torch {summary['torch']}: {n_heads} heads in "
+    log(f"{gate} gate on {summary['device']}, triton {summary['triton']}, torch {summary['torch']}: {n_heads} heads in "
         f"{len(cases)} cases (n_k up to {summary['max_seq']}), {bad} mismatched heads; "
         f"{wall:.1f} s wall ({summary['verified_heads_per_s']:.1f} verified heads/s, golden on {workers} CPU "
         f"processes, {summary['golden_cpu_s']:.0f} CPU s; kernel {kernel_s:.1f} s incl. transfers)")
@@ -209,21 +236,26 @@ def _size_class(n: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m kernels.regression", description=__doc__.splitlines()[0])
-    p.add_argument("--heads", type=int, default=1000, help="heads to check, at least (default %(default)s)")
+    p.add_argument("--gate", choices=("token", "tile", "both"), default="both",
+                   help="which gate's kernel to check (default %(default)s)")
+    p.add_argument("--heads", type=int, default=1000, help="heads to check per gate, at least (default %(default)s)")
     p.add_argument("--max-seq", type=int, default=8192, help="largest n_k (default %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="plan seed (default %(default)s)")
     p.add_argument("--workers", type=int, default=None, help="golden-model processes (default: cores - 1)")
     p.add_argument("--json", metavar="FILE", help="write the summary here (atomically)")
     args = p.parse_args(argv)
+    gates = spec.GATES if args.gate == "both" else (args.gate,)
+    summaries = {}
     try:
-        summary = run(args.heads, args.max_seq, args.seed, args.workers)
+        for g in gates:
+            summaries[g] = run(args.heads, args.max_seq, args.seed, args.workers, gate=g)
+            if args.json:   # after each gate, so that a finished gate's record survives
+                atomic_write_json(args.json, {"benchmark": "kernel-regression", "gates": summaries})
+                print(f"wrote {args.json}")
     except spec.SpecError as exc:
         print(f"kernels.regression: error: {exc}", file=sys.stderr)
         return 2
-    if args.json:
-        atomic_write_json(args.json, summary)
-        print(f"wrote {args.json}")
-    return 1 if summary["mismatched_heads"] else 0
+    return 1 if any(s["mismatched_heads"] for s in summaries.values()) else 0
 
 
 if __name__ == "__main__":

@@ -61,7 +61,8 @@ def unit_area(verilog, manifest) -> dict:
 
     def entry(mod: str) -> dict:
         m = modules.get(mod) or modules.get("\\" + mod) or {}
-        est = str(m.get("estimated_num_transistors", 0) or 0)   # "N+": cells without an estimate (e.g. $mem)
+        # "N+": some cells have no CMOS estimate ($mem, flip-flops with enable or reset): a lower bound
+        est = str(m.get("estimated_num_transistors", 0) or 0)
         return {"transistors": int(est.rstrip("+")), "lower_bound": est.endswith("+"),
                 "cells": int(m.get("num_cells", 0))}
 
@@ -72,5 +73,9 @@ def unit_area(verilog, manifest) -> dict:
     for m in man.memories:
         bits[m.scope] = m.width * m.depth
     memories = {scope: {"bits": b, "transistors": SRAM_TRANSISTORS_PER_BIT * b} for scope, b in bits.items()}
+    # the top module's estimate includes its unit instances (one cell each): the rest is the interconnect
+    top = entry(man.top)
+    own = {"transistors": top["transistors"] - sum(u["transistors"] for u in units.values()),
+           "lower_bound": top["lower_bound"], "cells": top["cells"] - len(units)}
     return {"source": "yosys stat -json -tech cmos (estimated transistors); memories 6T per bit",
-            "units": units, "interconnect": entry(man.top), "memories": memories}
+            "units": units, "interconnect": own, "memories": memories}

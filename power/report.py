@@ -29,7 +29,7 @@ from ._errors import ManifestError
 from .activity import UNIT_CLASSES
 from .energy import calibrate, energy, load_table
 
-__all__ = ["run_record", "load_run", "write_report"]
+__all__ = ["run_record", "load_run", "write_report", "check_same_design"]
 
 
 def run_record(activity, table=None, label: str | None = None) -> dict:
@@ -39,8 +39,13 @@ def run_record(activity, table=None, label: str | None = None) -> dict:
     rec["label"] = label or Path(activity.path).stem
     rec["energy"] = energy(activity, table)
     rec["energy_table"] = {k: table["table"].get(k) for k in ("name", "technology", "source")}
+    rec["design_hash"] = getattr(activity.manifest, "design_hash", None)  # reports refuse to mix designs
     rec["calibration"] = calibrate(activity, table).to_json()   # for predicting other runs from the cycle model
     return to_jsonable(rec)
+
+
+def _number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and x == x and abs(x) != float("inf")
 
 
 def load_run(path) -> dict:
@@ -52,7 +57,28 @@ def load_run(path) -> dict:
     lost += [] if isinstance(rec["energy"], dict) and "totals" in rec["energy"] else ["energy.totals"]
     if lost:  # reports read these: a record without them would fail later with a KeyError
         raise ManifestError(f"{path}: not a run record of `hpu power --json` (no {', '.join(lost)})")
+    totals = rec["energy"]["totals"]
+    bad = ([f"energy.totals is {totals!r}"] if not isinstance(totals, dict) or "total" not in totals else
+           [f"energy.totals.{k} is {v!r}" for k, v in totals.items() if not _number(v) or v < 0])
+    if not (isinstance(rec["cycles"], int) and not isinstance(rec["cycles"], bool) and rec["cycles"] > 0):
+        bad.append(f"cycles is {rec['cycles']!r}")
+    design = rec["silent_ratio"].get("design") if isinstance(rec["silent_ratio"], dict) else None
+    if not _number(design) or not 0 <= design <= 1:
+        bad.append(f"silent_ratio.design is {design!r}")
+    if bad:  # else a traceback (or a NaN figure) in the middle of the report
+        raise ManifestError(f"{path}: {bad[0]}; a run record holds energies >= 0 in pJ, cycles >= 1 and a silent "
+                            "ratio in [0, 1]")
     return rec
+
+
+def check_same_design(runs: list[dict]) -> None:
+    """Refuse run records of different designs (their ratios would compare unlike hardware)."""
+    known = {r["label"]: r.get("design_hash") for r in runs if r.get("design_hash")}
+    if len(set(known.values())) > 1:
+        (a, ha), (b, hb) = next(iter(known.items())), next((k, h) for k, h in known.items()
+                                                          if h != next(iter(known.values())))
+        raise ManifestError(f"runs of different designs: {a!r} is {ha[:19]}..., {b!r} is {hb[:19]}...; a report "
+                            "compares runs of one design (pass mixed_designs=True to compare designs on purpose)")
 
 
 def _summary_tables(runs: list[dict]) -> list[tuple[str, list[str], list[list[str]]]]:
@@ -104,7 +130,7 @@ def _notes(runs) -> list[str]:
 
 def write_report(runs: list[dict], base="reports", *, title: str = "HPU power and dark-silicon report",
                  extra_files: dict[str, str | bytes] | None = None, folder: Path | None = None,
-                 sections=(), summary: dict | None = None) -> Path:
+                 sections=(), summary: dict | None = None, mixed_designs: bool = False) -> Path:
     """Write the report of ``runs`` (run records, baseline first) to a new folder under ``base``.
 
     Returns the folder.  It holds ``index.html`` (figures embedded), ``report.md``,
@@ -112,12 +138,15 @@ def write_report(runs: list[dict], base="reports", *, title: str = "HPU power an
     ``folder`` writes into a folder the caller just created (``hpu demo``); ``sections`` are
     extra ``(caption, header, rows)`` tables placed before the power tables.  ``index.html``
     and ``summary.json`` are written last: a folder without them is an interrupted run.
+    Runs of different designs (``design_hash``) are refused unless ``mixed_designs``.
     """
     if not runs:
         raise ManifestError("a report needs at least one run")
     labels = [r["label"] for r in runs]
     if len(set(labels)) != len(labels):
         raise ManifestError(f"run labels must differ, got {labels}; pass --label")
+    if not mixed_designs:
+        check_same_design(runs)
     figures = {"silent_ratio.png": plots.silent_ratios(runs), "energy_by_class.png": plots.energy_by_class(runs),
                "power_over_time.png": plots.power_over_time(runs)}
     if len(runs) > 1:

@@ -6,19 +6,7 @@ import argparse
 import shlex
 import sys
 
-from hpu.options import add_options, int_in
-
-
-def _positive_float(what: str):
-    def parse(text: str) -> float:
-        try:
-            x = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{what} must be a positive number, got {text!r}") from None
-        if not x > 0 or x != x or x == float("inf"):
-            raise argparse.ArgumentTypeError(f"{what} must be a positive finite number, got {text!r}")
-        return x
-    return parse
+from hpu.options import add_options, int_in, positive_number
 
 
 def _fraction(text: str) -> float:
@@ -59,7 +47,7 @@ def register(sub) -> None:
                    help="sequences per step (1..65536; default %(default)s)")
     p.add_argument("--ctx", type=int_in(2, 4096, "ctx"), default=None,
                    help="context in bytes (2..the size's context; default the size's)")
-    p.add_argument("--lr", type=_positive_float("learning rate"), default=d.lr,
+    p.add_argument("--lr", type=positive_number("learning rate"), default=d.lr,
                    help="peak AdamW learning rate (> 0; default %(default)s)")
     p.add_argument("--eval-every", type=int_in(1, 10_000_000, "eval-every"), default=d.eval_every,
                    help="held-out loss every N steps (>= 1; default %(default)s)")
@@ -126,6 +114,9 @@ def run(args) -> int:
         run_dir = Path(args.resume)
         if not (run_dir / "checkpoint.pt").is_file():
             raise TrainError(f"--resume {run_dir}: no checkpoint.pt in that folder")
+        if (run_dir / "summary.json").exists():
+            raise TrainError(f"--resume {run_dir}: that run is finished (summary.json exists) and its report is "
+                             "not overwritten; start a new run instead")
     else:
         run_dir = new_run_dir(args.out, f"abtest-{args.gate}")
     command = "hpu " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "hpu abtest"

@@ -6,7 +6,7 @@ import argparse
 import shlex
 import sys
 
-from hpu.options import add_options, int_in
+from hpu.options import add_options, int_in, positive_number
 
 _EPILOG = """\
 values of --grid NAME=VALUES:  4,8,16 (list)   4:16:4 (start:stop:step)   4:16:*2 (geometric)
@@ -22,18 +22,6 @@ def _params_text() -> str:
 
     return ", ".join(f"{p.name} ({p.symbol}, {p.range_text()})" if p.symbol != p.name else
                      f"{p.name} ({p.range_text() or 'path'})" for p in PARAMS.values())
-
-
-def _positive(what: str):
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{what} must be a positive number, got {text!r}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"{what} must be a positive number, got {text!r}")
-        return value
-    return parse
 
 
 def register(sub) -> None:
@@ -68,6 +56,8 @@ def register(sub) -> None:
     p.add_argument("--scheduler", metavar="ADDRESS", default=None,
                    help="an existing Dask scheduler, e.g. tcp://host:8786 (default: a LocalCluster here); "
                         "'inline' evaluates in this process without Dask")
+    p.add_argument("--connect-timeout", type=positive_number("connect-timeout"), default=10.0, metavar="S",
+                   help="seconds to wait for --scheduler to answer (default %(default)s)")
     p.add_argument("--workers", type=int_in(1, 4096, "workers"), default=None,
                    help="LocalCluster workers (1..4096; default: one per core)")
     p.add_argument("--threads", action=argparse.BooleanOptionalAction, default=False,
@@ -77,9 +67,9 @@ def register(sub) -> None:
     p.add_argument("--verify", type=int_in(0, 10_000, "verify"), default=0, metavar="N",
                    help="also simulate N sampled points in the RTL; any model/RTL disagreement fails (default 0)")
     add_options(p, "simulator")
-    p.add_argument("--max-area", type=_positive("max-area"), default=None, metavar="CELLS",
+    p.add_argument("--max-area", type=positive_number("max-area"), default=None, metavar="CELLS",
                    help="budget: largest area in Yosys cells (> 0)")
-    p.add_argument("--min-cosine", type=_positive("min-cosine"), default=None, metavar="C",
+    p.add_argument("--min-cosine", type=positive_number("min-cosine"), default=None, metavar="C",
                    help="budget: smallest cosine to float64 attention, in (0, 1]")
     add_options(p, "json")
     p.set_defaults(func=run)
@@ -101,7 +91,8 @@ def run(args) -> int:
     req = Request(grid=args.grid, sample=args.sampler if args.sample else None, samples=args.sample or 0,
                   seed=args.seed, fidelity=not args.no_fidelity, heads=args.heads, energy_table=args.energy_table,
                   store=args.store, out=args.out, area_cache=args.area_cache, scheduler=args.scheduler,
-                  workers=args.workers, threads=args.threads, batch=args.batch, synth=args.synth,
+                  workers=args.workers, threads=args.threads, connect_timeout=args.connect_timeout, batch=args.batch,
+                  synth=args.synth,
                   verify=args.verify, simulator=args.simulator, max_area=args.max_area, min_cosine=args.min_cosine,
                   command=_command(args), progress=sys.stderr.isatty())
     folder, summary = explore_run(req)

@@ -24,7 +24,10 @@ C, R, P16 = 100, 8, 1 << 15
 
 @pytest.fixture(scope="module")
 def build_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("native-build")
+    # shared by pytest-xdist workers (the build cache locks per key): each Verilator build is made once
+    path = tmp_path_factory.getbasetemp().parent / "cosim-native-build"
+    path.mkdir(exist_ok=True)
+    return path
 
 
 def _same(results):
@@ -48,10 +51,15 @@ def _data(h, n, d, seed, zero_v=False):
 @pytest.mark.parametrize("stalls", [False, True])
 def test_three_paths_agree_on_the_stand_in(build_dir, stalls):
     q, k, v = _data(2, 6, 4, 1)
+    calls = {path: [] for path in PATHS}
     results = [simulate(q, k, v, c=C, r=R, permeability_q16=P16, lanes=1, verilog=FAKE, build_dir=build_dir,
-                        simulator=sim, testbench=tb, stalls=stalls, seed=11) for sim, tb in PATHS]
+                        simulator=sim, testbench=tb, stalls=stalls, seed=11,
+                        progress=lambda done, total, path=(sim, tb): calls[path].append((done, total)))
+               for sim, tb in PATHS]
     _same(results)
     assert results[0].mismatches > 0  # the stand-in's zero rows are wrong for V != 0: the scoreboard counts them
+    for path, res in zip(PATHS, results):  # the last progress call is the finished run against the cycle model
+        assert calls[path][-1][0] == res.total_cycles and calls[path][-1][1] > 0, path
 
 
 @pytest.mark.slow  # two more Verilator builds (one per fault define)

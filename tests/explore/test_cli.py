@@ -41,7 +41,8 @@ def test_grid_table_in_hpu_toml(tmp_path, capsys, area_cache, monkeypatch):
     (["--grid", "L=99"], "lanes (L)=99 out of range: allowed 1..16"),
     (["--grid", "n=64", "N_MAX=8"], "the grid is empty"),
     (["--grid", "n=8", "D=8", "--min-cosine", "0.99", "--max-area", "5"], "infeasible budget"),
-    (["--grid", "n=8", "D=8", "--scheduler", "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler"),
+    (["--grid", "n=8", "D=8", "--scheduler", "tcp://127.0.0.1:9", "--connect-timeout", "1"],
+     "cannot reach the Dask scheduler"),
     (["--grid", "n=8", "D=8", "--min-cosine", "2"], "--min-cosine must be in (0, 1]"),
     (["--grid", "gate=tile", "n=64", "D=8", "L=8", "T=8", "B=8"], "tile T must be >= the score lanes SL = 2L"),
 ])
@@ -51,3 +52,14 @@ def test_bad_input_is_one_line_exit_2(tmp_path, capsys, area_cache, extra, expec
     code, out, err = _run(argv, capsys)
     assert code == 2
     assert expect in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_sample_model_only(tmp_path, capsys, area_cache):
+    code, out, err = _run(["explore", "--grid", "D=8", "L=2,4", "n=8", "p=0.25:1", "--sample", "6", "--no-fidelity",
+                           "--scheduler", "inline", "--store", str(tmp_path / "s.sqlite"), "--out",
+                           str(tmp_path / "runs"), "--area-cache", area_cache, "--json", str(tmp_path / "x.json")],
+                          capsys)
+    assert code == 0, err
+    data = json.loads((tmp_path / "x.json").read_text())
+    assert len(data["points"]) == 6 and all(r["result"]["cosine"] is None for r in data["points"])
+    assert len({r["point"]["permeability"] for r in data["points"]}) == 6  # Latin hypercube: one p per stratum

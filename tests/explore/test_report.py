@@ -48,3 +48,19 @@ def test_infeasible_budget_writes_nothing(tmp_path, rows):
     with pytest.raises(ExploreError, match="infeasible budget"):
         write(rows, out=tmp_path, meta={}, budget={"max_area": None, "min_cosine": 1.5})
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow  # Yosys on the smallest HPU: ~100 s on 2 loaded cores
+def test_synthesized_area_reaches_the_cycles_area_front(tmp_path):
+    from explore import area
+
+    cache = str(tmp_path / "area")
+    pts = grid(Space.from_assignments(["D=2", "L=1", "N_MAX=2", "n=2", "p=1,0.5"])).points
+    assert area.pending([p.geometry for p in pts], cache) == [pts[0].geometry]
+    rec = area.synthesize(pts[0].geometry, cache)
+    assert rec["cells"] > 0 and rec["flip_flops"] > 0
+    assert area.pending([p.geometry for p in pts], cache) == []
+    r = sweep(pts, Context(fidelity=True, area_cache=cache), tmp_path / "s.sqlite", scheduler="inline")
+    assert {row["result"]["area_source"] for row in r.rows} == {"yosys"}
+    _, summary = write(r.rows, out=tmp_path, meta={}, budget={"max_area": rec["cells"] + 1, "min_cosine": None})
+    assert summary["fronts"]["cycles_vs_area"]["missing"] == 0 and summary["fronts"]["cycles_vs_area"]["keys"]

@@ -123,3 +123,29 @@ def test_tile_gate_points(area_cache):
     assert got[("tile", 1.0)]["cosine"] == got[("token", 1.0)]["cosine"]
     assert got[("tile", 0.25)]["cycles"] < 0.6 * got[("tile", 1.0)]["cycles"]
     assert got[("tile", 0.25)]["cosine"] < got[("tile", 1.0)]["cosine"]
+
+
+def test_workload_file_fixes_d_and_n_and_sums_its_runs(tmp_path, area_cache):
+    """A captured-style workload file: D and n come from the file, every run counts (summed against
+    perf.predict run by run, computed here independently)."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from explore.evaluate import evaluate_point
+    from hpu_model import perf
+    from hpu_model.workload import random_workload, save_npz
+
+    w = random_workload(heads=3, n_k=24, head_dim=8, seed=5)
+    w = replace(w, n_q=np.array([24, 10, 17]), n_k=np.array([24, 10, 17]))  # runs of different lengths
+    path = save_npz(tmp_path / "w.npz", w)
+    ex = grid(Space.from_assignments([f"workload={path}", "L=2", "p=0.5", "N_MAX=32"]))
+    (pt,) = ex.points
+    assert (pt.head_dim, pt.seq) == (8, 24)
+    got = evaluate_point(pt, Context(fidelity=True, area_cache=area_cache))
+    want = sum(perf.predict(head_dim=8, lanes=2, max_seq=32, n_q=n, n_k=n, permeability_q16=pt.p16,
+                            causal=False).cycles for n in (24, 10, 17))
+    assert got["cycles"] == want and got["rows"] == 24 + 10 + 17
+    assert 0.9 < got["cosine"] <= 1.0
+    skipped = grid(Space.from_assignments([f"workload={path}", "D=8,16", "N_MAX=32"]))
+    assert skipped.skipped == {"D != the workload file's D": 1}

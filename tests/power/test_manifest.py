@@ -41,27 +41,3 @@ def test_invalid_fields_are_one_line_errors(change, message):
     with pytest.raises(ManifestError, match=message):
         Manifest.read(hand_manifest(**change))
 
-
-def _with_hash(vcd_text: str, digest: str) -> str:
-    """The hand VCD with a testbench signal design_hash (256 bits) holding ``digest`` from time 0."""
-    value = format(design_hash_value(digest), "b")
-    head, body = vcd_text.split("$enddefinitions $end", 1)
-    head = head.replace("$scope module tb $end", "$scope module tb $end\n$var reg 256 ~h design_hash [255:0] $end", 1)
-    return head + "$enddefinitions $end" + body.replace("#0\n", f"#0\nbx ~h\n#0\nb{value} ~h\n", 1)
-
-
-def test_waveform_proven_to_belong_to_its_manifest(tmp_path):
-    from power import analyze
-
-    from .conftest import HAND_VCD
-
-    good, other = design_hash("module hpu; endmodule\n"), design_hash("module hpu(); endmodule\n")
-    vcd = tmp_path / "h.vcd"
-    vcd.write_text(_with_hash(HAND_VCD, good))
-    assert analyze(vcd, hand_manifest(design_hash=good)).design_verified is True
-    assert analyze(vcd, hand_manifest()).design_verified is None            # manifest without a hash: not checked
-    with pytest.raises(ManifestError, match="the waveform is of another design"):
-        analyze(vcd, hand_manifest(design_hash=other))
-    plain = tmp_path / "p.vcd"
-    plain.write_text(HAND_VCD)
-    assert analyze(plain, hand_manifest(design_hash=good)).design_verified is None   # no signal: not checked

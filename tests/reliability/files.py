@@ -111,6 +111,60 @@ def make(folder: str | Path) -> Path:
     """Write every file the cases use into ``folder`` (created); return it."""
     d = Path(folder)
     d.mkdir(parents=True, exist_ok=True)
-    for part in (_workload_files, _waveform_files, _energy_tables, _config_files):
+    for part in (_workload_files, _waveform_files, _energy_tables, _config_files, _class_files):
         part(d)
     return d
+
+
+def _stamp(text: str, *, design: str | None = None, complete: str | None = None, busy: str | None = None,
+           manifest: str | None = None) -> str:
+    """The synthetic VCD with the testbench's stamp (tb.design_hash, tb.run_complete) and/or a dut busy."""
+    head, body = text.split("$enddefinitions", 1)
+    top, dut = "$scope module tb $end\n", "$scope module dut $end\n"
+    values = ""
+    if design is not None:
+        head = head.replace(top, top + "$var reg 256 HH design_hash [255:0] $end\n", 1)
+        values += f"b{int(design[7:], 16):b} HH\n"
+    if manifest is not None:
+        head = head.replace(top, top + "$var reg 256 MH manifest_hash [255:0] $end\n", 1)
+        values += f"b{int(manifest[7:], 16):b} MH\n"
+    if complete is not None:
+        head = head.replace(top, top + "$var reg 1 RC run_complete $end\n", 1)
+        values += f"{complete}RC\n"
+    if busy is not None:
+        head = head.replace(dut, dut + "$var wire 1 BZ busy $end\n", 1)
+        values += f"{busy}BZ\n"
+    return head + "$enddefinitions" + body.replace("$dumpvars\n", "$dumpvars\n" + values, 1)
+
+
+def _class_files(d: Path) -> None:
+    """Files of the issue-17 classes (tests/reliability/classes.py)."""
+    from power import analyze
+    from power.report import run_record
+
+    man = json.loads((d / GOOD_MANIFEST).read_text())
+    text = (d / GOOD_VCD).read_text()
+    ours, other = "sha256:" + "5a" * 32, "sha256:" + "c3" * 32
+    (d / "hashed.manifest.json").write_text(json.dumps(man | {"design_hash": ours}))
+    (d / "stamped.vcd").write_text(_stamp(text, design=other, complete="1"))
+    (d / "unfinished.vcd").write_text(_stamp(text, design=ours, complete="0"))
+    (d / "busy_at_end.vcd").write_text(_stamp(text, busy="1"))
+    from hpu_model.manifest import content_hash
+
+    hashed = man | {"design_hash": ours}
+    (d / "sealed.vcd").write_text(_stamp(text, design=ours, complete="1", manifest=content_hash(hashed)))
+    (d / "edited.manifest.json").write_text(json.dumps(hashed | {"units": hashed["units"][1:]}))
+    (d / "link_to_vcd.json").symlink_to(GOOD_VCD)
+    rec = run_record(analyze(d / GOOD_VCD, man), label="dense")
+    (d / "dense.json").write_text(json.dumps(rec | {"design_hash": ours}))
+    (d / "gated.json").write_text(json.dumps(rec | {"label": "gated", "design_hash": other}))
+    for name, value in (("null", None), ("string", "12 pJ")):
+        bad = json.loads(json.dumps(rec))
+        bad["energy"]["totals"]["total"] = value
+        (d / f"record_{name}_energy.json").write_text(json.dumps(bad))
+    q = np.zeros((0, 4, 8), np.int8)
+    _npz(d / "zero_heads.npz", q=q, k=q, v=q, c=np.int64(100), r=np.int64(8))
+    w = random_workload(heads=3, n_k=4, head_dim=8, seed=5)
+    _npz(d / "runs_2_3.npz", q=w.q[:2], k=w.k, v=w.v, c=np.int64(w.c), r=np.int64(w.r))
+    (d / "golden").write_text("seq = 0\n")  # a config file named like a subcommand
+    (d / "seed.toml").write_text("seed = 1\n")

@@ -22,7 +22,8 @@ from hpu_model.errors import HPUError
 
 from . import files
 from .cases import API_CASES, CLI_CASES, api_namespace
-from .render_table import DOC, current_table, render
+from .classes import CHECKS, CLASS_CLI_CASES
+from .render_table import CLASS_BEGIN, CLASS_END, DOC, current_table, render, render_classes
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def _check_line(err: str, expect: str) -> None:
     assert expect in lines[0], f"{expect!r} not in {lines[0]!r}"
 
 
-@pytest.mark.parametrize("case", CLI_CASES, ids=lambda c: c.id)
+@pytest.mark.parametrize("case", CLI_CASES + CLASS_CLI_CASES, ids=lambda c: c.id)
 def test_cli_case_is_one_line_and_exit_2(case, folder, monkeypatch):
     monkeypatch.chdir(folder)
     err, out = io.StringIO(), io.StringIO()
@@ -53,7 +54,8 @@ def test_cli_case_is_one_line_and_exit_2(case, folder, monkeypatch):
 
 
 #: cases run again as separate ``hpu`` processes: the real entry point, one per area
-_PROCESS = [c for i, c in enumerate(CLI_CASES) if c.area != CLI_CASES[i - 1].area or i == 0]
+_ALL_CLI = CLI_CASES + CLASS_CLI_CASES
+_PROCESS = [c for i, c in enumerate(_ALL_CLI) if c.area != _ALL_CLI[i - 1].area or i == 0]
 
 
 @pytest.mark.parametrize("case", _PROCESS, ids=lambda c: c.id)
@@ -76,10 +78,22 @@ def test_api_case_raises_one_line_hpu_error(case, folder, monkeypatch):
 
 
 def test_cases_are_unique():
-    ids = [c.id for c in CLI_CASES + API_CASES]
+    ids = [c.id for c in CLI_CASES + API_CASES + CLASS_CLI_CASES] + [f"{c.cls}: {c.what}" for c in CHECKS]
     assert len(ids) == len(set(ids))
 
 
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.test)
+def test_every_named_check_is_a_test(check):
+    import importlib
+
+    module, _, name = check.test.partition("::")
+    mod = importlib.import_module(f"tests.reliability.{module.removesuffix('.py')}")
+    assert callable(getattr(mod, name, None)), f"{check.test} does not exist"
+
+
 def test_doc_table_is_the_rendered_case_list():
-    assert current_table(DOC.read_text()) == render(), \
+    text = DOC.read_text()
+    assert current_table(text) == render(), \
+        "docs/reliability.md is stale: run .venv/bin/python -m tests.reliability.render_table"
+    assert current_table(text, CLASS_BEGIN, CLASS_END) == render_classes(), \
         "docs/reliability.md is stale: run .venv/bin/python -m tests.reliability.render_table"

@@ -138,3 +138,12 @@ def test_sigterm_inside_a_guarded_run_removes_the_temporary_file(tmp_path):
     assert proc.returncode != 0 and "KeyboardInterrupt" in err  # unwound like Ctrl-C, not killed outright
     assert path.read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["summary.json"]  # no temporary left
+
+
+def test_symlink_loop_as_output_is_refused_and_kept(tmp_path):
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.symlink_to(b)
+    b.symlink_to(a)
+    with pytest.raises(OSError, match="symlink loop") as info:
+        atomic_write_json(a, {"x": 1})
+    assert info.value.filename == str(a) and a.is_symlink() and b.is_symlink()

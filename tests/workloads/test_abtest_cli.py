@@ -64,3 +64,7 @@ def test_resumed_run_reports_what_an_uninterrupted_run_reports(tmp_path):
     assert resumed["evaluation"]["runs"] == whole["evaluation"]["runs"]
     for name in ("index.html", "report.md", "losses.png"):
         assert (tmp_path / "cut" / name).is_file()
+    # A finished run is not resumed again: its report would be overwritten.
+    with pytest.raises(SystemExit) as exc:
+        raise SystemExit(main(TINY + ["--resume", str(tmp_path / "cut")]))
+    assert exc.value.code == 2

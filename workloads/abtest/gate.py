@@ -11,7 +11,6 @@ for the same float scores.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from hpu_model import spec
@@ -102,7 +101,3 @@ def keep_mask(gate: str, q: torch.Tensor, k: torch.Tensor, scores: torch.Tensor,
         return tile_keep(q, k, p16, tile=tile, block=block, causal=causal)
     raise ValueError(f"unknown gate {gate!r}: allowed {', '.join(GATES)}")
 
-
-def kept_per_row(mask: torch.Tensor) -> np.ndarray:
-    """Number of kept keys in each row, as int64 numpy (for checks and reports)."""
-    return mask.sum(-1).cpu().numpy().astype(np.int64)

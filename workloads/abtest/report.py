@@ -27,12 +27,25 @@ def _smooth(x, width):
     return np.concatenate([head, np.convolve(x, k, mode="valid")])
 
 
-def _plot_losses(result: dict) -> bytes:
+def _pyplot():
     import matplotlib
 
-    matplotlib.use("Agg")
+    matplotlib.use("Agg")  # files only, never a window
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _png(plt, fig) -> bytes:
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _plot_losses(result: dict) -> bytes:
+    plt = _pyplot()
     h = result["history"]
     steps = len(h["train"]["A"])
     width = max(1, steps // 30)
@@ -60,19 +73,11 @@ def _plot_losses(result: dict) -> bytes:
     ax2.set_ylabel("loss gap (nats / byte)")
     ax2.legend(fontsize=7)
     ax2.set_title("gap B - A over the steps")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return buf.getvalue()
+    return _png(plt, fig)
 
 
 def _plot_decode(dec: dict) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     rows = dec["rows"]
     b = [r["budget"] for r in rows]
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -83,11 +88,7 @@ def _plot_decode(dec: dict) -> bytes:
     ax.set_ylabel("held-out perplexity (per byte)")
     ax.set_title("perplexity vs KV budget (HPU integer numerics)")
     ax.legend()
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return buf.getvalue()
+    return _png(plt, fig)
 
 
 def _energy_cell(row: dict) -> str:

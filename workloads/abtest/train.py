@@ -20,7 +20,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from hpu_model import spec
@@ -190,15 +189,3 @@ class Trainer:
     def tokens_seen(self) -> int:
         return self.step * self.cfg.batch_size * self.cfg.model.ctx
 
-
-def smoothed(x, width: int) -> np.ndarray:
-    """Trailing mean over ``width`` steps (for curves of noisy per-step losses)."""
-    x = np.asarray(x, dtype=np.float64)
-    if width <= 1 or x.size == 0:
-        return x
-    c = np.cumsum(np.insert(x, 0, 0.0))
-    out = np.empty_like(x)
-    for i in range(x.size):
-        lo = max(0, i + 1 - width)
-        out[i] = (c[i + 1] - c[lo]) / (i + 1 - lo)
-    return out

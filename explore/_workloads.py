@@ -1,0 +1,95 @@
+"""Workloads, float64 references and golden-model fidelity, built once per worker process (module caches).
+
+A workload is named by a small hashable key (:func:`workload_key`): a seeded
+random one by its shape and seed, a file by its path, modification time and
+size.  Tasks carry the key, never the arrays.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+
+from hpu_model import golden, reference
+from hpu_model.workload import load_npz, random_workload
+
+__all__ = ["workload_key", "workload", "fidelity", "tile_golden", "clear"]
+
+
+@functools.lru_cache(maxsize=8)
+def _file_workload(path: str, stamp: tuple):
+    return load_npz(path)
+
+
+@functools.lru_cache(maxsize=64)
+def _random(head_dim: int, n: int, causal: bool, heads: int, seed: int):
+    return random_workload(heads=heads, n_k=n, head_dim=head_dim, causal=causal, seed=seed)
+
+
+def workload_key(point, context) -> tuple:
+    """Hashable identity of the point's workload (a file by path, modification time and size)."""
+    if point.workload == "random":
+        return ("random", point.head_dim, point.seq, point.causal, context.heads, context.seed)
+    path = Path(point.workload)
+    st = path.stat()
+    return ("file", str(path.resolve()), st.st_mtime_ns, st.st_size)
+
+
+def workload(key: tuple):
+    if key[0] == "random":
+        return _random(*key[1:])
+    return _file_workload(key[1], key[2:])
+
+
+def _int(x) -> int:
+    return int(np.asarray(x).reshape(-1)[0])
+
+
+@functools.lru_cache(maxsize=256)
+def _reference(key: tuple, h: int):
+    """Run h of the workload, unpadded, and its float64 attention (independent of the gate: cached once)."""
+    w = workload(key)
+    one = w.head(h)
+    return one, reference.attention_like_hpu(one.q[0], one.k[0], one.v[0], c=_int(one.c), r=_int(one.r),
+                                             causal=w.causal)
+
+
+@functools.lru_cache(maxsize=512)
+def tile_golden(key: tuple, p16: int, tile: int, block: int) -> list[tuple]:
+    """Per head run: (kept tiles [n_blocks, n_tiles], output) of the tile gate (golden.stages, once per worker)."""
+    w = workload(key)
+    out = []
+    for h in range(w.heads):
+        one, _ = _reference(key, h)
+        st = golden.stages(one.q[0], one.k[0], one.v[0], permeability_q16=p16, causal=w.causal, c=_int(one.c),
+                           r=_int(one.r), gate="tile", tile=tile, block=block)
+        out.append((np.asarray(st.kept), np.asarray(st.o)))
+    return out
+
+
+@functools.lru_cache(maxsize=4096)
+def fidelity(key: tuple, p16: int, gate: str, tile, block) -> dict:
+    w = workload(key)
+    cos, errs, rel = [], [], []
+    tiled = tile_golden(key, p16, tile, block) if gate == "tile" else None
+    for h in range(w.heads):
+        one, ref = _reference(key, h)
+        if tiled is not None:
+            out = tiled[h][1]
+        else:
+            out = golden.attention(one.q[0], one.k[0], one.v[0], permeability_q16=p16, causal=w.causal,
+                                   c=_int(one.c), r=_int(one.r))
+        cos.append(reference.cosine(out, ref))
+        err = reference.max_abs_error(out, ref)
+        errs.append(err)
+        rel.append(err / max(1e-12, float(np.max(np.abs(ref)))))
+    return {"cosine": float(np.mean(cos)), "cosine_min": float(np.min(cos)), "max_error": float(np.max(errs)),
+            "rel_max_error": float(np.max(rel))}
+
+
+def clear() -> None:
+    """Forget every cached workload, reference and golden result."""
+    for f in (_file_workload, _random, _reference, tile_golden, fidelity):
+        f.cache_clear()

@@ -1,0 +1,193 @@
+"""Tile gate (contract v2): a small selection launch, then attention over the kept tiles only.
+
+``select_kernel`` (one program per GB query blocks and head)
+    Tile scores TS = QS KS^T of the block and tile summaries (int8 ``tl.dot``, int32), the
+    packed order key (forced tiles first, then TS descending, then tile index ascending), the
+    kk_b-th largest key by bisection over its 40 bits, and the kept tiles as two index lists per
+    block: *full* tiles (every key visible to every row of the block) and *edge* tiles (forced
+    diagonal tiles, a partial last tile), plus a kept bitmap for the masked path.
+``attention_kernel`` (fast path: BM divides B, BN divides T)
+    Two passes over the kept tiles of the program's block, full tiles unmasked and edge tiles
+    masked: the row max m over kept visible keys, then exp2, Z, A = e V and the output exactly as
+    the v1 kernel with p = 1 on those keys.  Time falls with the kept fraction.
+``masked_kernel`` (any T, B: small tiles or blocks)
+    Every visible key tile, gated per element by the kept bitmap: exact, with no skipping.
+
+The rules are hpu_model/_tile.py's docstring (contract v2); the summaries QS, KS are computed
+on the host side with exact integer torch reductions.
+"""
+
+from __future__ import annotations
+
+import triton.language as tl
+
+from hpu_model import spec
+
+from ._device import HIDE, LUT_SIZE, accumulate, block_setup, exp2_e, normalize_store, raw_scores
+from ._jit import jit
+
+__all__ = ["select_kernel", "attention_kernel", "masked_kernel"]
+
+_FORCED = tl.constexpr(1 << spec.SCORE_BITS)        # above every tile score (|TS| < 2**22)
+_HIDDEN = tl.constexpr(-(1 << spec.SCORE_BITS) - 1)  # below every tile score: not a candidate
+_TIDX = tl.constexpr(32767)                         # n_tiles <= 32768: 15 index bits
+_KEY_BITS = tl.constexpr(spec.SCORE_BITS + 2 + 15)   # packed key < 2**40
+
+
+@jit
+def _packed(qs, ks_head, c0, blocks_vis, blocks_ff, n_tiles, DP: tl.constexpr, CH: tl.constexpr,
+            TIE_LOW: tl.constexpr):
+    """Packed order keys [GB, CH] of tiles c0..c0+CH: (key - HIDDEN) << 15 | (32767 - t).
+
+    TIE_LOW=False is a planted fault (ties to the highest index), for the regression's own test.
+    """
+    tiles = c0 + tl.arange(0, CH)
+    offs_d = tl.arange(0, DP)
+    ks = tl.load(ks_head + tiles[:, None] * DP + offs_d[None, :], mask=tiles[:, None] < n_tiles, other=0)
+    ts = tl.dot(qs, tl.trans(ks), out_dtype=tl.int32)
+    cand = tiles[None, :] < blocks_vis[:, None]
+    forced = cand & (tiles[None, :] >= blocks_ff[:, None])
+    key = tl.where(forced, _FORCED, tl.where(cand, ts, _HIDDEN)).to(tl.int64) - _HIDDEN
+    if TIE_LOW:
+        return (key << 15) | (_TIDX - tiles[None, :]), tiles, forced
+    return (key << 15) | tiles[None, :], tiles, forced
+
+
+@jit(do_not_specialize=["n_blocks", "n_tiles", "n_k", "T", "NTP"])
+def select_kernel(qs_ptr, ks_ptr, vis_ptr, ff_ptr, kk_ptr, full_ptr, edge_ptr, nfull_ptr, nedge_ptr, map_ptr,
+                  n_blocks, n_tiles, n_k, T, NTP, DP: tl.constexpr, GB: tl.constexpr, CH: tl.constexpr,
+                  WRITE_MAP: tl.constexpr, TIE_LOW: tl.constexpr):
+    bh = tl.program_id(1).to(tl.int64)
+    blocks = tl.program_id(0) * GB + tl.arange(0, GB)
+    bok = blocks < n_blocks
+    offs_d = tl.arange(0, DP)
+    qs = tl.load(qs_ptr + (bh * n_blocks + blocks)[:, None] * DP + offs_d[None, :], mask=bok[:, None], other=0)
+    ks_head = ks_ptr + bh * n_tiles * DP
+    vis = tl.load(vis_ptr + blocks, mask=bok, other=0)
+    ff = tl.load(ff_ptr + blocks, mask=bok, other=0)
+    kk = tl.load(kk_ptr + blocks, mask=bok, other=0)
+
+    # The kk-th largest packed key, bit by bit from the top (keys are distinct: exactly kk kept).
+    x = tl.zeros([GB], tl.int64)
+    for bit in tl.static_range(_KEY_BITS - 1, -1, -1):
+        trial = x | (1 << bit)
+        n = tl.zeros([GB], tl.int32)
+        for c0 in range(0, n_tiles, CH):
+            pk, tiles, forced = _packed(qs, ks_head, c0, vis, ff, n_tiles, DP, CH, TIE_LOW)
+            n += tl.sum((pk >= trial[:, None]).to(tl.int32), 1)
+        x = tl.where(n >= kk, trial, x)
+
+    # Kept tiles in index order: full ones, and edge ones (forced, or the partial last tile).
+    row = (bh * n_blocks + blocks).to(tl.int64)
+    nf = tl.zeros([GB], tl.int32)
+    ne = tl.zeros([GB], tl.int32)
+    for c0 in range(0, n_tiles, CH):
+        pk, tiles, forced = _packed(qs, ks_head, c0, vis, ff, n_tiles, DP, CH, TIE_LOW)
+        kept = (pk >= x[:, None]) & bok[:, None] & (tiles[None, :] < n_tiles)
+        edge = kept & (forced | ((tiles[None, :] + 1) * T > n_k))
+        full = kept & ~edge
+        fi = full.to(tl.int32)
+        ei = edge.to(tl.int32)
+        tl.store(full_ptr + row[:, None] * NTP + (nf[:, None] + tl.cumsum(fi, 1) - 1),
+                 tl.zeros([GB, CH], tl.int32) + tiles[None, :], mask=full)
+        tl.store(edge_ptr + row[:, None] * NTP + (ne[:, None] + tl.cumsum(ei, 1) - 1),
+                 tl.zeros([GB, CH], tl.int32) + tiles[None, :], mask=edge)
+        nf += tl.sum(fi, 1)
+        ne += tl.sum(ei, 1)
+        if WRITE_MAP:
+            tl.store(map_ptr + row[:, None] * NTP + tiles[None, :], kept.to(tl.int8),
+                     mask=bok[:, None] & (tiles[None, :] < n_tiles))
+    tl.store(nfull_ptr + row, nf, mask=bok)
+    tl.store(nedge_ptr + row, ne, mask=bok)
+
+
+@jit
+def _row_max(q, k_head, rows, n_k, OFF, lst, cnt, mx, T, CPT, DP: tl.constexpr, BN: tl.constexpr,
+             CAUSAL: tl.constexpr, MASKED: tl.constexpr):
+    for u in range(0, cnt * CPT):
+        j0 = tl.multiple_of(tl.load(lst + u // CPT) * T + (u % CPT) * BN, BN)
+        s = raw_scores(q, k_head, j0, rows, n_k, OFF, DP, BN, CAUSAL, MASKED)
+        mx = tl.maximum(mx, tl.max(s, 1))
+    return mx
+
+
+@jit
+def _row_sums(q, k_head, vt_head, rows, n_k, OFF, lst, cnt, mr, lim, lut, z, acc_h, acc_l, T, W, C, R, MT,
+              VT_STRIDE, CPT, T32: tl.constexpr, DP: tl.constexpr, BN: tl.constexpr, CAUSAL: tl.constexpr,
+              MASKED: tl.constexpr):
+    offs_d = tl.arange(0, DP)
+    offs_n = tl.arange(0, BN)
+    for u in range(0, cnt * CPT):
+        j0 = tl.multiple_of(tl.load(lst + u // CPT) * T + (u % CPT) * BN, BN)
+        s = raw_scores(q, k_head, j0, rows, n_k, OFF, DP, BN, CAUSAL, MASKED)
+        vt = tl.load(vt_head + offs_d[None, :] * VT_STRIDE + (j0 + offs_n)[:, None])   # V^T is padded: no mask
+        e = exp2_e(s, mr, lim, lim, j0, lut, W, C, R, MT, T32, False, BN)
+        z, acc_h, acc_l = accumulate(e, vt, z, acc_h, acc_l)
+    return z, acc_h, acc_l
+
+
+@jit(do_not_specialize=["n_q", "n_k", "OFF", "W", "C", "R", "MT", "n_blocks", "T", "B", "NTP", "CPT"])
+def attention_kernel(q_ptr, k_ptr, vt_ptr, lut_ptr, full_ptr, edge_ptr, nfull_ptr, nedge_ptr, o_ptr,
+                     n_q, n_k, OFF, W, C, R, MT, VT_STRIDE, n_blocks, T, B, NTP, CPT, T32: tl.constexpr,
+                     CAUSAL: tl.constexpr, DP: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr):
+    bh, rows, row_ok, q, valid, key_end, full_end = block_setup(q_ptr, n_q, n_k, OFF, DP, BM, BN, CAUSAL)
+    k_head = k_ptr + bh * n_k * DP
+    vt_head = vt_ptr + bh * DP * VT_STRIDE
+    g = bh * n_blocks + (tl.num_programs(0) - 1 - tl.program_id(0)) * BM // B     # the gate block
+    lf = full_ptr + g * NTP
+    le = edge_ptr + g * NTP
+    nf = tl.load(nfull_ptr + g)
+    ne = tl.load(nedge_ptr + g)
+
+    mx = tl.full([BM], HIDE, tl.int32)
+    mx = _row_max(q, k_head, rows, n_k, OFF, lf, nf, mx, T, CPT, DP, BN, CAUSAL, False)
+    mx = _row_max(q, k_head, rows, n_k, OFF, le, ne, mx, T, CPT, DP, BN, CAUSAL, True)
+    lim = tl.zeros([BM], tl.int32) + W
+    lut = tl.load(lut_ptr + tl.arange(0, LUT_SIZE))
+    z = tl.zeros([BM], tl.int32)
+    acc_h = tl.zeros([BM, DP], tl.int32)
+    acc_l = tl.zeros([BM, DP], tl.int32)
+    z, acc_h, acc_l = _row_sums(q, k_head, vt_head, rows, n_k, OFF, lf, nf, mx, lim, lut, z, acc_h, acc_l,
+                                T, W, C, R, MT, VT_STRIDE, CPT, T32, DP, BN, CAUSAL, False)
+    z, acc_h, acc_l = _row_sums(q, k_head, vt_head, rows, n_k, OFF, le, ne, mx, lim, lut, z, acc_h, acc_l,
+                                T, W, C, R, MT, VT_STRIDE, CPT, T32, DP, BN, CAUSAL, True)
+    normalize_store(o_ptr, bh * n_q + rows, row_ok, z, acc_h, acc_l, DP)
+
+
+@jit
+def _kept_scores(q, k_head, map_head, j0, rows, n_k, OFF, T, B, NTP, DP: tl.constexpr, BN: tl.constexpr,
+                 CAUSAL: tl.constexpr):
+    """Raw scores of one tile, HIDE where a key is hidden or its (block, tile) is not kept."""
+    s = raw_scores(q, k_head, j0, rows, n_k, OFF, DP, BN, CAUSAL, True)
+    cols = j0 + tl.arange(0, BN)
+    kept = tl.load(map_head + (rows // B)[:, None] * NTP + (cols // T)[None, :],
+                   mask=(cols[None, :] < n_k) & (s > HIDE), other=0)
+    return tl.where(kept > 0, s, HIDE)
+
+
+@jit(do_not_specialize=["n_q", "n_k", "OFF", "W", "C", "R", "MT", "n_blocks", "T", "B", "NTP"])
+def masked_kernel(q_ptr, k_ptr, vt_ptr, lut_ptr, map_ptr, o_ptr, n_q, n_k, OFF, W, C, R, MT, VT_STRIDE,
+                  n_blocks, T, B, NTP, T32: tl.constexpr, CAUSAL: tl.constexpr, DP: tl.constexpr, BM: tl.constexpr,
+                  BN: tl.constexpr):
+    bh, rows, row_ok, q, valid, key_end, full_end = block_setup(q_ptr, n_q, n_k, OFF, DP, BM, BN, CAUSAL)
+    rows_c = tl.minimum(rows, n_q - 1)          # padding rows read a real block's bitmap row
+    k_head = k_ptr + bh * n_k * DP
+    vt_head = vt_ptr + bh * DP * VT_STRIDE
+    map_head = map_ptr + bh * n_blocks * NTP
+    offs_d = tl.arange(0, DP)
+    offs_n = tl.arange(0, BN)
+    mx = tl.full([BM], HIDE, tl.int32)
+    for j0 in range(0, key_end, BN):
+        s = _kept_scores(q, k_head, map_head, j0, rows_c, n_k, OFF, T, B, NTP, DP, BN, CAUSAL)
+        mx = tl.maximum(mx, tl.max(s, 1))
+    lim = tl.zeros([BM], tl.int32) + W
+    lut = tl.load(lut_ptr + tl.arange(0, LUT_SIZE))
+    z = tl.zeros([BM], tl.int32)
+    acc_h = tl.zeros([BM, DP], tl.int32)
+    acc_l = tl.zeros([BM, DP], tl.int32)
+    for j0 in range(0, key_end, BN):
+        s = _kept_scores(q, k_head, map_head, j0, rows_c, n_k, OFF, T, B, NTP, DP, BN, CAUSAL)
+        vt = tl.load(vt_head + offs_d[None, :] * VT_STRIDE + (j0 + offs_n)[:, None])
+        e = exp2_e(s, mx, lim, lim, j0, lut, W, C, R, MT, T32, False, BN)
+        z, acc_h, acc_l = accumulate(e, vt, z, acc_h, acc_l)
+    normalize_store(o_ptr, bh * n_q + rows, row_ok, z, acc_h, acc_l, DP)
