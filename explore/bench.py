@@ -30,9 +30,12 @@ TARGET_PER_MIN = 10_000
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--fidelity-points", type=int, default=64,
-                   help="points with golden-model fidelity (distinct p, n=--seq, D=64) (default %(default)s)")
-    p.add_argument("--seq", type=int, default=256, help="n of the fidelity points (default %(default)s)")
+    from hpu_model.limits import int_in
+
+    p.add_argument("--fidelity-points", type=int_in(1, 1024, "fidelity-points"), default=64,
+                   help="points with golden-model fidelity: distinct p at D=64, L=8 (1..1024; default %(default)s)")
+    p.add_argument("--seq", type=int_in(8, 4096, "seq"), default=256,
+                   help="keys and queries n of the fidelity points (8..4096; default %(default)s)")
     p.add_argument("--quick", action="store_true", help="a tenth of the model-only points (a smoke run)")
 
 

@@ -24,7 +24,10 @@ C, R, P16 = 100, 8, 1 << 15
 
 @pytest.fixture(scope="module")
 def build_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("native-build")
+    # shared by pytest-xdist workers (the build cache locks per key): each Verilator build is made once
+    path = tmp_path_factory.getbasetemp().parent / "cosim-native-build"
+    path.mkdir(exist_ok=True)
+    return path
 
 
 def _same(results):
