@@ -15,7 +15,68 @@ import numpy as np
 from hpu_model import golden, reference
 from hpu_model.workload import load_npz, random_workload
 
-__all__ = ["workload_key", "workload", "fidelity", "tile_golden", "clear"]
+__all__ = ["workload_key", "workload", "fidelity", "tile_golden", "clear", "MODEL_PREFIX", "model_shape",
+           "embedding_cosine"]
+
+#: ``workload=minilm:N``: the real model's heads on the first N passages of the shipped corpus
+#: (consecutive sentences joined up to the model's 256 tokens), captured in each worker, plus the
+#: embedding cosine of the whole model with HPU attention against the float model.
+MODEL_PREFIX = "minilm:"
+
+
+def _passages_count(name: str) -> int:
+    from .errors import ExploreError
+
+    try:
+        n = int(name[len(MODEL_PREFIX):])
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 300:
+        raise ExploreError(f"workload {name!r}: write minilm:N with N passages in 1..300")
+    return n
+
+
+@functools.lru_cache(maxsize=2)
+def _model_passages(name: str):
+    from workloads import corpus, minilm
+
+    model = minilm.load("minilm")
+    passages = corpus.join_passages(corpus.load_sentences(None), lambda t: len(model.tokenizer(t)["input_ids"]),
+                                    model.max_tokens)[:_passages_count(name)]
+    return model, passages
+
+
+def model_shape(name: str) -> tuple[int, int]:
+    """(D, longest run) of a ``minilm:N`` workload, from the tokenizer (no capture)."""
+    model, passages = _model_passages(name)
+    return model.head_dim, max(len(model.token_ids(p)) for p in passages)
+
+
+@functools.lru_cache(maxsize=2)
+def _model_workload(name: str):
+    from workloads.capture import capture
+
+    model, passages = _model_passages(name)
+    return capture(model, passages)
+
+
+@functools.lru_cache(maxsize=2)
+def _base_embeddings(name: str):
+    model, passages = _model_passages(name)
+    return model.embed(passages)
+
+
+@functools.lru_cache(maxsize=256)
+def embedding_cosine(name: str, p16: int, gate: str, tile, block) -> dict:
+    """Sentence-embedding cosine of the model with HPU attention (golden model) against the float model."""
+    from workloads._hf_attention import AttentionTap
+    from workloads._hpu_attention import Gate
+    from workloads.fidelity import embedding_metrics
+
+    model, passages = _model_passages(name)
+    tap = AttentionTap(permeability_q16=p16, gate=Gate("tile", tile, block) if gate == "tile" else Gate())
+    m = embedding_metrics(_base_embeddings(name), model.embed(passages, tap))
+    return {"embedding_cosine": m["embedding_cosine_mean"], "embedding_cosine_min": m["embedding_cosine_min"]}
 
 
 @functools.lru_cache(maxsize=8)
@@ -32,6 +93,8 @@ def workload_key(point, context) -> tuple:
     """Hashable identity of the point's workload (a file by path, modification time and size)."""
     if point.workload == "random":
         return ("random", point.head_dim, point.seq, point.causal, context.heads, context.seed)
+    if point.workload.startswith(MODEL_PREFIX):
+        return ("model", point.workload)
     path = Path(point.workload)
     st = path.stat()
     return ("file", str(path.resolve()), st.st_mtime_ns, st.st_size)
@@ -40,6 +103,8 @@ def workload_key(point, context) -> tuple:
 def workload(key: tuple):
     if key[0] == "random":
         return _random(*key[1:])
+    if key[0] == "model":
+        return _model_workload(key[1])
     return _file_workload(key[1], key[2:])
 
 
@@ -91,5 +156,5 @@ def fidelity(key: tuple, p16: int, gate: str, tile, block) -> dict:
 
 def clear() -> None:
     """Forget every cached workload, reference and golden result."""
-    for f in (_file_workload, _random, _reference, tile_golden, fidelity):
+    for f in (_file_workload, _random, _reference, tile_golden, fidelity, embedding_cosine):
         f.cache_clear()

@@ -37,7 +37,8 @@ __all__ = ["Context", "evaluate_point", "evaluate_batch", "models_digest", "chec
 
 #: result fields, in report order (None where a metric does not apply or is not computed)
 METRICS = ("cycles", "rows", "cycles_per_row", "energy_pj", "energy_per_row_pj", "edp", "silent_fraction",
-           "cosine", "cosine_min", "max_error", "rel_max_error", "area_cells", "flip_flops", "memory_bits",
+           "cosine", "cosine_min", "max_error", "rel_max_error", "embedding_cosine", "embedding_cosine_min",
+           "area_cells", "flip_flops", "memory_bits",
            "area_source")
 
 
@@ -173,6 +174,10 @@ def _finish(point: Point, context: Context, costs: list[tuple], rows: int | None
         out |= _wl.fidelity(_wl.workload_key(point, context), point.p16, point.gate, point.tile, point.block)
     else:
         out |= dict.fromkeys(("cosine", "cosine_min", "max_error", "rel_max_error"))
+    if context.fidelity and point.workload.startswith(_wl.MODEL_PREFIX):
+        out |= _wl.embedding_cosine(point.workload, point.p16, point.gate, point.tile, point.block)
+    else:
+        out |= {"embedding_cosine": None, "embedding_cosine_min": None}
     out |= _area.lookup(point.geometry, context.area_cache)
     return out
 

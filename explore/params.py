@@ -65,7 +65,7 @@ class Param:
         if self.kind == "bool":
             return "true, false"
         if self.kind == "str":
-            return "random or FILE.npz"
+            return "random, FILE.npz or minilm:N"
         if self.name == "permeability":
             return "(0, 1]"
         return f"{self.lo:g}..{self.hi:g}" + (" (powers of two)" if self.pow2 else "")
@@ -100,7 +100,8 @@ def _params() -> dict[str, Param]:
         Param("seq", "n", "int", 1, n_hi, 128, "keys and queries per head run n (n_q = n_k = n)"),
         Param("causal", "causal", "bool", None, None, False, "bottom-right aligned causal mask"),
         Param("workload", "workload", "str", None, None, "random",
-              "'random' (Gaussian, seeded) or an hpu capture .npz file (then n is the file's)"),
+              "'random' (Gaussian, seeded), an hpu capture .npz file, or minilm:N (the real model on N passages); "
+              "a file or the model fixes D and n"),
     )
     return {p.name: p for p in table}
 

@@ -49,7 +49,8 @@ FRONTS = (
 _COLS = ("gate", "head_dim", "lanes", "max_seq", "tile", "block", "permeability", "seq", "causal")
 _SHORT = {"head_dim": "D", "lanes": "L", "max_seq": "N_MAX", "tile": "T", "block": "B",
           "permeability": "p", "seq": "n"}
-_MCOLS = ("cycles_per_row", "energy_per_row_pj", "edp", "cosine", "max_error", "area_cells", "area_source")
+_MCOLS = ("cycles_per_row", "energy_per_row_pj", "edp", "cosine", "max_error", "embedding_cosine", "area_cells",
+          "area_source")
 
 
 def _get(row, name):

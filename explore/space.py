@@ -198,10 +198,16 @@ def resolve(values: dict) -> Point | str:
     """
     v = {name: p.default for name, p in PARAMS.items()} | values
     if v["workload"] != "random":
-        d, n = workload_shape(str(Path(v["workload"]).resolve()))
+        from ._workloads import MODEL_PREFIX, model_shape
+
+        if v["workload"].startswith(MODEL_PREFIX):
+            d, n = model_shape(v["workload"])
+        else:
+            v["workload"] = str(Path(v["workload"]).resolve())
+            d, n = workload_shape(v["workload"])
         if "head_dim" in values and values["head_dim"] != d:
             return "D != the workload file's D"
-        v["head_dim"], v["seq"], v["workload"] = d, n, str(Path(v["workload"]).resolve())
+        v["head_dim"], v["seq"] = d, n
     if v["max_seq"] is None:
         v["max_seq"] = max(8, 1 << max(0, int(v["seq"]) - 1).bit_length())
         v["max_seq"] = min(v["max_seq"], int(PARAMS["max_seq"].hi))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from hpu_model import limits, spec
-from hpu_model.limits import int_in, limited, permeability, power_of_two
+from hpu_model.limits import int_in, limited, permeability, positive_number, power_of_two
 
 __all__ = ["add_options", "check_run_list", "add_model_options", "add_reading_options", "int_in", "limited",
            "per_run_path", "permeability", "positive_number", "power_of_two", "gate_kwargs", "GATE_OPTIONS",
@@ -29,20 +29,6 @@ WORKLOAD_OPTIONS = ("seq", "queries", "heads", "head-dim", "permeability", "caus
 
 #: ``--gate``, ``--tile``, ``--block``: read back with :func:`gate_kwargs`.
 GATE_OPTIONS = ("gate", "tile", "block")
-
-
-def positive_number(what: str):
-    """argparse type: a positive finite number (a budget, a tolerance), with a message that says so."""
-    def parse(text: str) -> float:
-        try:
-            x = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{what} must be a positive number, got {text!r}") from None
-        if not 0 < x < float("inf"):
-            raise argparse.ArgumentTypeError(f"{what} must be a positive finite number, got {text!r}")
-        return x
-    parse.__name__ = what
-    return parse
 
 
 def gate_kwargs(args) -> dict:

@@ -9,6 +9,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
+from . import limits
 from .errors import SpecError
 
 #: Beyond this n the float reference's n x n matrices alone need > 2 GB; it is skipped.
@@ -16,11 +17,14 @@ FLOAT_MAX_SEQ = 8192
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--seq", type=int, nargs="+", default=[1024, 4096, 16384],
-                   help="sequence lengths n (default 1024 4096 16384)")
-    p.add_argument("--head-dim", type=int, default=64, help="head dimension D (default 64)")
-    p.add_argument("--permeability", type=float, default=0.5, help="p in (0, 1] (default 0.5)")
-    p.add_argument("--repeat", type=int, default=3, help="timed repetitions, best is kept (default 3)")
+    p.add_argument("--seq", type=limits.limited("seq", "seq"), nargs="+", default=[1024, 4096, 16384],
+                   help=f"sequence lengths n ({limits.limit('seq').text()}; default 1024 4096 16384)")
+    p.add_argument("--head-dim", type=limits.limited("head_dim", "head-dim"), default=64,
+                   help=f"head dimension D ({limits.limit('head_dim').text()}; default 64)")
+    p.add_argument("--permeability", type=limits.permeability, nargs="+", default=[0.5],
+                   help="p in (0, 1], one or more values, each timed (default 0.5)")
+    p.add_argument("--repeat", type=limits.int_in(1, 1000, "repeat"), default=3,
+                   help="timed repetitions, best is kept (1..1000; default 3)")
 
 
 def _measure(which: str, n: int, head_dim: int, p: float, repeat: int) -> tuple[float, float]:
@@ -52,14 +56,14 @@ def run(args) -> dict:
     if args.repeat < 1:  # else the best of no timing is inf ms, printed as a result
         raise SpecError(f"--repeat must be an integer >= 1, got {args.repeat}")
     rows = []
-    for n in args.seq:
-        t_gold, rss_gold = _in_child("golden", n, args.head_dim, args.permeability, args.repeat)
-        row = {"n": n, "head_dim": args.head_dim, "permeability": args.permeability, "golden_s": t_gold,
+    for n, p in ((n, p) for n in args.seq for p in args.permeability):
+        t_gold, rss_gold = _in_child("golden", n, args.head_dim, p, args.repeat)
+        row = {"n": n, "head_dim": args.head_dim, "permeability": p, "golden_s": t_gold,
                "golden_rows_per_s": n / t_gold, "golden_peak_rss_mb": rss_gold}
-        line = f"n={n:6d} D={args.head_dim}: golden {t_gold * 1e3:9.1f} ms ({n / t_gold:8.0f} rows/s, " \
+        line = f"n={n:6d} D={args.head_dim} p={p:g}: golden {t_gold * 1e3:9.1f} ms ({n / t_gold:8.0f} rows/s, " \
                f"peak {rss_gold:5.0f} MB)"
         if n <= FLOAT_MAX_SEQ:
-            t_ref, rss_ref = _in_child("float", n, args.head_dim, args.permeability, args.repeat)
+            t_ref, rss_ref = _in_child("float", n, args.head_dim, p, args.repeat)
             row |= {"float64_dense_s": t_ref, "float64_peak_rss_mb": rss_ref,
                     "ratio_golden_over_float": t_gold / t_ref}
             line += f", float64 dense {t_ref * 1e3:8.1f} ms (peak {rss_ref:5.0f} MB), ratio {t_gold / t_ref:.2f}x"

@@ -24,7 +24,7 @@ from . import spec
 from .errors import SpecError
 
 __all__ = ["Limit", "LIMITS", "limit", "check_int", "check_int8_array", "check_head_shapes",
-           "int_in", "limited", "permeability", "power_of_two"]
+           "int_in", "limited", "permeability", "positive_number", "power_of_two"]
 
 
 @dataclass(frozen=True)
@@ -153,6 +153,21 @@ def power_of_two(limit_name: str, what: str):
             value = None
         if value is None or not lim.lo <= value <= lim.hi or value & (value - 1):
             raise argparse.ArgumentTypeError(f"{what} must be a power of two in {lim.lo}..{lim.hi}, got {text!r}")
+        return value
+    parse.__name__ = what
+    return parse
+
+
+def positive_number(what: str, hi: float = float("inf")):
+    """argparse type: a finite number in (0, hi]."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not 0 < value <= hi or value == float("inf"):
+            bound = "" if hi == float("inf") else f" up to {hi:g}"
+            raise argparse.ArgumentTypeError(f"{what} must be a positive finite number{bound}, got {text!r}")
         return value
     parse.__name__ = what
     return parse

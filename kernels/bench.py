@@ -18,6 +18,7 @@ Without a GPU it measures the interpreter's verification throughput on a few sma
 
 from __future__ import annotations
 
+import argparse
 import math
 import subprocess
 import time
@@ -25,7 +26,7 @@ from functools import partial
 
 import numpy as np
 
-from hpu_model import golden, spec
+from hpu_model import golden, limits, spec
 
 __all__ = ["add_arguments", "run", "main"]
 
@@ -36,22 +37,27 @@ _FLEX_BLOCK = 128
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--batch", type=int, default=4, help="batch B (1..4096, default %(default)s)")
-    p.add_argument("--heads", type=int, default=32, help="heads H (1..4096, default %(default)s)")
-    p.add_argument("--head-dim", type=int, nargs="+", default=[128], help="D values (1..256, default 128)")
-    p.add_argument("--seq", type=int, nargs="+", default=[8192], help="sequence lengths n (1..32768, default 8192)")
-    p.add_argument("--permeability", type=float, nargs="+", default=[0.25, 0.5, 1.0],
+    p.add_argument("--batch", type=limits.limited("heads", "batch"), default=4,
+                   help=f"batch B ({limits.limit('heads').text()}; default %(default)s)")
+    p.add_argument("--heads", type=limits.limited("heads", "heads"), default=32,
+                   help=f"heads H ({limits.limit('heads').text()}; default %(default)s)")
+    p.add_argument("--head-dim", type=limits.limited("head_dim", "head-dim"), nargs="+", default=[128],
+                   help=f"D values ({limits.limit('head_dim').text()}; default 128)")
+    p.add_argument("--seq", type=limits.limited("seq", "seq"), nargs="+", default=[8192],
+                   help=f"sequence lengths n ({limits.limit('seq').text()}; default 8192)")
+    p.add_argument("--permeability", type=limits.permeability, nargs="+", default=[0.25, 0.5, 1.0],
                    help="p values, kept fraction in (0, 1] (default 0.25 0.5 1)")
     p.add_argument("--causal", choices=("both", "yes", "no"), default="both", help="mask modes (default both)")
     p.add_argument("--gate", choices=("token", "tile", "both"), default="both", help="kernels timed (default both)")
-    p.add_argument("--tile", type=int, nargs="+", default=[64, 128],
+    p.add_argument("--tile", type=limits.power_of_two("tile", "tile"), nargs="+", default=[64, 128],
                    help="tile sizes T, keys per tile (powers of two 1..256; default 64 128)")
-    p.add_argument("--block", type=int, nargs="+", default=[64, 128],
+    p.add_argument("--block", type=limits.power_of_two("block", "block"), nargs="+", default=[64, 128],
                    help="query block sizes B, rows per block (powers of two 1..256; default 64 128)")
-    p.add_argument("--sweep", action="store_true",
+    p.add_argument("--sweep", action=argparse.BooleanOptionalAction, default=False,
                    help="also time the tile attention launch over SWEEP tile shapes at the first shape, p=0.5")
-    p.add_argument("--no-baselines", action="store_true", help="skip FlexAttention and torch top-k")
-    p.add_argument("--check", type=int, default=2,
+    p.add_argument("--baselines", action=argparse.BooleanOptionalAction, default=True,
+                   help="also time FlexAttention and torch top-k (default: yes; --no-baselines skips them)")
+    p.add_argument("--check", type=limits.int_in(0, 4096, "check"), default=2,
                    help="heads per gate checked against the golden model at n=1024 (default 2; 0: none)")
 
 
@@ -145,7 +151,7 @@ def _baselines(args, qb, kb, vb, causal, n, bench, log) -> dict:
             log(f"  SDPA {name} unavailable: {str(exc).splitlines()[0][:100]}")
             res[name] = None
     res["flex"], res["flex_density"], res["topk"] = {}, {}, {}
-    if args.no_baselines:
+    if not args.baselines:
         return res
     try:
         from torch.nn.attention.flex_attention import flex_attention

@@ -18,6 +18,7 @@ machine (other jobs) is recorded beside the figures.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -25,6 +26,7 @@ import sys
 import tempfile
 import time
 
+from hpu_model import limits
 from hpu_model.errors import HPUError
 
 from ._vcd import READERS
@@ -36,10 +38,23 @@ TARGET_MB_S = 50.0
 TARGET_PEAK_MB = 500.0
 
 
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"enable-probability must be a number in [0, 1], got {text!r}")
+    return value
+
+
 def add_arguments(p) -> None:
-    p.add_argument("--size-mb", type=float, default=200.0, help="size of the synthetic VCD (default %(default)s)")
-    p.add_argument("--units", type=int, default=128, help="gated units in the synthetic design (default %(default)s)")
-    p.add_argument("--permeability", type=float, default=0.5, help="probability a unit is enabled per cycle")
+    p.add_argument("--size-mb", type=limits.positive_number("size-mb", 100_000), default=200.0,
+                   help="size of the VCD to analyse, MB (> 0, up to 100000; default %(default)s)")
+    p.add_argument("--units", type=limits.int_in(1, 4096, "units"), default=128,
+                   help="gated units in the synthetic design (1..4096; default %(default)s)")
+    p.add_argument("--enable-probability", type=_probability, default=0.5,
+                   help="probability that a synthetic unit is enabled in a cycle, in [0, 1] (default %(default)s)")
     p.add_argument("--source", metavar="FILE.vcd", default=None,
                    help="a real HPU waveform to repeat up to --size-mb (with --manifest); default: synthetic")
     p.add_argument("--manifest", metavar="FILE", default=None, help="the power manifest of --source")
@@ -103,9 +118,9 @@ def run(args) -> dict:
     unknown = [r for r in readers if r not in READERS]
     if unknown or not readers:
         raise HPUError(f"--readers {args.readers!r}: choose from {', '.join(READERS)}")
-    if not (args.size_mb > 0 and args.units >= 1 and 0 < args.permeability <= 1):
+    if not (args.size_mb > 0 and args.units >= 1 and 0 < args.enable_probability <= 1):
         raise HPUError(f"need --size-mb > 0 (got {args.size_mb}), --units >= 1 (got {args.units}) and "
-                       f"--permeability in (0, 1] (got {args.permeability})")
+                       f"--permeability in (0, 1] (got {args.enable_probability})")
     with tempfile.TemporaryDirectory(prefix="hpu-bench-power-") as tmp:
         vcd, man = os.path.join(tmp, "synthetic.vcd"), os.path.join(tmp, "manifest.json")
         t0 = time.perf_counter()
@@ -116,7 +131,7 @@ def run(args) -> dict:
             copies = tile_vcd(args.source, vcd, args.size_mb)
             g = None
         else:
-            g = synth_vcd(vcd, size_mb=args.size_mb, units=args.units, p=args.permeability, seed=0)
+            g = synth_vcd(vcd, size_mb=args.size_mb, units=args.units, p=args.enable_probability, seed=0)
             with open(man, "w") as f:
                 json.dump(g["manifest"], f)
         gen_s = time.perf_counter() - t0
@@ -163,6 +178,6 @@ def run(args) -> dict:
             r.pop(key)
     return {"size_mb": mb, "source": args.source or "synthetic", "load_average": load,
             "load_average_before": list(load_before), "cycles": truth["cycles"], "units": args.units,
-            "permeability": args.permeability,
+            "permeability": args.enable_probability,
             "generate_seconds": gen_s, "readers": results, "default_reader": "numpy",
             "target_mb_per_s": TARGET_MB_S, "target_peak_rss_mb": TARGET_PEAK_MB, "readers_agree": agree}

@@ -19,7 +19,8 @@ from hpu_model.artifacts import atomic_write_json, machine, new_run_dir
 BENCHMARKS = {
     "golden": ("hpu_model.bench", "golden model speed: query rows/s, peak memory, ratio to float64 numpy"),
     "rtl": ("hpu_rtl.bench", "RTL performance: cycles per query row from the exact cycle model and the RTL"),
-    "kernel": ("kernels.bench", "Triton kernel speed against torch SDPA (flash, cuDNN) on one GPU"),
+    "kernel": ("kernels.bench", "Triton kernels (token and tile gate) against SDPA flash/cuDNN, FlexAttention, "
+                                  "torch top-k, on one GPU"),
     "sim": ("cosim.bench", "simulation speed (Icarus or Verilator): simulated cycles per second"),
     "power": ("power.bench", "power analyzer throughput (MB/s) and peak memory on a synthetic VCD"),
     "explore": ("explore.bench", "design-space exploration: points/min model-only and with fidelity, "

@@ -69,7 +69,7 @@ def register(sub) -> None:
     add_options(p, "simulator")
     p.add_argument("--max-area", type=positive_number("max-area"), default=None, metavar="CELLS",
                    help="budget: largest area in Yosys cells (> 0)")
-    p.add_argument("--min-cosine", type=positive_number("min-cosine"), default=None, metavar="C",
+    p.add_argument("--min-cosine", type=positive_number("min-cosine", hi=1.0), default=None, metavar="C",
                    help="budget: smallest cosine to float64 attention, in (0, 1]")
     add_options(p, "json")
     p.set_defaults(func=run)

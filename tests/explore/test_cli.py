@@ -8,7 +8,10 @@ from hpu.cli import main
 
 
 def _run(argv, capsys):
-    code = main(argv)
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's usage errors exit from the parser
+        code = exc.code
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -43,7 +46,7 @@ def test_grid_table_in_hpu_toml(tmp_path, capsys, area_cache, monkeypatch):
     (["--grid", "n=8", "D=8", "--min-cosine", "0.99", "--max-area", "5"], "infeasible budget"),
     (["--grid", "n=8", "D=8", "--scheduler", "tcp://127.0.0.1:9", "--connect-timeout", "1"],
      "cannot reach the Dask scheduler"),
-    (["--grid", "n=8", "D=8", "--min-cosine", "2"], "--min-cosine must be in (0, 1]"),
+    (["--grid", "n=8", "D=8", "--min-cosine", "2"], "min-cosine must be a positive finite number up to 1"),
     (["--grid", "gate=tile", "n=64", "D=8", "L=8", "T=8", "B=8"], "tile T must be >= the score lanes SL = 2L"),
 ])
 def test_bad_input_is_one_line_exit_2(tmp_path, capsys, area_cache, extra, expect):

@@ -149,3 +149,16 @@ def test_workload_file_fixes_d_and_n_and_sums_its_runs(tmp_path, area_cache):
     assert 0.9 < got["cosine"] <= 1.0
     skipped = grid(Space.from_assignments([f"workload={path}", "D=8,16", "N_MAX=32"]))
     assert skipped.skipped == {"D != the workload file's D": 1}
+
+
+@pytest.mark.slow  # loads all-MiniLM-L6-v2 and runs it with HPU attention (~30 s on 2 cores)
+def test_real_model_workload_reports_embedding_cosine(area_cache):
+    """workload=minilm:1: D and n from the model and passage; the embedding cosine of the whole model
+    is ~1 at p=1 (only integer rounding), and lower when the gate cuts keys."""
+    from explore.evaluate import evaluate_point
+
+    ex = grid(Space.from_assignments(["workload=minilm:1", "gate=token", "p=1,0.5", "L=8", "N_MAX=256"]))
+    assert {(pt.head_dim, pt.seq) for pt in ex.points} == {(32, 240)}
+    got = [evaluate_point(pt, Context(fidelity=True, area_cache=area_cache)) for pt in ex.points]
+    assert got[0]["embedding_cosine"] > 0.999 and got[1]["embedding_cosine"] < got[0]["embedding_cosine"]
+    assert got[0]["rows"] == 6 * 12 * 240  # every head of every layer on the one passage
