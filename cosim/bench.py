@@ -12,12 +12,13 @@ the cocotb testbench run, side by side (``--testbench`` picks one).
 
 from __future__ import annotations
 
+import argparse
 import os
 import resource
 import time
 from pathlib import Path
 
-from hpu_model import spec
+from hpu_model import limits, spec
 from hpu_model.workload import random_workload
 
 from . import _build
@@ -29,11 +30,16 @@ FAKE = Path(__file__).with_name("fake_hpu.v")
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--seq", type=int, default=256, help="keys and queries n (default 256)")
-    p.add_argument("--head-dim", type=int, default=64, help="head dimension D (default 64)")
-    p.add_argument("--lanes", type=int, default=8, help="RTL lanes L (default 8)")
-    p.add_argument("--permeability", type=float, default=0.5, help="p in (0, 1] (default 0.5)")
-    p.add_argument("--stalls", action="store_true", help="random valid gaps and backpressure")
+    p.add_argument("--seq", type=limits.limited("max_seq", "seq"), default=256,
+                   help=f"keys and queries n ({limits.limit('max_seq').text()}; default 256)")
+    p.add_argument("--head-dim", type=limits.limited("design_head_dim", "head-dim"), default=64,
+                   help=f"head dimension D ({limits.limit('design_head_dim').text()}; default 64)")
+    p.add_argument("--lanes", type=limits.limited("lanes", "lanes"), default=8,
+                   help=f"RTL lanes L ({limits.limit('lanes').text()}; default 8)")
+    p.add_argument("--permeability", type=limits.permeability, nargs="+", default=[0.5],
+                   help="p in (0, 1]; one or more values, each simulated in turn (default 0.5)")
+    p.add_argument("--stalls", action=argparse.BooleanOptionalAction, default=False,
+                   help="random valid gaps and backpressure (default: off)")
     p.add_argument("--simulator", choices=_build.SIMULATORS, default="icarus", help="HDL simulator (default icarus)")
     p.add_argument("--testbench", choices=_build.TESTBENCHES, default=None,
                    help="cocotb or native (Verilator only); default: icarus cocotb, verilator both")
@@ -63,8 +69,13 @@ def _build_once(args, testbench: str) -> dict:
 
 
 def run(args) -> dict:
+    """One measurement per permeability; the JSON's ``by_permeability`` lists them in the order given."""
+    return {"by_permeability": [_run_one(args, p) for p in args.permeability]}
+
+
+def _run_one(args, permeability: float) -> dict:
     w = random_workload(heads=1, n_k=args.seq, head_dim=args.head_dim, seed=0)
-    p16 = spec.permeability_q16(args.permeability)
+    p16 = spec.permeability_q16(permeability)
     if args.testbench is not None:
         benches = [args.testbench]
     else:
@@ -73,10 +84,10 @@ def run(args) -> dict:
 
     predicted = perf.predict(head_dim=args.head_dim, lanes=args.lanes, max_seq=default_max_seq(args.seq),
                              n_q=args.seq, n_k=args.seq, permeability_q16=p16, causal=False).cycles
-    print(f"{args.simulator}, D={args.head_dim} L={args.lanes} n={args.seq} p={args.permeability} "
+    print(f"{args.simulator}, D={args.head_dim} L={args.lanes} n={args.seq} p={permeability:g} "
           f"stalls={args.stalls}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     out = {"params": {"seq": args.seq, "head_dim": args.head_dim, "lanes": args.lanes,
-                      "permeability": args.permeability, "stalls": args.stalls, "simulator": args.simulator},
+                      "permeability": permeability, "stalls": args.stalls, "simulator": args.simulator},
            "predicted_cycles": predicted, "runs": {}}
     for tb in benches:
         build = _build_once(args, tb)

@@ -46,17 +46,9 @@ def batch_size(n_points: int, workers: int, fidelity: bool) -> int:
 def _progress(total: int, enabled: bool):
     if not enabled:
         return None
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from hpu_model.progress import progress_bar
 
-    return Progress(TextColumn("explore"), BarColumn(), MofNCompleteColumn(), TextColumn("points"),
-                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), transient=False)
+    return progress_bar("points")
 
 
 def sweep(points: list[Point], context: Context, store_path, *, scheduler: str | None = None,

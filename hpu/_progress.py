@@ -15,22 +15,14 @@ def cycle_progress(label: str, enabled: bool | None = None):
     not a terminal, unless ``enabled`` says otherwise.
     """
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+
+    from hpu_model.progress import progress_bar
 
     console = Console(stderr=True)
     if not (console.is_terminal if enabled is None else enabled):
         yield None
         return
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("cycles"),
-               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
+    with progress_bar("cycles", console=console, transient=True) as bar:
         task = bar.add_task(label, total=None)
 
         def update(done: int, expected: int) -> None:

@@ -69,7 +69,7 @@ CLI_CASES = (
     _cli("options", "JSON output under a file", "golden --seq 4 --head-dim 4 --json good.npz/r.json",
          "Not a directory: good.npz"),
     _cli("options", "benchmark with no repetition", "bench golden --seq 8 --repeat 0",
-         "--repeat must be an integer >= 1, got 0"),
+         "repeat must be in 1..1000, got 0"),
     _cli("options", "export D = 0", "export --head-dim 0 --rtl-dir x", "head-dim must be in 1..128, got 0"),
     _cli("options", "export L = 0", "export --lanes 0 --rtl-dir x", "lanes must be in 1..16, got 0"),
     _cli("options", "export L above 16", "export --lanes 17 --rtl-dir x", "lanes must be in 1..16, got 17"),
