@@ -9,6 +9,7 @@ average before and after each run is recorded beside its figure.
 
 from __future__ import annotations
 
+import argparse
 import os
 import tempfile
 import time
@@ -36,7 +37,8 @@ def add_arguments(p) -> None:
                    help="points with golden-model fidelity: distinct p at D=64, L=8 (1..1024; default %(default)s)")
     p.add_argument("--seq", type=int_in(8, 4096, "seq"), default=256,
                    help="keys and queries n of the fidelity points (8..4096; default %(default)s)")
-    p.add_argument("--quick", action="store_true", help="a tenth of the model-only points (a smoke run)")
+    p.add_argument("--quick", action=argparse.BooleanOptionalAction, default=False,
+                   help="a tenth of the model-only points (a smoke run; default: off)")
 
 
 def _load() -> list[float] | None:

@@ -25,24 +25,27 @@ __all__ = ["add_arguments", "run", "table"]
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--head-dim", type=int, default=64, help="D (default 64)")
-    p.add_argument("--lanes", type=int, default=8, help="L, PV lanes; the score stage has 2L (default 8)")
-    p.add_argument("--seq", type=int, default=256, help="n = n_q = n_k = N_MAX (default 256)")
-    p.add_argument("--permeability", type=float, nargs="+", default=[1.0, 0.5, 0.25],
+    p.add_argument("--head-dim", type=limits.limited("design_head_dim", "head-dim"), default=64,
+                   help=f"D ({limits.limit('design_head_dim').text()}; default 64)")
+    p.add_argument("--lanes", type=limits.limited("lanes", "lanes"), default=8,
+                   help=f"L, PV lanes; the score stage has 2L ({limits.limit('lanes').text()}; default 8)")
+    p.add_argument("--seq", type=limits.limited("max_seq", "seq"), default=256,
+                   help=f"n = n_q = n_k = N_MAX ({limits.limit('max_seq').text()}; default 256)")
+    p.add_argument("--permeability", type=limits.permeability, nargs="+", default=[1.0, 0.5, 0.25],
                    help="permeabilities p in (0, 1] (default 1 0.5 0.25)")
     p.add_argument("--causal", action=argparse.BooleanOptionalAction, default=False, help="causal mask (default off)")
     p.add_argument("--gate", choices=spec.GATES, default="token",
                    help="token: contract v1 (top-k keys per row); tile: contract v2 (top-k key tiles per "
                         "query block) on a design built with tile support (default token)")
-    p.add_argument("--tile", type=int, default=32,
+    p.add_argument("--tile", type=limits.power_of_two("tile", "tile"), default=32,
                    help=f"with --gate tile: keys per tile T, a power of two ({limits.limit('tile').text()}, "
                         ">= 2L; default 32)")
-    p.add_argument("--block", type=int, default=None,
+    p.add_argument("--block", type=limits.power_of_two("block", "block"), default=None,
                    help=f"with --gate tile: query rows per block B, a power of two ({limits.limit('block').text()};"
                         " default: same as --tile)")
-    p.add_argument("--verify-rows", type=int, default=2,
+    p.add_argument("--verify-rows", type=limits.int_in(0, limits.limit("max_seq").hi, "verify-rows"), default=2,
                    help="query rows simulated in Amaranth to check the model (0 skips, n = whole runs; default 2)")
-    p.add_argument("--verify-permeability", type=float, nargs="+", default=None,
+    p.add_argument("--verify-permeability", type=limits.permeability, nargs="+", default=None,
                    help="permeabilities whose run is simulated (default: all of --permeability)")
     p.add_argument("--verify-simulator", choices=("amaranth", "icarus"), default="amaranth",
                    help="amaranth: Amaranth's simulator, every unit's enable count checked too; icarus: the "

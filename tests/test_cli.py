@@ -59,6 +59,8 @@ def _all_parsers():
     todo = [build_parser()]
     while todo:
         parser = todo.pop()
+        if hasattr(parser, "load"):  # a benchmark's options are added when it is first used
+            parser.load()
         yield parser
         todo += parser.commands.values()
 
