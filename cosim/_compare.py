@@ -169,10 +169,10 @@ def compare(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = Fa
     report["rtl_vs_golden"] = pair(outs.get("rtl"), outs["golden"])
     report["kernel_vs_golden"] = pair(outs.get("kernel"), outs["golden"])
     report["rtl_vs_kernel"] = pair(outs.get("rtl"), outs.get("kernel"))
-    st = None
-    if gkw:  # the kept tiles decide a tile-gate run's cycles
-        st = golden.stages(q, k, v, permeability_q16=p16, causal=causal, c=c, r=r, **gkw)
-    pred = predicted_cycles(d, lanes, max_seq, n_q, n_k, p16, causal, heads, None if st is None else st.kept, **design)
+    kept = None  # the kept tiles decide a tile-gate run's cycles
+    if gkw:
+        kept = golden.kept_tiles(q, k, permeability_q16=p16, causal=causal, tile=gkw["tile"], block=gkw["block"])
+    pred = predicted_cycles(d, lanes, max_seq, n_q, n_k, p16, causal, heads, kept, **design)
     report["predicted_cycles_per_head"] = pred
     report["predicted_cycles"] = None if pred is None else sum(pred)
     report["cycles_per_head"] = sim and sim.cycles
@@ -180,9 +180,9 @@ def compare(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = Fa
     report["sim_cycles_per_second"] = sim and sim.cycles_per_second
     report["vcd"] = sim and sim.vcd
     report["verilog"], report["manifest"] = (sim.verilog, sim.manifest) if sim else (None, None)
-    # the token gate by query blocks (bounded memory); the tile gate's mask from the stages it already has
-    mask = (reference.GateRows(q, k, permeability_q16=p16, causal=causal) if st is None and not gkw else
-            golden.keep_mask(q, k, permeability_q16=p16, causal=causal, **gkw) if st is None else st.keep)
+    # the token gate by query blocks (bounded memory); the tile gate's mask whole
+    mask = (golden.keep_mask(q, k, permeability_q16=p16, causal=causal, **gkw) if gkw else
+            reference.GateRows(q, k, permeability_q16=p16, causal=causal))
     ref = reference.attention_like_hpu(q, k, v, c=c, r=r, mask=mask, causal=causal)
     report["fidelity"] = {part: {"cosine": reference.cosine(o, ref),
                                  "max_abs_error_lsb": reference.max_abs_error(o, ref)} for part, o in outs.items()}
@@ -190,8 +190,7 @@ def compare(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = Fa
     report["skipped"] = sorted(skip)
     report["stages"] = None
     if sim is not None and not report["rtl_vs_golden"]["bit_exact"]:
-        if st is None:
-            st = golden.stages(q, k, v, permeability_q16=p16, causal=causal, c=c, r=r, **gkw)
+        st = golden.stages(q, k, v, permeability_q16=p16, causal=causal, c=c, r=r, **gkw)
         report["stages"] = _stages.diverge(st, sim.debug, sim.o, tile=tile, block=block)
     exact = [report[key]["bit_exact"] for key in ("rtl_vs_golden", "kernel_vs_golden", "rtl_vs_kernel")]
     report["compared"] = sum(x is not None for x in exact)

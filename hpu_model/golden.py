@@ -26,7 +26,7 @@ import numpy as np
 from . import _tile, limits, spec
 from ._intmm import int_matmul
 
-__all__ = ["Stages", "TileStages", "attention", "keep_mask", "stages", "check_inputs"]
+__all__ = ["Stages", "TileStages", "attention", "keep_mask", "kept_tiles", "stages", "check_inputs"]
 
 #: Elements of the (rows x keys) score block held at once; bounds peak memory
 #: to roughly 40 bytes x this number (about 80 MB) whatever n is.
@@ -251,6 +251,20 @@ def keep_mask(q, k, *, permeability_q16: int, causal: bool = False,
             rows = np.arange(i, min(i + rows_per_block, n_q))
             out[h, rows] = _keep(qf[h, rows].astype(np.int64), kh, rows, n_q, p16, causal, plan, ks)[1]
     return out.reshape(batch + (n_q, n_k))
+
+
+def kept_tiles(q, k, *, permeability_q16: int, causal: bool = False, tile: int, block: int) -> np.ndarray:
+    """The tile gate's decision alone, bool [..., n_blocks, n_tiles]: ``stages(..., gate="tile").kept``.
+
+    Only the summaries and tile scores are computed (no QK^T, no softmax): what the cycle model
+    needs to count a tile-gate run.
+    """
+    p16, batch, n_q, n_k, (qf, kf, _), plan, _ = _setup(q, k, None, permeability_q16, causal, "tile", tile, block)
+    out = [_tile.kept_tiles(_tile.tile_scores(_tile.block_summaries(qf[h].astype(np.int64), plan.block),
+                                              _tile.tile_summaries(kf[h].astype(np.int64), plan.tile)),
+                            plan.visible, plan.first_forced, plan.kept) for h in range(qf.shape[0])]
+    stacked = np.stack(out)
+    return stacked.reshape(batch + stacked.shape[1:])
 
 
 attention.__doc__ = attention.__doc__.format(gate=_GATE_DOC)

@@ -141,10 +141,11 @@ class AttentionTap:
         if self.permeability_q16 is not None:
             hpu = run_head(head, permeability_q16=self.permeability_q16, attention=self.attention, gate=self.gate)
             if self.gate.name == "tile":  # the kept tiles decide a tile-gate run's cycles
-                st = golden.stages(head.q, head.k, head.v, permeability_q16=self.permeability_q16, c=head.c,
-                                   r=head.r, **self.gate.kwargs())
-                mask = st.keep
-                self.tile_runs.append((q.shape[0], st.kept))
+                kw = self.gate.kwargs()
+                mask = golden.keep_mask(head.q, head.k, permeability_q16=self.permeability_q16, **kw)
+                self.tile_runs.append((q.shape[0], golden.kept_tiles(head.q, head.k,
+                                                                     permeability_q16=self.permeability_q16,
+                                                                     tile=kw["tile"], block=kw["block"])))
             else:
                 mask = golden.keep_mask(head.q, head.k, permeability_q16=self.permeability_q16)
             self.kept_keys += int(mask.sum())

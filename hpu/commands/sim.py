@@ -27,8 +27,8 @@ def _predicted(res, w, gkw) -> list[int] | None:
     p = res.params
     kept = None
     if gkw:
-        kept = golden.stages(w["q"], w["k"], w["v"], permeability_q16=p["permeability_q16"], causal=p["causal"],
-                             c=w["c"], r=w["r"], **gkw).kept
+        kept = golden.kept_tiles(w["q"], w["k"], permeability_q16=p["permeability_q16"], causal=p["causal"],
+                                 tile=gkw["tile"], block=gkw["block"])
     return predicted_cycles(p["head_dim"], p["lanes"], p["max_seq"], p["n_q"], p["n_k"], p["permeability_q16"],
                             p["causal"], p["heads"], kept, **gkw)  # a tile-gate run's design is (tile, block)
 

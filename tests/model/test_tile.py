@@ -193,3 +193,18 @@ def test_bad_tile_input_one_clear_line(kw, match):
         with pytest.raises(spec.SpecError, match=match) as err:
             call()
         assert "\n" not in str(err.value)
+
+
+def test_kept_tiles_alone_equal_the_stages_decision():
+    """golden.kept_tiles (summaries and tile scores only) is the decision golden.stages reports."""
+    rng = np.random.default_rng(5)
+    for _ in range(40):
+        causal = bool(rng.integers(0, 2))
+        n_k = int(rng.integers(1, 70))
+        n_q = int(rng.integers(1, n_k + 1)) if causal else int(rng.integers(1, 70))
+        d, tile, block, p16 = int(rng.integers(1, 9)), int(2 ** rng.integers(0, 5)), int(2 ** rng.integers(0, 5)), \
+            int(rng.integers(1, 65537))
+        q, k, v = (rng.integers(-127, 128, (2, n, d)).astype(np.int8) for n in (n_q, n_k, n_k))
+        kw = dict(permeability_q16=p16, causal=causal, tile=tile, block=block)
+        st = golden.stages(q, k, v, c=300, r=10, gate="tile", **kw)
+        assert np.array_equal(golden.kept_tiles(q, k, **kw), st.kept)

@@ -124,8 +124,8 @@ def _kept_tiles(model, x, *, p16: int, tile: int, block: int) -> list:
 
     hpu = HPUAttention(p16=p16, gate="tile", tile=tile, block=block, capture=True)
     held_out_loss(model, x, x, gate="tile", p16=p16, hpu=hpu)
-    return [golden.stages(run.q, run.k, run.v, permeability_q16=p16, causal=True, c=run.c, r=run.r, gate="tile",
-                          tile=tile, block=block).kept for run, _ in hpu.captured.values()]
+    return [golden.kept_tiles(run.q, run.k, permeability_q16=p16, causal=True, tile=tile, block=block)
+            for run, _ in hpu.captured.values()]
 
 
 def evaluate(trainer, *, backend: str = "golden", hpu_windows: int | None = None, lanes: int = 8,
