@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import inspect
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from hpu_model import golden, perf
+from hpu_model import perf
 from hpu_model.errors import HPUError
 
 from . import _fastcycles
@@ -33,7 +32,7 @@ from . import area as _area
 from .errors import ExploreError
 from .space import Point
 
-__all__ = ["Context", "evaluate_point", "evaluate_batch", "models_digest", "check_supported", "METRICS"]
+__all__ = ["Context", "evaluate_point", "evaluate_batch", "models_digest", "METRICS"]
 
 #: result fields, in report order (None where a metric does not apply or is not computed)
 METRICS = ("cycles", "rows", "cycles_per_row", "energy_pj", "energy_per_row_pj", "edp", "silent_fraction",
@@ -79,19 +78,6 @@ def models_digest(context: Context | None = None) -> str:
     if context is not None and context.energy_table:
         h.update(Path(context.energy_table).read_bytes())
     return h.hexdigest()[:16]
-
-
-def _accepts(func, name: str) -> bool:
-    return name in inspect.signature(func).parameters
-
-
-def check_supported(point: Point) -> str | None:
-    """Why the models of this checkout cannot evaluate ``point`` (None when they can)."""
-    if point.gate == "tile" and not _accepts(perf.predict, "gate"):
-        return "the cycle model (hpu_model.perf.predict) has no tile gate yet"
-    if point.gate == "tile" and not _accepts(golden.attention, "gate"):
-        return "the golden model (hpu_model.golden.attention) has no tile gate yet"
-    return None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -142,9 +128,6 @@ def _tile_costs(point: Point, key: tuple, area_cache: str, table_path: str | Non
 def evaluate_point(point: Point, context: Context) -> dict:
     """Metrics of one point (see :data:`METRICS`) from ``perf.predict`` and ``from_activity`` directly;
     raises HPUError if a model refuses it."""
-    why = check_supported(point)
-    if why:
-        raise ExploreError(why)
     key = _wl.workload_key(point, context)
     if point.workload == "random":
         runs = [(point.seq, point.seq)] * context.heads

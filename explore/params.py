@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from hpu_model import spec
+from hpu_model import limits
 
 from .errors import ExploreError
 
@@ -71,22 +71,18 @@ class Param:
         return f"{self.lo:g}..{self.hi:g}" + (" (powers of two)" if self.pow2 else "")
 
 
-def _limit(name: str, lo: int, hi: int) -> tuple[int, int]:
-    """(lo, hi) of the named limit from hpu_model.limits (the one table), or the RTL's own bounds before it lands."""
-    try:
-        from hpu_model.limits import LIMITS
-    except ImportError:
-        return lo, hi
-    lim = LIMITS.get(name)
-    return (lim.lo, lim.hi) if lim else (lo, hi)
+def _limit(name: str) -> tuple[int, int]:
+    """(lo, hi) of the named limit in hpu_model.limits (the one table)."""
+    lim = limits.limit(name)
+    return lim.lo, lim.hi
 
 
 def _params() -> dict[str, Param]:
-    d_lo, d_hi = _limit("design_head_dim", 1, 128)
-    l_lo, l_hi = _limit("lanes", 1, 16)
-    n_lo, n_hi = _limit("max_seq", 1, 4096)
-    t_lo, t_hi = _limit("tile", spec.TILE_MIN, spec.TILE_MAX)
-    b_lo, b_hi = _limit("block", spec.BLOCK_MIN, spec.BLOCK_MAX)
+    d_lo, d_hi = _limit("design_head_dim")
+    l_lo, l_hi = _limit("lanes")
+    n_lo, n_hi = _limit("max_seq")
+    t_lo, t_hi = _limit("tile")
+    b_lo, b_hi = _limit("block")
     table = (
         Param("head_dim", "D", "int", d_lo, d_hi, 64, "head dimension D the HPU is built for"),
         Param("lanes", "L", "int", l_lo, l_hi, 8, "score lanes L (keys per cycle), at most D"),

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from . import _dask
 from .errors import ExploreError
-from .evaluate import Context, check_supported, models_digest
+from .evaluate import Context, models_digest
 from .space import Point
 from .store import Store, point_key
 
@@ -54,18 +54,7 @@ def _progress(total: int, enabled: bool):
 def sweep(points: list[Point], context: Context, store_path, *, scheduler: str | None = None,
           workers: int | None = None, processes: bool = True, batch: int | None = None,
           progress: bool = False, engine: _dask.Engine | None = None, timeout: float = 10.0) -> SweepResult:
-    """Evaluate ``points`` (those not yet in the store), append each result to the store as it arrives.
-
-    Raises ExploreError before any work if a point needs a model feature this checkout lacks.
-    """
-    unsupported = {}
-    for pt in points:
-        why = check_supported(pt)
-        if why:
-            unsupported[why] = unsupported.get(why, 0) + 1
-    if unsupported:
-        why, n = next(iter(unsupported.items()))
-        raise ExploreError(f"{n} of {len(points)} points cannot be evaluated: {why}")
+    """Evaluate ``points`` (those not yet in the store), append each result to the store as it arrives."""
     models = models_digest(context)
     items = {}
     for pt in points:

@@ -20,7 +20,7 @@ __all__ = ["Geometry", "ConfigError", "STAGES", "GATES", "unit_names", "RADIX_BI
 #: Row pipeline stages, in dataflow order (the cycle model's s = 0..5).
 STAGES = ("score", "select", "emit", "pv", "divide", "out")
 #: Gate modes selected at run time on ``cfg_gate``: 0 = token top-k (contract v1), 1 = tile gate (v2).
-GATES = ("token", "tile")
+GATES = spec.GATES
 
 #: Radix of the top-k selector: RADIX_BITS bits of the score per pass.
 RADIX_BITS = 4
@@ -106,7 +106,7 @@ class Geometry:
 
     @property
     def n_tiles(self) -> int:
-        return -(-self.max_seq // self.tile) if self.tile else 0
+        return spec.tile_count(self.max_seq, self.tile) if self.tile else 0
 
     @property
     def score_bits(self) -> int:

@@ -103,7 +103,8 @@ def _verify(args, p: float) -> dict:
     p16 = spec.permeability_q16(p)
     tiles = _tile_args(args.gate, args.tile, args.block)
     kw = dict(permeability_q16=p16, causal=args.causal, c=c, r=r, **tiles)
-    extra = {"kept_tiles": golden.stages(q, k, v, **kw).kept} if tiles else {}
+    extra = {"kept_tiles": golden.kept_tiles(q, k, permeability_q16=p16, causal=args.causal, tile=tiles["tile"],
+                                             block=tiles["block"])} if tiles else {}
     pred = perf.predict(head_dim=args.head_dim, lanes=args.lanes, max_seq=n, n_q=rows, n_k=n,
                         permeability_q16=p16, causal=args.causal, **tiles, **extra)
     t0 = time.perf_counter()

@@ -16,11 +16,11 @@ from hpu_model.manifest import Manifest
 
 from ._counters import ToggleCounter
 from ._errors import ManifestError
+from ._scope import PORTS
 from ._vcd import CODE_0, CODE_1
 
 __all__ = ["MAX_WINDOWS", "PORTS", "Analyzer"]
 
-PORTS = ("read_enable", "write_enable")
 #: most time windows kept for the dark-silicon map; windows widen by doubling to stay under it
 MAX_WINDOWS = 256
 

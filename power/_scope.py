@@ -8,12 +8,13 @@ from ._errors import ManifestError
 
 __all__ = ["required_signals", "find_scope"]
 
-_PORTS = ("read_enable", "write_enable")
+#: the enables of a memory port entry
+PORTS = ("read_enable", "write_enable")
 
 
 def required_signals(manifest: Manifest, during: str | None) -> list[str]:
     names = [manifest.clock, *(u.enable for u in manifest.units)]
-    names += [getattr(m, k) for m in manifest.memories for k in _PORTS if getattr(m, k)]
+    names += [getattr(m, k) for m in manifest.memories for k in PORTS if getattr(m, k)]
     return names + ([during] if during else [])
 
 
