@@ -36,6 +36,11 @@ async def _xz_check(dut, job: CosimJob) -> None:
         raise TbFailure(f"X or Z on output {name} at cycle {int(dut.xz_cycle.value)}")
 
 
+def _beats(rows: bytes, width: int) -> list[int]:
+    """Rows of ``width`` bytes as beat values: byte i of a row in tdata bits [8i+7:8i]."""
+    return [int.from_bytes(rows[i:i + width], "little") for i in range(0, len(rows), width)]
+
+
 def _state(dut) -> dict[str, tuple[int, int, int, int]]:
     return {s: tuple(int(getattr(dut, f"{s}_{x}").value) for x in ("beats", "last", "tvalid", "tready"))
             for s in STREAMS}
@@ -49,8 +54,10 @@ async def _run(dut, job: CosimJob, arrays: dict[str, bytes], result: JobResult) 
     dut.rst.value = 1
     await ClockCycles(clk, RESET_CYCLES)
     dut.rst.value = 0
-    src = {s: AxiStreamSource(AxiStreamBus.from_prefix(dut, f"{s}_src"), clk, dut.rst) for s in ("k", "v", "q")}
-    sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "o_snk"), clk, dut.rst)
+    # one "byte" per beat (byte_lanes=1): a beat is one int, not 64 or 128 byte lanes shifted in and out in Python
+    src = {s: AxiStreamSource(AxiStreamBus.from_prefix(dut, f"{s}_src"), clk, dut.rst, byte_lanes=1)
+           for s in ("k", "v", "q")}
+    sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "o_snk"), clk, dut.rst, byte_lanes=1)
     for x in (*src.values(), sink):
         x.log.setLevel("WARNING")  # per-frame INFO lines would dominate the run time
     await RisingEdge(clk)
@@ -68,7 +75,7 @@ async def _run(dut, job: CosimJob, arrays: dict[str, bytes], result: JobResult) 
         dut.start.value = 0
         start_cycle = int(dut.cycle.value)
         for s in ("k", "v", "q"):
-            src[s].send_nowait(AxiStreamFrame(arrays[s][h * head_bytes[s]:(h + 1) * head_bytes[s]]))
+            src[s].send_nowait(AxiStreamFrame(_beats(arrays[s][h * head_bytes[s]:(h + 1) * head_bytes[s]], d)))
         budget = job.timeout_cycles
         fired = await First(RisingEdge(dut.done), RisingEdge(dut.xz_seen), Timer(budget * CLOCK_NS, "ns"))
         await _xz_check(dut, job)
@@ -81,7 +88,7 @@ async def _run(dut, job: CosimJob, arrays: dict[str, bytes], result: JobResult) 
             rows = int(dut.o_beats.value)
             raise TbFailure(f"head {h}: done pulsed at cycle {int(dut.cycle.value) - 1} but o_tlast never came "
                             f"({rows} O rows accepted, {n_q} expected)")
-        o = bytes(sink.recv_nowait().tdata)
+        o = b"".join(beat.to_bytes(2 * d, "little") for beat in sink.recv_nowait().tdata)
         if len(o) != 2 * n_q * d or not sink.empty():
             raise TbFailure(f"head {h}: o_tlast after {len(o) // (2 * d)} rows, expected it on row {n_q - 1} "
                             f"(n_q={n_q})")

@@ -31,6 +31,7 @@ from hpu_model.arch import (
     Geometry,
 )
 
+from ._unit import named
 from .control import Controller
 from .exp2 import ExpLUT, ExpScale
 from .normalize import Divider, Normalizer
@@ -313,13 +314,19 @@ class HPU(wiring.Component):
         sel = u["selector"]
         reading1 = seq[1].busy & ~r1["keep_all"] & (pp < g.passes) & (rr < r1["rounds"])
         key_valid = []
+        # score i of the round is a key of the row iff kb + i < nv: a thermometer code of nv - kb, one
+        # shifter instead of sw * sl adders and comparators
+        left = named(m, r1["nv"] - kb, "select_left")
+        width = sw * sl
+        thermo = named(m, (Const(1, width + 1) << Mux(left[-1], 0, Mux(left > width, width, left)[:width.bit_length()]))
+                       - 1, "select_in_row")
         for w in range(sw):
             port, en = self._port("score_buf", "read", f"sel{w}")
             m.d.comb += [en.eq(reading1 & (rb + w < r1["groups"])), port.en.eq(en),
                          port.addr.eq(slot_base(r1["slot"]) + rb + w)]
             for lane in range(sl):
                 m.d.comb += sel.s[w * sl + lane].eq(port.data[lane * sb:(lane + 1) * sb].as_signed())
-                key_valid.append(en & (kb + (w * sl + lane) < r1["nv"]))
+                key_valid.append(en & thermo[w * sl + lane])
         upd = delay(reading1, "select_upd")
         pick = seq[1].busy & ~r1["keep_all"] & (rr == 0) & (seq[1].step != 0)
         m.d.comb += [sel.en.eq(upd | pick), sel.pick.eq(pick), sel.k.eq(r1["k"]),
