@@ -7,6 +7,7 @@ RTL mismatch it adds the stage-by-stage report of :mod:`cosim._stages`.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +56,12 @@ def pair(got: np.ndarray | None, want: np.ndarray | None) -> dict:
         first = {"head": h, "row": row, "col": col, "value": int(got[h, row, col]),
                  "expected": int(want[h, row, col])}
     return {"bit_exact": not bad.any(), "mismatches": int(bad.sum()), "first_mismatch": first}
+
+
+def _timed(fn, *args, **kwargs):
+    t = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - t
 
 
 def run_kernel(q, k, v, *, permeability_q16: int, causal: bool, c: int, r: int, **gate) -> tuple[np.ndarray, str]:
@@ -152,20 +159,21 @@ def compare(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = Fa
     t = time.perf_counter()
     outs["golden"] = golden.attention(q, k, v, permeability_q16=p16, causal=causal, c=c, r=r, **gkw)
     wall["golden"] = time.perf_counter() - t
-    if "kernel" not in skip:
-        t = time.perf_counter()
-        outs["kernel"], report["kernel_device"] = run_kernel(q, k, v, permeability_q16=p16, causal=causal, c=c, r=r,
-                                                             **gkw)
-        wall["kernel"] = time.perf_counter() - t
     sim = None
-    if "rtl" not in skip:
-        if design:
-            check_tile_cosim()
-        sim = simulate(q, k, v, c=c, r=r, permeability_q16=p16, causal=causal, lanes=lanes, max_seq=max_seq,
-                       stalls=stalls, seed=seed, build_dir=build_dir, vcd=vcd, vcd_window=vcd_window,
-                       simulator=simulator, vcd_signals=vcd_signals, expected=outs["golden"], testbench=testbench,
-                       progress=progress, verilog=verilog, **design)
-        outs["rtl"], wall["rtl"] = sim.o, sim.wall_s
+    if "rtl" not in skip and design:
+        check_tile_cosim()
+    # the kernel (a Python thread: on a CPU box Triton's interpreter) overlaps the RTL run (a simulator process)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        kernel = None if "kernel" in skip else pool.submit(_timed, run_kernel, q, k, v, permeability_q16=p16,
+                                                           causal=causal, c=c, r=r, **gkw)
+        if "rtl" not in skip:
+            sim = simulate(q, k, v, c=c, r=r, permeability_q16=p16, causal=causal, lanes=lanes, max_seq=max_seq,
+                           stalls=stalls, seed=seed, build_dir=build_dir, vcd=vcd, vcd_window=vcd_window,
+                           simulator=simulator, vcd_signals=vcd_signals, expected=outs["golden"],
+                           testbench=testbench, progress=progress, verilog=verilog, **design)
+            outs["rtl"], wall["rtl"] = sim.o, sim.wall_s
+        if kernel is not None:
+            (outs["kernel"], report["kernel_device"]), wall["kernel"] = kernel.result()
     report["rtl_vs_golden"] = pair(outs.get("rtl"), outs["golden"])
     report["kernel_vs_golden"] = pair(outs.get("kernel"), outs["golden"])
     report["rtl_vs_kernel"] = pair(outs.get("rtl"), outs.get("kernel"))
