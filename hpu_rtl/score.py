@@ -5,7 +5,7 @@ from __future__ import annotations
 from amaranth import Module, Mux, Signal, signed
 from amaranth.lib.wiring import In, Out
 
-from ._unit import Unit, tree_sum
+from ._unit import Unit, named, tree_sum
 
 __all__ = ["ScoreLane", "RowMax", "int8_elems"]
 
@@ -40,15 +40,19 @@ class ScoreLane(Unit):
         return m
 
 
-def max_tree(pairs):
-    """(valid, value) pairs -> (any valid, largest valid value), as a balanced tree of comparators."""
-    pairs = list(pairs)
+def max_tree(m: Module, pairs, name: str):
+    """(valid, value) pairs -> (any valid, largest valid value), as a balanced tree of comparators.
+
+    Each node is a pair of named signals: both are read twice by the next level.
+    """
+    pairs, level = list(pairs), 0
     while len(pairs) > 1:
         nxt = []
         for i in range(0, len(pairs) - 1, 2):
             (va, a), (vb, b) = pairs[i], pairs[i + 1]
-            nxt.append((va | vb, Mux(vb & (~va | (b > a)), b, a)))
-        pairs = nxt + pairs[len(pairs) & ~1:]
+            nxt.append((named(m, va | vb, f"{name}_v{level}_{i // 2}"),
+                        named(m, Mux(vb & (~va | (b > a)), b, a), f"{name}_{level}_{i // 2}")))
+        pairs, level = nxt + pairs[len(pairs) & ~1:], level + 1
     return pairs[0]
 
 
@@ -66,7 +70,7 @@ class RowMax(Unit):
         m = Module()
         cur = self.reg_out(m, self.m, "m_r")
         best = Signal.like(self.m, name="group_max")
-        m.d.comb += best.eq(max_tree((self.valid[i], self.s[i]) for i in range(self.lanes))[1])
+        m.d.comb += best.eq(max_tree(m, ((self.valid[i], self.s[i]) for i in range(self.lanes)), "max")[1])
         with m.If(self.en):
             m.d.sync += cur.eq(Mux(self.first | (best > cur), best, cur))
         return m

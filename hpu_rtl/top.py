@@ -326,7 +326,7 @@ class HPU(wiring.Component):
                          port.addr.eq(slot_base(r1["slot"]) + rb + w)]
             for lane in range(sl):
                 m.d.comb += sel.s[w * sl + lane].eq(port.data[lane * sb:(lane + 1) * sb].as_signed())
-                key_valid.append(en & thermo[w * sl + lane])
+            key_valid.append(en.replicate(sl) & thermo[w * sl:(w + 1) * sl])  # one AND per word
         upd = delay(reading1, "select_upd")
         pick = seq[1].busy & ~r1["keep_all"] & (rr == 0) & (seq[1].step != 0)
         m.d.comb += [sel.en.eq(upd | pick), sel.pick.eq(pick), sel.k.eq(r1["k"]),

@@ -86,16 +86,18 @@ class Selector(Unit):
         pfx = named(m, Mux(self.first, 0, thr), "pfx")
         rem = named(m, Mux(self.first, self.k, rem_r), "rem_in")
         u = [named(m, offset(s, sb), f"u{i}") for i, s in enumerate(self.s)]
-        # the pass only selects which bits are compared: one mask and one digit mux per score
-        himask, digits = Signal(sb), [Signal(RADIX_BITS, name=f"digit{i}") for i in range(self.n_scores)]
+        # the pass only selects which bits are compared: one mask and one digit shift per score.  The prefix
+        # is 0 at and below the digit, so the digit of u ^ prefix is the digit of u.
+        himask, lo = Signal(sb), Signal(range(sb), name="digit_lo")
         with m.Switch(self.pass_idx):
             for p in range(g.passes):
-                lo, w = g.digit(p)
+                low, w = g.digit(p)
                 with m.Case(p):
-                    m.d.comb += himask.eq(((1 << sb) - 1) ^ ((1 << (lo + w)) - 1))
-                    m.d.comb += [d.eq(x[lo:lo + w]) for d, x in zip(digits, u)]
+                    m.d.comb += [himask.eq(((1 << sb) - 1) ^ ((1 << (low + w)) - 1)), lo.eq(low)]
+        diff = [named(m, x ^ pfx, f"diff{i}") for i, x in enumerate(u)]
+        digits = [named(m, (x >> lo)[:RADIX_BITS], f"digit{i}") for i, x in enumerate(diff)]
         match = Signal(self.n_scores)  # a named signal: built once, read by the one-hot decoders
-        m.d.comb += match.eq(Cat(*(self.valid[i] & ((x ^ pfx) & himask == 0) for i, x in enumerate(u))))
+        m.d.comb += match.eq(Cat(*(self.valid[i] & (x & himask == 0) for i, x in enumerate(diff))))
         counts = Signal(len(hist) * cb, name="bucket_counts")
         m.d.comb += counts.eq(packed_histogram(m, match, digits, len(hist), cb))
         with m.If(self.en & ~self.pick):
