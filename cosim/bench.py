@@ -63,7 +63,8 @@ def _build_once(args, testbench: str) -> dict:
     t0 = time.perf_counter()
     cpu = _cpu_children()
     b = _build.get_build(args.head_dim, args.lanes, default_max_seq(args.seq), simulator=args.simulator,
-                         testbench=testbench, waves=False)  # the build simulate() uses without a VCD
+                         testbench=testbench, waves=False,  # the build simulate() uses without a VCD
+                         view=_build.view_for(args.simulator))
     return {"build_s": b.build_s, "build_cpu_s": b.build_cpu_s, "cached": b.cached,
             "wall_s": time.perf_counter() - t0, "cpu_s": _cpu_children() - cpu}
 
