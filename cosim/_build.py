@@ -47,7 +47,7 @@ VIEWS = ("netlist", "sim")
 
 DEFAULT_ROOT = Path("build") / "rtl"
 TIMESCALE = ("1ns", "1ps")
-_FORMAT = 5  # bump when the layout of a build folder or the compile flags change
+_FORMAT = 6  # bump when the layout of a build folder or the compile flags change
 #: Overrides the runner's -g2012 (the last -g wins).  Under SystemVerilog rules a declaration initializer such as
 #: yosys's ``reg \$auto$verilog_backend... = 0`` raises no event at time 0, so the ``always @*`` blocks it is meant
 #: to kick never run until an input changes and their outputs read X: Amaranth's Verilog then simulates wrongly
@@ -56,7 +56,12 @@ VERILOG_GENERATION = "-g2005"
 #: Extra Verilator flags of the cocotb build (cocotb's runner adds --vpi --public-flat-rw, and --trace for
 #: ``waves``).  No --timing: the top has no delays under Verilator (cocotb drives the clock), and the timing
 #: scheduler's coroutines make the C++ larger and slower to compile.
-VERILATOR_COCOTB_FLAGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style")
+VERILATOR_COCOTB_FLAGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "--no-public-flat-rw")
+#: cocotb reads and drives only the top's signals: they alone are made public (VERILATOR_PUBLIC), instead of
+#: the runner's --public-flat-rw for every signal, which keeps Verilator from optimizing the design (the
+#: --no- form above comes later on the command line and wins)
+VERILATOR_PUBLIC = '`verilator_config\npublic_flat_rw -module "tb" -var "*"\n'
+
 
 
 def view_for(simulator: str, *, vcd: bool = False, vcd_signals: str = "all") -> str:
@@ -177,14 +182,17 @@ def _compile(build_dir: Path, verilog: Path, ports: list, defines: dict, simulat
     top = atomic_write_text(build_dir / "tb.v", _tbgen.wrapper(ports, dumps=dumps, design_hash=digest,
                                                                 manifest_hash=content))
     sim_dir, log = build_dir / "sim", build_dir / f"{simulator}.log"
-    if simulator == "icarus":
-        kw = {"build_args": [VERILOG_GENERATION], "always": True}
-    else:  # trace compiled in for the top's $dumpvars; the clock comes from cocotb (see cosim/_tb.py)
+    kw = {"build_args": [VERILOG_GENERATION], "always": True}  # Icarus
+    sources = [verilog, top]
+    if simulator == "verilator":  # tracing for the top's $dumpvars; the clock comes from cocotb (cosim/_tb.py)
+        from cocotb_tools.runner import VerilatorControlFile
+
         kw = {"build_args": list(VERILATOR_COCOTB_FLAGS), "waves": waves}
         defines = defines | {"COCOTB_CLOCK": 1}
+        sources.append(VerilatorControlFile(atomic_write_text(build_dir / "public.vlt", VERILATOR_PUBLIC)))
     try:
         with _environ(simulator_env(simulator)):
-            get_runner(simulator).build(sources=[verilog, top], hdl_toplevel="tb", build_dir=sim_dir,
+            get_runner(simulator).build(sources=sources, hdl_toplevel="tb", build_dir=sim_dir,
                                         timescale=TIMESCALE, defines=defines, log_file=log, **kw)
     except (RuntimeError, SystemExit):
         raise BuildError(f"{simulator} could not compile {verilog}:\n{_tail(log)}") from None

@@ -31,19 +31,21 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from hpu_rtl import export_verilog, synth_stat  # amaranth is only needed by this command
+    from hpu_rtl.simview import SIM_VIEW
 
     out = Path(args.rtl_dir)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--rtl-dir {out} exists and is not a directory")
-    taken = [name for name in ("hpu.v", "hpu.manifest.json") if (out / name).exists()]
+    taken = [name for name in ("hpu.v", "hpu.manifest.json", SIM_VIEW) if (out / name).exists()]
     if taken and not args.force:
         raise ConfigError(f"--rtl-dir {out} already holds {' and '.join(taken)} from an earlier export: "
                           "choose a new folder or pass --force to replace them")
     tiles = {"tile": args.tile, "block": args.block or args.tile} if args.tile_support else {}
     v, man = export_verilog(head_dim=args.head_dim, lanes=args.lanes, max_seq=args.max_seq, out_dir=out, **tiles)
     manifest = json.loads(man.read_text())
+    sim_view = v.with_name(SIM_VIEW)
     print(f"wrote {v} ({v.stat().st_size // 1024} KiB) and {man}: {len(manifest['units'])} units, "
-          f"{len(manifest['memories'])} memory ports")
+          f"{len(manifest['memories'])} memory ports; {sim_view.name}: the same design for Icarus (faster)")
     if args.stat:
         stat = synth_stat(v, manifest)
         atomic_write_json(out / "hpu.stat.json", {"params": manifest["params"], **stat})
@@ -51,6 +53,7 @@ def run(args) -> int:
               ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in stat.items()))
     if args.json:
         atomic_write_json(args.json, {"command": "export", "verilog": str(v), "manifest": str(man),
+                                      "sim_view": str(sim_view),
                                       "params": manifest["params"], "units": len(manifest["units"]),
                                       "memories": len(manifest["memories"]), "stat": stat if args.stat else None})
         print(f"wrote {args.json}")
