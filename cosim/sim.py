@@ -170,7 +170,8 @@ def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = F
              max_seq: int | None = None, vcd=None, vcd_window=None, stalls: bool = False, seed: int = 0,
              build_dir=None, timeout_cycles: int | None = None, verilog=None, defines=None,
              simulator: str = "icarus", vcd_signals: str = "all", expected=None, testbench: str | None = None,
-             progress=None, gate="token", tile: int | None = None, block: int | None = None) -> CosimResult:
+             progress=None, gate="token", tile: int | None = None, block: int | None = None,
+             view: str | None = None) -> CosimResult:
     """Simulate the HPU RTL on every head of ``q, k, v`` and score its output against the golden model.
 
     Parameters
@@ -213,6 +214,10 @@ def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = F
         a design exported with ``tile=T, block=B``.
     tile, block : int, optional
         Export the RTL with tile-gate support for tiles of T keys and query blocks of B rows.
+    view : {"netlist", "sim"}, optional
+        Simulate ``hpu.v`` or its simulation view ``hpu.sim.v`` (hpu_rtl.simview: the same registers, enables
+        and ports in every cycle).  Default: the view under Icarus unless ``vcd_signals="all"`` with a VCD (the
+        view's folded nets update at clock edges only), else the netlist.
     progress : callable, optional
         ``progress(cycles_done, cycles_expected)``, called about twice a second from another thread while
         the simulator runs; ``cycles_expected`` is the cycle model's count for the whole run (exact
@@ -274,9 +279,14 @@ def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = F
     expected = np.asarray(expected, dtype=np.int16)
     if expected.shape != (heads, n_q, d):
         raise SpecError(f"expected must have shape {(heads, n_q, d)} (the golden output), got {expected.shape}")
+    # Icarus runs the simulation view (the same registers and enables, cycle for cycle) unless every net is dumped
+    if view is None:
+        view = _build.view_for(simulator, vcd=vcd is not None, vcd_signals=vcd_signals)
+    elif view not in _build.VIEWS:
+        raise SpecError(f"view must be one of {', '.join(_build.VIEWS)}, got {view!r}")
     build = _build.get_build(d, int(lanes), int(max_seq), root=build_dir, verilog=verilog, defines=defines,
                              simulator=simulator, testbench=testbench, tile=tile or 0, block=block or 0,
-                             waves=vcd is not None)
+                             waves=vcd is not None, view=view)
     if tiled and "cfg_gate" not in build.cfg_ports:
         raise SpecError("gate='tile' needs an RTL with the tile gate (a cfg_gate port); this design has none")
     if timeout_cycles is None:
@@ -343,7 +353,7 @@ def simulate(q, k, v, *, c: int, r: int, permeability_q16: int, causal: bool = F
     if progress:
         progress(res.last_cycle, expected_cycles)
     return CosimResult(o=o, expected=expected, mismatches=mismatches, first_mismatch=first,
-                       cycles=cycles, start_cycles=starts, debug=debug, verilog=build.verilog,
+                       cycles=cycles, start_cycles=starts, debug=debug, verilog=build.netlist,
                        manifest=build.manifest, vcd=vcd_path, wall_s=time.perf_counter() - t_wall,
                        sim_wall_s=res.sim_wall_s, total_cycles=res.last_cycle, build_dir=build.dir,
                        build_s=build.build_s, build_cached=build.cached,

@@ -95,7 +95,7 @@ def run_demo(cfg: DemoConfig = DEFAULT, *, out: str | Path = "runs", progress=No
 
     ``progress(step, total, text)`` is called before each step (the CLI shows it with rich).
     """
-    from cosim._build import get_build
+    from cosim._build import get_build, view_for
     from cosim._compare import compare
     from cosim.sim import default_max_seq
     from power import analyze
@@ -119,9 +119,10 @@ def run_demo(cfg: DemoConfig = DEFAULT, *, out: str | Path = "runs", progress=No
     say(1, total, f"export and compile the RTL: D={cfg.head_dim}, L={cfg.lanes}, N_MAX={max_seq}"
         + (f", tile gate T={tile} B={block}" if tiled else ""))
     # the simulator's build cache holds the Verilog it compiles: copy that, so the report's RTL is the simulated RTL
-    build = get_build(cfg.head_dim, cfg.lanes, max_seq, simulator=cfg.simulator, **design)
+    build = get_build(cfg.head_dim, cfg.lanes, max_seq, simulator=cfg.simulator,
+                      view=view_for(cfg.simulator, vcd=True, vcd_signals="registers"), **design)
     (folder / "rtl").mkdir()
-    verilog = Path(shutil.copy2(build.verilog, folder / "rtl" / "hpu.v"))
+    verilog = Path(shutil.copy2(build.netlist, folder / "rtl" / "hpu.v"))
     manifest = Path(shutil.copy2(build.manifest, folder / "rtl" / "hpu.manifest.json"))
     w = random_workload(heads=cfg.heads, n_k=cfg.seq, head_dim=cfg.head_dim, causal=cfg.causal, seed=cfg.seed)
     skip_kernel = tiled and not _kernel_has_tile_gate()

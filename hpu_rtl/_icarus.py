@@ -24,6 +24,7 @@ from hpu_model.errors import HPUError
 
 from .export import export_verilog
 from .sim import pack_rows, unpack_rows
+from .simview import SIM_VIEW
 
 __all__ = ["run_icarus"]
 
@@ -67,8 +68,12 @@ endmodule
 
 
 def run_icarus(q, k, v, *, permeability_q16: int, causal: bool, c: int, r: int, lanes: int, max_seq: int,
-               gate: str = "token", tile: int = 0, block: int = 0) -> dict:
-    """Export the design, simulate one head under Icarus; return cycles, O and timings."""
+               gate: str = "token", tile: int = 0, block: int = 0, view: str = "sim") -> dict:
+    """Export the design, simulate one head under Icarus; return cycles, O and timings.
+
+    ``view`` "sim" simulates ``hpu.sim.v`` (the same cycles and bits as ``hpu.v``, several times faster),
+    "netlist" ``hpu.v`` itself.
+    """
     if not (shutil.which("iverilog") and shutil.which("vvp")):
         raise HPUError("Icarus Verilog (iverilog, vvp) is not installed: make tools installs it")
     (n_q, d), n_k = q.shape, k.shape[0]
@@ -78,8 +83,9 @@ def run_icarus(q, k, v, *, permeability_q16: int, causal: bool, c: int, r: int, 
             (out / f"{name}.hex").write_text("".join(f"{word:0{2 * d}x}\n" for word in pack_rows(x, 8)))
         (out / "tb.v").write_text(_TB)
         t0 = time.perf_counter()
-        verilog, _ = export_verilog(head_dim=d, lanes=lanes, max_seq=max_seq, out_dir=out / "rtl",
+        netlist, _ = export_verilog(head_dim=d, lanes=lanes, max_seq=max_seq, out_dir=out / "rtl",
                                     **({"tile": tile, "block": block} if gate == "tile" else {}))
+        verilog = netlist.with_name(SIM_VIEW) if view == "sim" else netlist
         params = {"D": d, "NQ": n_q, "NK": n_k, "P16": permeability_q16, "CAUSAL": int(causal), "C": c, "R": r,
                   "GATE": int(gate == "tile")}
         t1 = time.perf_counter()

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from amaranth import Elaboratable, Module, Signal
+from amaranth import Elaboratable, Module, Signal, Value
 from amaranth.hdl import Fragment
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 
 from hpu_model.arch import C_BITS, E_BITS, O_BITS, P16_BITS, R_BITS
 
-__all__ = ["Unit", "Seq", "reg_bits", "tree_sum", "C_BITS", "R_BITS", "P16_BITS", "E_BITS", "O_BITS"]
+__all__ = ["Unit", "Seq", "reg_bits", "tree_sum", "named", "C_BITS", "R_BITS", "P16_BITS", "E_BITS", "O_BITS"]
 
 
 def tree_sum(terms):
@@ -24,6 +24,17 @@ def tree_sum(terms):
     while len(terms) > 1:
         terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
     return terms[0]
+
+
+def named(m: Module, value, name: str) -> Signal:
+    """``value`` as a named combinational signal of ``m``.
+
+    Amaranth emits an unnamed expression once per use: a value read in several places (a mux that
+    feeds every comparator, one link of a chain) becomes one net only when it is a signal.
+    """
+    sig = Signal(Value.cast(value).shape(), name=name)
+    m.d.comb += sig.eq(value)
+    return sig
 
 
 class Unit(wiring.Component):

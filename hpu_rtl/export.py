@@ -15,6 +15,7 @@ from hpu_model.manifest import Manifest, design_hash
 from hpu_model.yosys import run_yosys
 
 from ._unit import reg_bits
+from .simview import SIM_VIEW, sim_view
 from .top import HPU
 
 __all__ = ["export_verilog", "build_manifest", "manifest_of", "synth_stat", "MANIFEST_FORMAT"]
@@ -68,7 +69,9 @@ def build_manifest(*, head_dim: int, lanes: int, max_seq: int, tile: int = 0, bl
 
 def export_verilog(*, head_dim: int, lanes: int, max_seq: int, out_dir, fault: str | None = None,
                    tile: int = 0, block: int = 0) -> tuple[Path, Path]:
-    """Write ``out_dir/hpu.v`` (top module ``hpu``) and ``out_dir/hpu.manifest.json`` atomically.
+    """Write ``out_dir/hpu.v`` (top module ``hpu``), ``hpu.manifest.json`` and ``hpu.sim.v`` atomically.
+
+    ``hpu.sim.v`` is the simulation view of ``hpu.v`` (:mod:`hpu_rtl.simview`), for Icarus.
 
     ``tile``/``block`` build tile-gate support (see :class:`hpu_rtl.HPU`).  ``fault`` exports a
     deliberately broken variant (``hpu_rtl._faults.FAULTS``), for testing the checks.
@@ -79,7 +82,9 @@ def export_verilog(*, head_dim: int, lanes: int, max_seq: int, out_dir, fault: s
     text = _convert(dut)
     out = Path(out_dir)
     v = atomic_write_text(out / "hpu.v", text)
-    man = manifest_of(dut, text).write(out / "hpu.manifest.json")
+    manifest = manifest_of(dut, text)
+    man = manifest.write(out / "hpu.manifest.json")
+    atomic_write_text(out / SIM_VIEW, sim_view(text, manifest)[0])
     return v, man
 
 

@@ -15,7 +15,7 @@ from amaranth.lib.wiring import In, Out
 from hpu_model import spec
 from hpu_model.arch import DIV_BITS, O_BITS
 
-from ._unit import Unit, tree_sum
+from ._unit import Unit, named, tree_sum
 
 __all__ = ["Divider", "Normalizer"]
 
@@ -78,7 +78,8 @@ class Normalizer(Unit):
         m = Module()
         g = self.g
         width = g.acc_bits + g.div_steps * DIV_BITS + 1
-        step = self.en & ~self.load
+        step = named(m, self.en & ~self.load, "step")  # read by every dimension: one net
+        emit = named(m, self.en & self.load, "emit")
         for d, (a, o) in enumerate(zip(self.a, self.o)):
             o_r = self.reg_out(m, o, f"o{d}")
             n = self.reg(signed(width), f"n{d}")
@@ -90,6 +91,6 @@ class Normalizer(Unit):
                 m.d.sync += n.eq(Mux(self.first, 0, n << DIV_BITS) + multiple)
             x = Signal(signed(width), name=f"scaled{d}")
             m.d.comb += x.eq((n + spec.OUT_ROUND) >> spec.OUT_SHIFT)
-            with m.If(self.en & self.load):
+            with m.If(emit):
                 m.d.sync += o_r.eq(Mux(x > spec.OUT_MAX, spec.OUT_MAX, Mux(x < spec.OUT_MIN, spec.OUT_MIN, x)))
         return m
