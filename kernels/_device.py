@@ -9,7 +9,7 @@ import triton.language as tl
 
 from hpu_model import spec
 
-from ._jit import jit
+from ._jit import INTERPRETED, jit
 
 # Contract constants, as compile-time values for the kernels (the one source is hpu_model.spec).
 NO_KEY = tl.constexpr(1 << 30)   # above every biased score: neutral for the row minimum
@@ -24,10 +24,10 @@ OUT_MAX = tl.constexpr(spec.OUT_MAX)
 
 
 HIDE = tl.constexpr(-(1 << 30))   # raw score of a hidden key: below every real one, d stays < 2**31
-LUT_SIZE = tl.constexpr(len(spec.LUT))
-LUT_MASK = tl.constexpr(len(spec.LUT) - 1)
-LUT_BITS = tl.constexpr(spec.LUT_BITS)
+WORDS = tl.constexpr(spec.T_CUTOFF)        # one e word per exp2 index t < T_CUTOFF
 T_LAST = tl.constexpr(spec.T_CUTOFF - 1)   # e(t = 4095) = LUT[255] >> 15 = 0: what every cut key reads
+# e's digits packed by byte permutes (PTX) when compiled; the interpreter runs the plain casts
+PACK_ASM = tl.constexpr(not INTERPRETED)
 
 
 @jit
@@ -52,38 +52,60 @@ def raw_scores(q, k_head, j0, rows, n_k, OFF, DP: tl.constexpr, BN: tl.constexpr
 
 
 @jit
-def exp2_e(s, mr, lim, cut, j0, lut, W, C, R, MT, T32: tl.constexpr, GATED: tl.constexpr, BN: tl.constexpr):
-    """e of one tile of raw scores: LUT[t & 255] >> (t >> 8), 0 where the key is not live.
+def exp2_words(s, mr, lim, cut, j0, words, W, C, R, MT, T32: tl.constexpr, GATE: tl.constexpr, BN: tl.constexpr):
+    """The word of e for one tile of raw scores: ``words[t]`` with t the exp2 index, 4095 where cut.
 
-    d = m - S >= 0 (m the row max); a key is live when d < lim (the host side folds the gate,
-    the tie rule where it is uniform over the block, and the cutoff W into lim); with GATED also
-    when d == lim and the key's index is below cut (rows whose threshold ties are only partly
-    kept).  t = (d * C) >> R with d clamped below W (T32: the product fits int32, host-checked;
-    else umulhi(d, MT) with MT = C << (32 - R) < 2**32, the same floor), so t < 4096 for live
-    keys; keys that are not live take t = 4095, where e = LUT[255] >> 15 = 0.  The LUT (spec.LUT,
-    int32 [256]) is gathered from registers through shared memory.
+    d = m - S >= 0 (m the row max).  t = (d * C) >> R (T32: the product fits int32, host-checked for
+    d <= W; else umulhi(d, MT) with MT = C << (32 - R) < 2**32, the same floor).  ``words`` (int32
+    [4096], host-built from spec.LUT) holds for each t: e = LUT[t & 255] >> (t >> 8) in bits 16..31,
+    and e's two int8 digits lo (bits 0..7) and -hi (bits 8..15); words[4095] has e = 0.
+
+    GATE 0: every key of the tile is real and lim == W: d is clamped to W and t to 4095 (t >= 4096
+    exactly when d >= W), no compare.  GATE 1: a key is live when d < lim (the host side folds the
+    gate, the tie rule where uniform over the block, and the cutoff W into lim; hidden keys read
+    d > W).  GATE 2: also live when d == lim and the key's index is below cut (rows whose threshold
+    ties are only partly kept).
     """
     d = mr[:, None] - s
-    live = d < lim[:, None]
-    if GATED:
-        cols = j0 + tl.arange(0, BN)
-        live = live | ((d == lim[:, None]) & (cols[None, :] < cut[:, None]))
-    d = tl.minimum(d, W - 1)
+    if GATE == 0:
+        d = tl.minimum(d, W)
+    else:
+        live = d < lim[:, None]
+        if GATE == 2:
+            cols = j0 + tl.arange(0, BN)
+            live = live | ((d == lim[:, None]) & (cols[None, :] < cut[:, None]))
+        d = tl.minimum(d, W - 1)
     if T32:
         t = (d * C) >> R
     else:
         t = tl.umulhi(d.to(tl.uint32), MT.to(tl.uint32)).to(tl.int32)
-    t = tl.where(live, t, T_LAST)
-    f = tl.reshape(t & LUT_MASK, [s.shape[0] * s.shape[1]])
-    return tl.reshape(tl.gather(lut, f, 0), [s.shape[0], s.shape[1]]) >> (t >> LUT_BITS)
+    if GATE == 0:
+        t = tl.minimum(t, T_LAST)
+    else:
+        t = tl.where(live, t, T_LAST)
+    f = tl.reshape(t, [s.shape[0] * s.shape[1]])
+    return tl.reshape(tl.gather(words, f, 0), [s.shape[0], s.shape[1]])
 
 
 @jit
-def accumulate(e, vt, z, acc_h, acc_l):
-    """Z += sum e; A += e V as two int8 dots on e = 256 hi + lo (lo = int8(e), -hi = (127 - e) >> 8)."""
-    z += tl.sum(e, 1)
-    acc_l = tl.dot(e.to(tl.int8), vt, acc_l, out_dtype=tl.int32)
-    acc_h = tl.dot(((127 - e) >> 8).to(tl.int8), vt, acc_h, out_dtype=tl.int32)
+def _digits(w):
+    """e's digits (lo, -hi) as int8, from bytes 0 and 1 of each word."""
+    if PACK_ASM:
+        # 4 words -> 4 lo bytes and 4 -hi bytes: four byte permutes, no shifts
+        return tl.inline_asm_elementwise(
+            "{ .reg .b32 a, b; prmt.b32 a, $2, $3, 0x5140; prmt.b32 b, $4, $5, 0x5140; "
+            "prmt.b32 $0, a, b, 0x5410; prmt.b32 $1, a, b, 0x7632; }",
+            "=r,=r,r,r,r,r", [w], dtype=(tl.int8, tl.int8), is_pure=True, pack=4)
+    return w.to(tl.int8), (w >> 8).to(tl.int8)
+
+
+@jit
+def accumulate(w, vt, z, acc_h, acc_l):
+    """Z += sum e; A += e V as two int8 dots on e = 256 hi + lo (both digits read from the word)."""
+    z += tl.sum((w.to(tl.uint32) >> 16).to(tl.int32), 1)
+    lo, nhi = _digits(w)
+    acc_l = tl.dot(lo, vt, acc_l, out_dtype=tl.int32)
+    acc_h = tl.dot(nhi, vt, acc_h, out_dtype=tl.int32)
     return z, acc_h, acc_l
 
 
@@ -128,3 +150,14 @@ def normalize_store(o_ptr, rs, row_ok, z, acc_h, acc_l, DP: tl.constexpr):
     o = ((a * r[:, None] + OUT_ADD) >> OUT_SHIFT) - OUT_SUB
     o = tl.minimum(tl.maximum(o, OUT_MIN), OUT_MAX).to(tl.int16)
     tl.store(o_ptr + rs[:, None] * DP + offs_d[None, :], o, mask=row_ok[:, None])
+
+
+@jit(do_not_specialize=["n_k"])
+def transpose_kernel(v_ptr, vt_ptr, n_k, VS, DP: tl.constexpr, BK: tl.constexpr):
+    """V^T [heads, DP, VS] from V [heads, n_k, DP] (int8), keys n_k..VS zero: one tiled pass, both sides
+    coalesced (torch's strided int8 copy is not; measured in docs/kernel.md)."""
+    bh = tl.program_id(1).to(tl.int64)
+    keys = tl.program_id(0) * BK + tl.arange(0, BK)
+    offs_d = tl.arange(0, DP)
+    x = tl.load(v_ptr + bh * n_k * DP + keys[:, None] * DP + offs_d[None, :], mask=keys[:, None] < n_k, other=0)
+    tl.store(vt_ptr + bh * DP * VS + offs_d[:, None] * VS + keys[None, :], tl.trans(x))

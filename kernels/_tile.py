@@ -23,7 +23,7 @@ import triton.language as tl
 
 from hpu_model import spec
 
-from ._device import HIDE, LUT_SIZE, accumulate, block_setup, exp2_e, normalize_store, raw_scores
+from ._device import HIDE, WORDS, accumulate, block_setup, exp2_words, normalize_store, raw_scores
 from ._jit import jit
 
 __all__ = ["select_kernel", "attention_kernel", "masked_kernel"]
@@ -102,34 +102,52 @@ def select_kernel(qs_ptr, ks_ptr, vis_ptr, ff_ptr, kk_ptr, full_ptr, edge_ptr, n
 
 
 @jit
-def _row_max(q, k_head, rows, n_k, OFF, lst, cnt, mx, T, CPT, DP: tl.constexpr, BN: tl.constexpr,
+def _row_max(q, k_head, rows, n_k, OFF, lst, cnt, mx, CPT: tl.constexpr, DP: tl.constexpr, BN: tl.constexpr,
              CAUSAL: tl.constexpr, MASKED: tl.constexpr):
+    c = tl.load(lst) * CPT
     for u in range(0, cnt * CPT):
-        j0 = tl.multiple_of(tl.load(lst + u // CPT) * T + (u % CPT) * BN, BN)
-        s = raw_scores(q, k_head, j0, rows, n_k, OFF, DP, BN, CAUSAL, MASKED)
+        s = raw_scores(q, k_head, c * BN, rows, n_k, OFF, DP, BN, CAUSAL, MASKED)
         mx = tl.maximum(mx, tl.max(s, 1))
+        c = _next_chunk(lst, u, cnt, CPT)
     return mx
 
 
 @jit
-def _row_sums(q, k_head, vt_head, rows, n_k, OFF, lst, cnt, mr, lim, lut, z, acc_h, acc_l, T, W, C, R, MT,
-              VT_STRIDE, CPT, T32: tl.constexpr, DP: tl.constexpr, BN: tl.constexpr, CAUSAL: tl.constexpr,
-              MASKED: tl.constexpr):
+def _next_chunk(lst, u, cnt, CPT: tl.constexpr):
+    """Chunk index (BN keys) of iteration u + 1, loaded one iteration ahead.
+
+    Loaded in the iteration before, the list entry is off the K/V address path of its own
+    iteration: with the entry loaded in the same iteration, Triton 3.6 made every iteration wait
+    for all its copies (``DEPBAR.LE SB0, 0x0`` in the SASS).  The loop carries the chunk index c,
+    not the key offset c * BN, so the offset's divisibility by BN follows from the constexpr
+    product and the V^T loads stay 16-byte vectors.
+    """
+    v = u + 1
+    return tl.load(lst + tl.minimum(v, cnt * CPT - 1) // CPT) * CPT + v % CPT
+
+
+@jit
+def _row_sums(q, k_head, vt_head, rows, n_k, OFF, lst, cnt, mr, lim, words, z, acc_h, acc_l, W, C, R, MT,
+              VT_STRIDE, CPT: tl.constexpr, T32: tl.constexpr, DP: tl.constexpr, BN: tl.constexpr,
+              CAUSAL: tl.constexpr, MASKED: tl.constexpr):
     offs_d = tl.arange(0, DP)
     offs_n = tl.arange(0, BN)
+    c = tl.load(lst) * CPT
     for u in range(0, cnt * CPT):
-        j0 = tl.multiple_of(tl.load(lst + u // CPT) * T + (u % CPT) * BN, BN)
+        j0 = c * BN
         s = raw_scores(q, k_head, j0, rows, n_k, OFF, DP, BN, CAUSAL, MASKED)
         vt = tl.load(vt_head + offs_d[None, :] * VT_STRIDE + (j0 + offs_n)[:, None])   # V^T is padded: no mask
-        e = exp2_e(s, mr, lim, lim, j0, lut, W, C, R, MT, T32, False, BN)
-        z, acc_h, acc_l = accumulate(e, vt, z, acc_h, acc_l)
+        # full tiles: every key real and lim = W (no compare); edge tiles gate hidden keys by d < W
+        w = exp2_words(s, mr, lim, lim, j0, words, W, C, R, MT, T32, 1 if MASKED else 0, BN)
+        z, acc_h, acc_l = accumulate(w, vt, z, acc_h, acc_l)
+        c = _next_chunk(lst, u, cnt, CPT)
     return z, acc_h, acc_l
 
 
-@jit(do_not_specialize=["n_q", "n_k", "OFF", "W", "C", "R", "MT", "n_blocks", "T", "B", "NTP", "CPT"])
-def attention_kernel(q_ptr, k_ptr, vt_ptr, lut_ptr, full_ptr, edge_ptr, nfull_ptr, nedge_ptr, o_ptr,
-                     n_q, n_k, OFF, W, C, R, MT, VT_STRIDE, n_blocks, T, B, NTP, CPT, T32: tl.constexpr,
-                     CAUSAL: tl.constexpr, DP: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr):
+@jit(do_not_specialize=["n_q", "n_k", "OFF", "W", "C", "R", "MT", "n_blocks", "T", "B", "NTP"])
+def attention_kernel(q_ptr, k_ptr, vt_ptr, words_ptr, full_ptr, edge_ptr, nfull_ptr, nedge_ptr, o_ptr,
+                     n_q, n_k, OFF, W, C, R, MT, VT_STRIDE, n_blocks, T, B, NTP, CPT: tl.constexpr,
+                     T32: tl.constexpr, CAUSAL: tl.constexpr, DP: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr):
     bh, rows, row_ok, q, valid, key_end, full_end = block_setup(q_ptr, n_q, n_k, OFF, DP, BM, BN, CAUSAL)
     k_head = k_ptr + bh * n_k * DP
     vt_head = vt_ptr + bh * DP * VT_STRIDE
@@ -140,17 +158,17 @@ def attention_kernel(q_ptr, k_ptr, vt_ptr, lut_ptr, full_ptr, edge_ptr, nfull_pt
     ne = tl.load(nedge_ptr + g)
 
     mx = tl.full([BM], HIDE, tl.int32)
-    mx = _row_max(q, k_head, rows, n_k, OFF, lf, nf, mx, T, CPT, DP, BN, CAUSAL, False)
-    mx = _row_max(q, k_head, rows, n_k, OFF, le, ne, mx, T, CPT, DP, BN, CAUSAL, True)
+    mx = _row_max(q, k_head, rows, n_k, OFF, lf, nf, mx, CPT, DP, BN, CAUSAL, False)
+    mx = _row_max(q, k_head, rows, n_k, OFF, le, ne, mx, CPT, DP, BN, CAUSAL, True)
     lim = tl.zeros([BM], tl.int32) + W
-    lut = tl.load(lut_ptr + tl.arange(0, LUT_SIZE))
+    words = tl.load(words_ptr + tl.arange(0, WORDS))
     z = tl.zeros([BM], tl.int32)
     acc_h = tl.zeros([BM, DP], tl.int32)
     acc_l = tl.zeros([BM, DP], tl.int32)
-    z, acc_h, acc_l = _row_sums(q, k_head, vt_head, rows, n_k, OFF, lf, nf, mx, lim, lut, z, acc_h, acc_l,
-                                T, W, C, R, MT, VT_STRIDE, CPT, T32, DP, BN, CAUSAL, False)
-    z, acc_h, acc_l = _row_sums(q, k_head, vt_head, rows, n_k, OFF, le, ne, mx, lim, lut, z, acc_h, acc_l,
-                                T, W, C, R, MT, VT_STRIDE, CPT, T32, DP, BN, CAUSAL, True)
+    z, acc_h, acc_l = _row_sums(q, k_head, vt_head, rows, n_k, OFF, lf, nf, mx, lim, words, z, acc_h, acc_l,
+                                W, C, R, MT, VT_STRIDE, CPT, T32, DP, BN, CAUSAL, False)
+    z, acc_h, acc_l = _row_sums(q, k_head, vt_head, rows, n_k, OFF, le, ne, mx, lim, words, z, acc_h, acc_l,
+                                W, C, R, MT, VT_STRIDE, CPT, T32, DP, BN, CAUSAL, True)
     normalize_store(o_ptr, bh * n_q + rows, row_ok, z, acc_h, acc_l, DP)
 
 
@@ -166,7 +184,7 @@ def _kept_scores(q, k_head, map_head, j0, rows, n_k, OFF, T, B, NTP, DP: tl.cons
 
 
 @jit(do_not_specialize=["n_q", "n_k", "OFF", "W", "C", "R", "MT", "n_blocks", "T", "B", "NTP"])
-def masked_kernel(q_ptr, k_ptr, vt_ptr, lut_ptr, map_ptr, o_ptr, n_q, n_k, OFF, W, C, R, MT, VT_STRIDE,
+def masked_kernel(q_ptr, k_ptr, vt_ptr, words_ptr, map_ptr, o_ptr, n_q, n_k, OFF, W, C, R, MT, VT_STRIDE,
                   n_blocks, T, B, NTP, T32: tl.constexpr, CAUSAL: tl.constexpr, DP: tl.constexpr, BM: tl.constexpr,
                   BN: tl.constexpr):
     bh, rows, row_ok, q, valid, key_end, full_end = block_setup(q_ptr, n_q, n_k, OFF, DP, BM, BN, CAUSAL)
@@ -181,13 +199,13 @@ def masked_kernel(q_ptr, k_ptr, vt_ptr, lut_ptr, map_ptr, o_ptr, n_q, n_k, OFF, 
         s = _kept_scores(q, k_head, map_head, j0, rows_c, n_k, OFF, T, B, NTP, DP, BN, CAUSAL)
         mx = tl.maximum(mx, tl.max(s, 1))
     lim = tl.zeros([BM], tl.int32) + W
-    lut = tl.load(lut_ptr + tl.arange(0, LUT_SIZE))
+    words = tl.load(words_ptr + tl.arange(0, WORDS))
     z = tl.zeros([BM], tl.int32)
     acc_h = tl.zeros([BM, DP], tl.int32)
     acc_l = tl.zeros([BM, DP], tl.int32)
     for j0 in range(0, key_end, BN):
         s = _kept_scores(q, k_head, map_head, j0, rows_c, n_k, OFF, T, B, NTP, DP, BN, CAUSAL)
         vt = tl.load(vt_head + offs_d[None, :] * VT_STRIDE + (j0 + offs_n)[:, None])
-        e = exp2_e(s, mx, lim, lim, j0, lut, W, C, R, MT, T32, False, BN)
-        z, acc_h, acc_l = accumulate(e, vt, z, acc_h, acc_l)
+        w = exp2_words(s, mx, lim, lim, j0, words, W, C, R, MT, T32, 1, BN)
+        z, acc_h, acc_l = accumulate(w, vt, z, acc_h, acc_l)
     normalize_store(o_ptr, bh * n_q + rows, row_ok, z, acc_h, acc_l, DP)

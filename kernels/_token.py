@@ -22,12 +22,12 @@ from __future__ import annotations
 import triton.language as tl
 
 from ._device import (
-    LUT_SIZE,
     NO_KEY,
     P16_ONE,
+    WORDS,
     accumulate,
     block_setup,
-    exp2_e,
+    exp2_words,
     normalize_store,
     raw_scores,
     scores,
@@ -242,7 +242,9 @@ def stats_kernel(q_ptr, k_ptr, zq_ptr, phi_ptr, st_ptr, thr_ptr, cut_ptr, need_p
     _st_store(st_ptr, ST_B, out, row_ok, RT, b)
     _st_store(st_ptr, ST_TIE, out, row_ok, RT, tie)
     _st_store(st_ptr, ST_ACT, out, row_ok, RT, active.to(tl.int32))
-    tl.store(thr_ptr + out, lo, mask=row_ok)
+    # A row keeping every key gets thr = m - W + 1 (<= lo): the same keys with e > 0, and lim = W in the
+    # output, so that blocks of such rows take its compare-free path.
+    tl.store(thr_ptr + out, tl.where(all_kept, mx - W + 1, lo), mask=row_ok)
     tl.store(cut_ptr + out, tl.full([BM], 0, tl.int32) + n_k, mask=row_ok)
     tl.store(need_ptr + out, tl.zeros([BM], tl.int32), mask=row_ok)
 
@@ -369,8 +371,8 @@ def resolve_kernel(thr_ptr, cut_ptr, need_ptr, cnt_ptr, cand_ptr, rows_total, CA
 
 
 @jit
-def _out_loop(q, k_head, vt_head, rows, n_k, OFF, j_lo, j_hi, mr, lim, cut, lut, st, W, C, R, MT, VT_STRIDE,
-              T32: tl.constexpr, GATED: tl.constexpr, DP: tl.constexpr, BN: tl.constexpr, CAUSAL: tl.constexpr,
+def _out_loop(q, k_head, vt_head, rows, n_k, OFF, j_lo, j_hi, mr, lim, cut, words, st, W, C, R, MT, VT_STRIDE,
+              T32: tl.constexpr, GATE: tl.constexpr, DP: tl.constexpr, BN: tl.constexpr, CAUSAL: tl.constexpr,
               MASKED: tl.constexpr):
     z, acc_h, acc_l = st
     offs_d = tl.arange(0, DP)
@@ -379,39 +381,48 @@ def _out_loop(q, k_head, vt_head, rows, n_k, OFF, j_lo, j_hi, mr, lim, cut, lut,
         j0 = tl.multiple_of(j0, BN)
         s = raw_scores(q, k_head, j0, rows, n_k, OFF, DP, BN, CAUSAL, MASKED)
         vt = tl.load(vt_head + offs_d[None, :] * VT_STRIDE + (j0 + offs_n)[:, None])   # V^T is padded: no mask
-        e = exp2_e(s, mr, lim, cut, j0, lut, W, C, R, MT, T32, GATED, BN)
-        z, acc_h, acc_l = accumulate(e, vt, z, acc_h, acc_l)
+        w = exp2_words(s, mr, lim, cut, j0, words, W, C, R, MT, T32, GATE, BN)
+        z, acc_h, acc_l = accumulate(w, vt, z, acc_h, acc_l)
     return z, acc_h, acc_l
 
 
 @jit(do_not_specialize=["n_q", "n_k", "OFF", "W", "C", "R", "MT"])
-def output_kernel(q_ptr, k_ptr, vt_ptr, lut_ptr, m_ptr, thr_ptr, cut_ptr, o_ptr, n_q, n_k, OFF, W, C, R, MT,
+def output_kernel(q_ptr, k_ptr, vt_ptr, words_ptr, m_ptr, thr_ptr, cut_ptr, o_ptr, n_q, n_k, OFF, W, C, R, MT,
                   VT_STRIDE, BIAS: tl.constexpr, T32: tl.constexpr, CAUSAL: tl.constexpr, DP: tl.constexpr,
                   BM: tl.constexpr, BN: tl.constexpr):
     bh, rows, row_ok, q, valid, key_end, full_end = block_setup(q_ptr, n_q, n_k, OFF, DP, BM, BN, CAUSAL)
     k_head = k_ptr + bh * n_k * DP
     vt_head = vt_ptr + bh * DP * VT_STRIDE    # V transposed: [DP, VT_STRIDE >= n_k], keys contiguous, zero-padded
     rs = bh * n_q + rows
-    m = tl.load(m_ptr + rs, mask=row_ok, other=0)
+    m = tl.load(m_ptr + rs, mask=row_ok, other=NO_KEY)   # padding rows: d = m - S > W, every key cut
     thr = tl.load(thr_ptr + rs, mask=row_ok, other=0)
     cut = tl.load(cut_ptr + rs, mask=row_ok, other=0)
     # m - thr >= W: every key above the cutoff is above the threshold, ties have e = 0.
     lim = tl.minimum(m - thr, W)
     cut = tl.where(m - thr < W, cut, 0)
     mr = m - BIAS                              # the row max of the raw scores
-    lut = tl.load(lut_ptr + tl.arange(0, LUT_SIZE))   # spec.LUT, passed in as int32
+    words = tl.load(words_ptr + tl.arange(0, WORDS))   # e words from spec.LUT, host-built
     st = (tl.zeros([BM], tl.int32), tl.zeros([BM, DP], tl.int32), tl.zeros([BM, DP], tl.int32))  # Z, A digits
-    # Rows whose tied keys are all kept (cut >= n_k) or none (cut = 0) gate by d < lim' alone.
-    if tl.max(((cut > 0) & (cut < n_k) & row_ok).to(tl.int32)) == 0:
-        lim = lim + (cut >= n_k).to(tl.int32)
-        st = _out_loop(q, k_head, vt_head, rows, n_k, OFF, 0, full_end, mr, lim, cut, lut, st,
-                       W, C, R, MT, VT_STRIDE, T32, False, DP, BN, CAUSAL, False)
-        st = _out_loop(q, k_head, vt_head, rows, n_k, OFF, full_end, key_end, mr, lim, cut, lut, st,
-                       W, C, R, MT, VT_STRIDE, T32, False, DP, BN, CAUSAL, True)
-    else:
-        st = _out_loop(q, k_head, vt_head, rows, n_k, OFF, 0, full_end, mr, lim, cut, lut, st,
-                       W, C, R, MT, VT_STRIDE, T32, True, DP, BN, CAUSAL, False)
-        st = _out_loop(q, k_head, vt_head, rows, n_k, OFF, full_end, key_end, mr, lim, cut, lut, st,
-                       W, C, R, MT, VT_STRIDE, T32, True, DP, BN, CAUSAL, True)
+    # Rows whose tied keys are all kept (cut >= n_k) or none (cut = 0) gate by d < lim' alone (GATE 1);
+    # where no row of the block gates below the cutoff either, full tiles need no compare (GATE 0).
+    # One of the three variants runs (the others get empty key ranges): loops at the top level, not
+    # in branches, share their shared-memory buffers (122 -> 57 KB with BM = 64: more blocks per SM).
+    uni = tl.max(((cut > 0) & (cut < n_k) & row_ok).to(tl.int32)) == 0
+    lim = tl.where(uni, lim + (cut >= n_k).to(tl.int32), lim)
+    plain = uni & (tl.max(((lim < W) & row_ok).to(tl.int32)) == 0)
+    e0 = tl.where(plain, full_end, 0)
+    e1 = tl.where(uni & ~plain, full_end, 0)
+    e2 = tl.where(uni, 0, full_end)
+    m1 = tl.where(uni, key_end, full_end)
+    st = _out_loop(q, k_head, vt_head, rows, n_k, OFF, 0, e0, mr, lim, cut, words, st,
+                   W, C, R, MT, VT_STRIDE, T32, 0, DP, BN, CAUSAL, False)
+    st = _out_loop(q, k_head, vt_head, rows, n_k, OFF, 0, e1, mr, lim, cut, words, st,
+                   W, C, R, MT, VT_STRIDE, T32, 1, DP, BN, CAUSAL, False)
+    st = _out_loop(q, k_head, vt_head, rows, n_k, OFF, 0, e2, mr, lim, cut, words, st,
+                   W, C, R, MT, VT_STRIDE, T32, 2, DP, BN, CAUSAL, False)
+    st = _out_loop(q, k_head, vt_head, rows, n_k, OFF, full_end, m1, mr, lim, cut, words, st,
+                   W, C, R, MT, VT_STRIDE, T32, 1, DP, BN, CAUSAL, True)
+    st = _out_loop(q, k_head, vt_head, rows, n_k, OFF, m1, key_end, mr, lim, cut, words, st,
+                   W, C, R, MT, VT_STRIDE, T32, 2, DP, BN, CAUSAL, True)
     z, acc_h, acc_l = st
     normalize_store(o_ptr, rs, row_ok, z, acc_h, acc_l, DP)

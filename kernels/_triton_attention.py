@@ -16,7 +16,7 @@ import triton
 
 from hpu_model import limits, spec
 
-from . import _tile, _token
+from . import _device, _tile, _token
 from ._jit import INTERPRETED, check_runnable
 
 __all__ = ["attention", "INTERPRETED"]
@@ -25,10 +25,11 @@ _MIN_DP = 32          # int8 tl.dot wants a reduction dim of at least 32 on the 
 
 # Tile shapes per kernel: BM query rows, BN keys, warps, pipeline stages (kernels.bench --sweep).
 _GPU_TILES = {"select": dict(BM=64, BN=64, num_warps=4, num_stages=3),
+              "stats": dict(BM=128, BN=64, num_warps=8, num_stages=3),
               "list": dict(num_warps=8),
               "output": dict(BM=64, BN=64, num_warps=4, num_stages=3),
               "tile_select": dict(GB=16, CH=256, num_warps=4),
-              "tile": dict(BM=64, BN=64, num_warps=8, num_stages=3)}
+              "tile": dict(BM=64, BN=64, num_warps=4, num_stages=3)}
 _CPU_TILES = {"select": dict(BM=32, BN=32), "output": dict(BM=32, BN=32),
               "tile_select": dict(GB=16, CH=32), "tile": dict(BM=16, BN=16)}
 #: Candidate list per row (packed int32 entries) and the keys a guessed bracket aims to hold.
@@ -37,6 +38,7 @@ _HALF = 192
 _QBINS = 1024          # quantile bins of the normal table behind the guess
 _RESOLVE_RB = 16
 _VT_PAD = 256          # V^T rows padded to a multiple of the largest key tile (BN or T)
+_VT_TILE = 64          # keys per program of the V transpose
 _said_interpreted = False
 #: Planted faults for the regression's own tests (default off): "tile_tie" breaks tile-score ties
 #: towards the highest tile index instead of the lowest.
@@ -47,13 +49,19 @@ _FAULTS = (None, "tile_tie")
 def _check_int8(name: str, x) -> torch.Tensor:
     if not isinstance(x, torch.Tensor):
         raise spec.SpecError(f"{name} must be a torch.Tensor of dtype int8, got {type(x).__name__}")
-    minimum = int(x.min()) if x.numel() and x.dim() >= 2 and x.dtype == torch.int8 else None
-    limits.check_int8_array(name, x.dtype == torch.int8, x.dtype, tuple(x.shape), minimum, kind="tensor")
+    limits.check_int8_array(name, x.dtype == torch.int8, x.dtype, tuple(x.shape), None, kind="tensor")
     return x
 
 
 def _check_inputs(q, k, v, causal: bool):
     q, k, v = _check_int8("q", q), _check_int8("k", k), _check_int8("v", v)
+    xs = [(name, x) for name, x in (("q", q), ("k", k), ("v", v)) if x.numel()]
+    if xs and len({x.device for _, x in xs}) == 1:   # the three minimums with one device sync
+        mins = torch.stack([x.min() for _, x in xs]).tolist()
+    else:
+        mins = [int(x.min()) for _, x in xs]
+    for (name, x), lo in zip(xs, mins):
+        limits.check_int8_array(name, True, x.dtype, tuple(x.shape), lo, kind="tensor")
     if not (q.device == k.device == v.device):
         raise spec.SpecError(f"q, k, v must be on one device, got {q.device}, {k.device}, {v.device}")
     return q, k, v, limits.check_head_shapes(q.shape, k.shape, v.shape, causal)
@@ -66,10 +74,10 @@ def _cutoff(c: int, r: int) -> int:
 
 
 def _t_mode(c: int, r: int, w: int) -> tuple[bool, int]:
-    """(T32, MT): t = (d * C) >> R in int32 where (W - 1) * C < 2**31, else umulhi(d, C << (32 - R))."""
-    if (w - 1) * c < 1 << 31:
+    """(T32, MT): t = (d * C) >> R in int32 where W * C < 2**31, else umulhi(d, C << (32 - R))."""
+    if w * c < 1 << 31:    # d is clamped to W at most
         return True, 0
-    assert r >= 17 and c << (32 - r) < 1 << 32, (c, r)   # (W - 1) * C < 2**(12 + R), so R >= 20 here
+    assert r >= 17 and c << (32 - r) < 1 << 32, (c, r)   # W * C < 2**(12 + R) + C, so R >= 19 here
     return False, c << (32 - r)
 
 
@@ -77,12 +85,20 @@ def _t_mode(c: int, r: int, w: int) -> tuple[bool, int]:
 _TABLES: dict[tuple, torch.Tensor] = {}
 
 
+def _word(t: int) -> int:
+    """The int32 word of exp2 index t: e = LUT[t & 255] >> (t >> 8) in bits 16..31 and its int8 digits
+    lo = e mod 256 (bits 0..7, as a signed byte) and -hi = (127 - e) >> 8 (bits 8..15), e = lo - 256 (-hi)."""
+    e = spec.LUT[t & ((1 << spec.LUT_BITS) - 1)] >> (t >> spec.LUT_BITS) if t < spec.T_CUTOFF else 0
+    w = (e & 255) | (((127 - e) >> 8) & 255) << 8 | e << 16
+    return w - (1 << 32) if w >= 1 << 31 else w
+
+
 def _table(name: str, device: torch.device) -> torch.Tensor:
-    """spec.LUT (int32), or the normal quantile / density tables behind the bracket guess."""
+    """The e words (int32, from spec.LUT), or the normal quantile / density tables behind the bracket guess."""
     key = (name, device)
     if key not in _TABLES:
-        if name == "lut":
-            vals = list(spec.LUT)
+        if name == "words":   # one per exp2 index t (see _word and _device.exp2_words)
+            vals = [_word(t) for t in range(spec.T_CUTOFF)]
         else:   # bin i: quantile u = i / QBINS, clamped off the tails; z * 256 and pdf(z) * 65536
             nd = statistics.NormalDist()
             us = [min(max(i / _QBINS, 0.5 / _QBINS), 1 - 0.5 / _QBINS) for i in range(_QBINS + 1)]
@@ -99,9 +115,9 @@ def _summaries(x: torch.Tensor, size: int, groups: int) -> torch.Tensor:
     (|sum| <= 256 * 127) and the shift of a negative sum is a floor, as in the spec.
     """
     heads, n, dp = x.shape
-    pad = torch.zeros((heads, groups * size, dp), dtype=torch.int32, device=x.device)
-    pad[:, :n] = x
-    total = pad.view(heads, groups, size, dp).sum(2, dtype=torch.int32)
+    if n != groups * size:     # a partial last group: pad with zero rows (int8, as x)
+        x = torch.nn.functional.pad(x, (0, 0, 0, groups * size - n))
+    total = x.view(heads, groups, size, dp).sum(2, dtype=torch.int32)
     shift = size.bit_length() - 1
     if shift:
         total = (total + (1 << (shift - 1))) >> shift
@@ -153,8 +169,9 @@ class _Plan:
         # that no load of V needs a mask (keys past n_k have e = 0)
         vs = triton.cdiv(self.n_k, _VT_PAD) * _VT_PAD
         self.vt = torch.empty((self.heads, dp, vs), dtype=torch.int8, device=device)
-        self.vt[..., self.n_k:] = 0
-        self.vt[..., :self.n_k] = _pack(v, self.batch, dp, device).transpose(1, 2)
+        if self.heads and self.n_k:
+            vp = _pack(v, self.batch, dp, device)
+            _device.transpose_kernel[(vs // _VT_TILE, self.heads)](vp, self.vt, self.n_k, vs, DP=dp, BK=_VT_TILE)
         self.off = self.n_k - self.n_q + 1 if self.causal else self.n_k
         self.device = device
         self.rows = torch.empty((5, self.heads, self.n_q), dtype=torch.int32, device=device)  # m thr cut need cnt
@@ -175,11 +192,13 @@ class _Plan:
         rt = self.heads * self.n_q
         cand = torch.empty((rt, cap), dtype=torch.int32, device=self.device)
         st = torch.empty((_token.N_STATE, rt), dtype=torch.int32, device=self.device)
-        cfg = self.tiles["select"]
-        grid = self._grid("select")
-        meta = dict(BIAS=self.meta["BIAS"], CAUSAL=self.causal, DP=self.meta["DP"], CAP=cap, **cfg)
-        # p = 1 (every row keeps all its keys) needs no guess, hence no moments
+        # p = 1 (every row keeps all its keys) needs no guess, hence no moments, and only pass 1 runs:
+        # its own launch shape ("stats")
         moments = self.p16 < spec.P16_ONE
+        which = "select" if moments or "stats" not in self.tiles else "stats"
+        cfg = self.tiles[which]
+        grid = self._grid(which)
+        meta = dict(BIAS=self.meta["BIAS"], CAUSAL=self.causal, DP=self.meta["DP"], CAP=cap, **cfg)
         _token.stats_kernel[grid](self.q, self.k, _table("z", self.device), _table("phi", self.device), st, thr, cut,
                                   need, self.n_q, self.n_k, self.off, self.p16, self.w, rt, SH=self.sh,
                                   HALF=lists["HALF"], QBINS=_QBINS, MOMENTS=moments, **meta)
@@ -197,7 +216,7 @@ class _Plan:
         m, thr, cut = self.rows[:3]
         cfg = self.tiles["output"]
         _token.output_kernel[self._grid("output")](
-            self.q, self.k, self.vt, _table("lut", self.device), m, thr, cut,
+            self.q, self.k, self.vt, _table("words", self.device), m, thr, cut,
             self.out, self.n_q, self.n_k, self.off, self.w, self.c, self.r, self.mt, self.vt.shape[-1], T32=self.t32,
             **self.meta, **cfg)
         return self.out[..., :self.d].reshape(self.batch + (self.n_q, self.d)).to(self.home)
@@ -243,17 +262,17 @@ class _Plan:
         extra = {k: cfg[k] for k in ("num_warps", "num_stages") if k in cfg}
         args = (self.n_q, self.n_k, self.off, self.w, self.c, self.r, self.mt, self.vt.shape[-1], self.n_blocks,
                 self.tile, self.block, self.ntp)
-        lut = _table("lut", self.device)
+        words = _table("words", self.device)
         meta = {"CAUSAL": self.causal, "DP": self.meta["DP"]}
         if self.fast:
             bm, bn = self._fast_tiles()
             _tile.attention_kernel[(triton.cdiv(self.n_q, bm), self.heads)](
-                self.q, self.k, self.vt, lut, self.lists[0], self.lists[1], self.counts[0], self.counts[1],
+                self.q, self.k, self.vt, words, self.lists[0], self.lists[1], self.counts[0], self.counts[1],
                 self.out, *args, self.tile // bn, T32=self.t32, **meta, BM=bm, BN=bn, **extra)
         else:
             bm, bn = cfg["BM"], cfg["BN"]
             _tile.masked_kernel[(triton.cdiv(self.n_q, bm), self.heads)](
-                self.q, self.k, self.vt, lut, self.kept_map, self.out, *args, T32=self.t32, **meta,
+                self.q, self.k, self.vt, words, self.kept_map, self.out, *args, T32=self.t32, **meta,
                 BM=bm, BN=bn, **extra)
         return self.out[..., :self.d].reshape(self.batch + (self.n_q, self.d)).to(self.home)
 

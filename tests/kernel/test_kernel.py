@@ -56,6 +56,31 @@ def test_matches_golden(n_q, n_k, d, causal, p, tiles):
     check(w.q, w.k, w.v, tiles, permeability_q16=spec.permeability_q16(p), causal=causal, c=w.c, r=w.r)
 
 
+def test_exp2_words_hold_e_and_its_digits():
+    # every t the kernels can index: e by the spec's formula, computed here from spec.LUT directly
+    words = ka._table("words", torch.device("cpu")).tolist()
+    assert len(words) == spec.T_CUTOFF
+    for t, w in enumerate(words):
+        e = spec.LUT[t % 256] >> (t // 256)
+        u = w % (1 << 32)                                   # the word's bits, unsigned
+        lo, nhi = (u & 255) - 256 * ((u >> 7) & 1), ((u >> 8) & 255) - 256 * ((u >> 15) & 1)
+        assert u >> 16 == e and lo - 256 * nhi == e and -128 <= nhi <= 0, (t, w)
+    assert words[spec.T_CUTOFF - 1] >> 16 == 0 and words[0] >> 16 == -(1 << 15)   # e = 0; e = 2**15 (bit 31)
+
+
+@pytest.mark.parametrize("n_k, d", [(1, 32), (70, 32), (300, 64)])
+def test_v_transpose_pads_with_zeros(n_k, d):
+    g = torch.Generator().manual_seed(n_k)
+    v = torch.randint(-127, 128, (3, n_k, d), generator=g, dtype=torch.int8)
+    q = torch.zeros((3, 1, d), dtype=torch.int8)
+    plan = ka._Plan(q, v, v, permeability_q16=HALF, c=64, r=0)
+    vs = plan.vt.shape[-1]
+    assert vs % 256 == 0 and vs >= n_k
+    ref = torch.zeros((3, d, vs), dtype=torch.int8)
+    ref[..., :n_k] = v.transpose(1, 2)
+    assert torch.equal(plan.vt, ref)
+
+
 def test_ties_keep_lowest_indices_across_tiles():
     # Every score of a row is equal: the kept keys are the first k, spread over several key tiles,
     # so the output is the mean of v over exactly those keys.
