@@ -65,6 +65,7 @@ class _Sink:
     body: str
     reads: set[str]
     guard_reads: set[str]
+    phase: int = 1  # 0: before the guarded groups (a hold's default), 2: after them (its register update)
 
 
 def _items(lines: list[str]) -> tuple[list[str], list[str]]:
@@ -152,7 +153,18 @@ def _fold_module(lines: list[str], keep: set[str]) -> tuple[str, tuple[int, int,
     folded = {k for k in defines if k not in pinned}
     if not folded:
         return None
-    sinks, absorbed = _sinks(items, kinds, folded, driver, readers)
+    split = None  # registers whose hold branches may run in their own guard groups (None: all)
+    for _ in range(3):
+        sinks, absorbed, branches = _sinks(items, kinds, folded, driver, readers, split)
+        rank = {g: i for i, g in enumerate(dict.fromkeys(s.guard for s in sinks if s.guard is not None))}
+        # a register's branches must run in their written order: the groups run in first-use order
+        late = {reg for reg, conds in branches.items() if [rank[c] for c in conds] != sorted(rank[c] for c in conds)
+                or len(set(conds)) != len(conds)}
+        if not late:
+            break
+        split = set(branches) - late if split is None else split - late
+    else:
+        sinks, absorbed, _ = _sinks(items, kinds, folded, driver, readers, set())
     temps = folded - absorbed
     need: dict[int, set] = defaultdict(set)  # the guards under which each folded net is read
 
@@ -176,13 +188,15 @@ def _fold_module(lines: list[str], keep: set[str]) -> tuple[str, tuple[int, int,
     if order is None:
         return None
     body = [_statement(items[t], "    ") for t in order if t in shared]
+    body += [s.body for s in sinks if s.phase == 0]
     guards = list(dict.fromkeys(s.guard for s in sinks if s.guard is not None))
     for g in guards:
         body.append(f"    if ({g}) begin\n")
         body += [_statement(items[t], "      ") for t in order if t not in shared and need[t] == {g}]
         body += [s.body for s in sinks if s.guard == g]
         body.append("    end\n")
-    body += [s.body for s in sinks if s.guard is None]
+    body += [s.body for s in sinks if s.guard is None and s.phase == 1]
+    body += [s.body for s in sinks if s.phase == 2]
     regs = {n for k in folded for n in defines[k]}
     out = list(header)
     for k, it in enumerate(items):
@@ -196,9 +210,15 @@ def _fold_module(lines: list[str], keep: set[str]) -> tuple[str, tuple[int, int,
     return "".join(out), (len(folded), len(defines), live)
 
 
-def _sinks(items, kinds, folded, driver, readers) -> tuple[list[_Sink], set[int]]:
-    """Each clocked process as a guarded sink; a flip-flop's hold-pattern next state joins its sink."""
-    sinks, absorbed = [], set()
+def _sinks(items, kinds, folded, driver, readers, split):
+    """Each clocked process as a guarded sink; a flip-flop's hold-pattern next state joins its sink.
+
+    A hold with several conditions (``if (c1) ... if (c2) ...``) becomes its default, one sink per
+    branch under that branch's condition and the register update, when its register is in ``split``
+    (None: every register), else one sink under ``c1 || c2``.  Returns the sinks, the absorbed
+    next-state blocks and each split register's branch conditions in written order.
+    """
+    sinks, absorbed, branches = [], set(), {}
     for k, it in enumerate(items):
         if kinds[k] != "clk":
             continue
@@ -208,11 +228,20 @@ def _sinks(items, kinds, folded, driver, readers) -> tuple[list[_Sink], set[int]
             b = driver[nxt]
             hold = _HOLD.match(items[b])
             if hold and hold.group(1) == nxt and hold.group(2) == reg and readers[nxt] <= {k, b}:
-                conds = _IF.findall(hold.group(3))
+                absorbed.add(b)
+                ifs = list(_IF.finditer(hold.group(3)))
+                if len(ifs) > 1 and (split is None or reg in split):
+                    branches[reg] = [f.group(1) for f in ifs]
+                    sinks.append(_Sink(None, f"    {nxt} = {reg} ;\n", {reg}, set(), phase=0))
+                    for f in ifs:
+                        inner = f.group(0).split("\n", 1)[1].rsplit("    end\n", 1)[0]
+                        sinks.append(_Sink(f.group(1), inner, _names(inner), _names(f.group(1))))
+                    sinks.append(_Sink(None, f"    {reg} <= {nxt} ;\n", set(), set(), phase=2))
+                    continue
+                conds = [f.group(1) for f in ifs]
                 guard = conds[0] if len(conds) == 1 else " || ".join(f"({c})" for c in conds)
                 body = f"      {nxt} = {reg} ;\n{hold.group(3)}      {reg} <= {nxt} ;\n"
                 sinks.append(_Sink(guard, body, _names(hold.group(3)) | {reg}, _names(guard)))
-                absorbed.add(b)
                 continue
         g = _GUARDED.match(it)
         if g:
@@ -220,7 +249,7 @@ def _sinks(items, kinds, folded, driver, readers) -> tuple[list[_Sink], set[int]
         else:
             stmt = it[len(_EDGE):]
             sinks.append(_Sink(None, "   " + stmt, _names(stmt), set()))
-    return sinks, absorbed
+    return sinks, absorbed, branches
 
 
 def _statement(item: str, indent: str) -> str:

@@ -106,9 +106,47 @@ def test_folded_unit_prints_what_its_source_prints(tmp_path):
     assert "assign p = a + b;" in folded  # an output: still continuous
     assert "assign \\$1 " not in folded and "reg [15:0] \\$1 ;" in folded
     assert folded.count("always @(posedge clk)") == 1
-    assert "if ((en) || (clr)) begin" in folded  # the two-condition hold is one guard
+    # the two-condition hold: its default first, each branch in its condition's group, the update last
+    assert "    \\$4 = c ;\n    if (en) begin\n" in folded
+    assert "    if (clr) begin\n      \\$4  = 8'h00;\n    end\n    c <= \\$4 ;\n" in folded
     want, got = _icarus_lines(tmp_path, UNIT, "source"), _icarus_lines(tmp_path, folded, "folded")
     assert len(want) == 400 and got == want
+
+
+# a second register whose hold tests the same conditions in the other order: the groups cannot run in
+# both orders, so one of the two holds must stay whole, under (clr) || (en)
+CONFLICT = UNIT.replace("a, b, s, p, c);", "a, b, s, p, c, d);").replace("  wire [7:0] \\$5 ;\n", """  wire [7:0] \\$5 ;
+  output [7:0] d;
+  reg [7:0] d = 8'h00;
+  reg [7:0] \\$6 ;
+  always @(posedge clk)
+    d <= \\$6 ;
+  always @* begin
+    if (\\$auto$verilog_backend.cc:1:dump_module$1 ) begin end
+    \\$6  = d;
+    if (clr) begin
+      \\$6  = a;
+    end
+    if (en) begin
+      \\$6  = b;
+    end
+  end
+""")
+
+
+def test_holds_with_conditions_in_both_orders_print_what_their_source_prints(tmp_path):
+    folded, _ = fold_text(CONFLICT)
+    assert "if ((clr) || (en)) begin" in folded or "if ((en) || (clr)) begin" in folded
+    tb = TB.replace("wire [7:0] c;", "wire [7:0] c, d;").replace(".c(c));", ".c(c), .d(d));") \
+        .replace('$display("%0d %h %h %h", i, s, p, c);', '$display("%0d %h %h %h %h", i, s, p, c, d);')
+    runs = []
+    for name, text in (("source", CONFLICT), ("folded", folded)):
+        src = tmp_path / f"{name}.v"
+        src.write_text(tb + text)
+        subprocess.run(["iverilog", "-g2005", "-o", str(tmp_path / f"{name}.vvp"), str(src)], check=True)
+        runs.append(subprocess.run(["vvp", "-n", str(tmp_path / f"{name}.vvp")], capture_output=True, text=True,
+                                   check=True).stdout.splitlines())
+    assert len(runs[0]) == 400 and runs[1] == runs[0]
 
 
 def test_kept_net_and_unknown_process_stay_as_they_are():
