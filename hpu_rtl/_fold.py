@@ -23,6 +23,8 @@ import re
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
+from ._inline import merge_signed_trees
+
 __all__ = ["fold_text", "FoldStats"]
 
 _NAME = r"(?:\\\S+|[A-Za-z_][A-Za-z0-9_$]*)"
@@ -166,6 +168,18 @@ def _fold_module(lines: list[str], keep: set[str]) -> tuple[str, tuple[int, int,
     else:
         sinks, absorbed, _ = _sinks(items, kinds, folded, driver, readers, set())
     temps = folded - absorbed
+    order = _topological(temps, reads, driver)
+    if order is None:
+        return None
+    roots, into = merge_signed_trees(items, temps, readers, _widths(items), order)
+    for k, text in roots.items():
+        items[k] = text
+    for t in into:  # a merged node's inputs are now read by its tree's root
+        root = t
+        while root in into:
+            root = into[root]
+        reads[root] |= reads[t]
+    temps -= set(into)
     need: dict[int, set] = defaultdict(set)  # the guards under which each folded net is read
 
     def mark(name: str, guard) -> None:
@@ -184,9 +198,7 @@ def _fold_module(lines: list[str], keep: set[str]) -> tuple[str, tuple[int, int,
     # a net read under one guard only is computed under it; a net read under several, before all guards
     # (its inputs are then read under several too, so the split is closed under fan-in)
     shared = {t for t in temps if len(need[t]) > 1 or None in need[t]}
-    order = _topological(temps, reads, driver)
-    if order is None:
-        return None
+    order = [t for t in order if t in temps]
     body = [_statement(items[t], "    ") for t in order if t in shared]
     body += [s.body for s in sinks if s.phase == 0]
     guards = list(dict.fromkeys(s.guard for s in sinks if s.guard is not None))
@@ -250,6 +262,17 @@ def _sinks(items, kinds, folded, driver, readers, split):
             stmt = it[len(_EDGE):]
             sinks.append(_Sink(None, "   " + stmt, _names(stmt), set()))
     return sinks, absorbed, branches
+
+
+def _widths(items: list[str]) -> dict[str, int]:
+    """Declared width of every net and register of a module (memories left out)."""
+    out = {}
+    for it in items:
+        decl = _DECL.match(it) if it.count("\n") == 1 else None
+        if decl and decl.group(4) is None:
+            rng = re.search(r"\[(\d+):(\d+)\]", decl.group(2))
+            out[decl.group(3)] = abs(int(rng.group(1)) - int(rng.group(2))) + 1 if rng else 1
+    return out
 
 
 def _statement(item: str, indent: str) -> str:

@@ -100,9 +100,10 @@ def _icarus_lines(tmp_path, verilog: str, name: str) -> list[str]:
 
 def test_folded_unit_prints_what_its_source_prints(tmp_path):
     folded, stats = fold_text(UNIT)
-    # five of six combinational nets fold (p is an output); $3 and $4 join their registers' guarded updates, so
-    # $1, $2 and $5 remain as temporaries
-    assert stats.modules == {"\\unit": (5, 6, 3)}
+    # five of six combinational nets fold (p is an output); $3 and $4 join their registers' guarded updates and
+    # the product $1 merges into the sum $2 that alone reads it, so $2 and $5 remain as temporaries
+    assert stats.modules == {"\\unit": (5, 6, 2)}
+    assert "\\$2 = ($signed(a) * $signed(b)) + $signed(s[15:0]);" in folded
     assert "assign p = a + b;" in folded  # an output: still continuous
     assert "assign \\$1 " not in folded and "reg [15:0] \\$1 ;" in folded
     assert folded.count("always @(posedge clk)") == 1
@@ -147,6 +148,15 @@ def test_holds_with_conditions_in_both_orders_print_what_their_source_prints(tmp
         runs.append(subprocess.run(["vvp", "-n", str(tmp_path / f"{name}.vvp")], capture_output=True, text=True,
                                    check=True).stdout.splitlines())
     assert len(runs[0]) == 400 and runs[1] == runs[0]
+
+
+def test_signed_nodes_merge_only_when_exact_and_read_once():
+    # $1 is 9 bits: too narrow for an 8 x 8 product, so a merge would change the sum's bits
+    narrow = UNIT.replace("wire [15:0] \\$1 ;", "wire [8:0] \\$1 ;")
+    assert "\\$2  = $signed(\\$1 ) + $signed(s[15:0]);" in fold_text(narrow)[0]
+    # a second reader of $1 (the output p): $1 stays a net of its own
+    shared = UNIT.replace("assign p = a + b;", "assign p = \\$1 [8:0];")
+    assert "($signed(a) * $signed(b))" not in fold_text(shared)[0]
 
 
 def test_kept_net_and_unknown_process_stay_as_they_are():
