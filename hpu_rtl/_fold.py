@@ -23,15 +23,13 @@ import re
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
-from ._inline import merge_signed_trees
+from ._inline import _ASSIGN, _NAME, merge_signed_trees
 
 __all__ = ["fold_text", "FoldStats"]
 
-_NAME = r"(?:\\\S+|[A-Za-z_][A-Za-z0-9_$]*)"
 _LITERAL = re.compile(r"\d*'[sS]?[bBoOdDhH][0-9a-fA-FxXzZ_?]+")
 _IDENT = re.compile(_NAME)
 _DECL = re.compile(rf"^  (reg|wire|input|output|inout)\b(.*?)({_NAME})\s*(\[[^\]]*\])?\s*(=[^;]*)?;\s*$")
-_ASSIGN = re.compile(rf"^  assign ({_NAME})\s*=(.*);\s*$", re.S)
 _BLOCK_LHS = re.compile(rf"^\s*({_NAME})\s*(\[[^\]]*\])?\s*=(?!=)", re.M)
 _CLOCK_ALIAS = re.compile(rf"^  assign ({_NAME})\s*=\s*clk\s*;$", re.M)
 _EDGE = "  always @(posedge clk)"
@@ -49,10 +47,6 @@ class FoldStats:
 
     modules: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     unchanged: list[str] = field(default_factory=list)
-
-    @property
-    def folded(self) -> int:
-        return sum(f for f, _, _ in self.modules.values())
 
 
 def _names(text: str) -> set[str]:
@@ -110,13 +104,16 @@ def _fold_module(lines: list[str], keep: set[str]) -> tuple[str, tuple[int, int,
     for alias in set(_CLOCK_ALIAS.findall(text)):  # a flattened submodule's clock is a copy of clk
         text = text.replace(f"@(posedge {alias})", "@(posedge clk)").replace(f"@(posedge {alias} )", "@(posedge clk)")
     header, items = _items(text.splitlines(keepends=True))
-    kinds, ports, pinned_names = [], set(), set(keep)
+    kinds, ports, pinned_names, widths = [], set(), set(keep), {}
     defines: dict[int, set[str]] = {}
     reads: dict[int, set[str]] = {}
     for k, it in enumerate(items):
         decl = _DECL.match(it) if it.count("\n") == 1 else None
         if decl:
             kinds.append("decl")
+            if decl.group(4) is None:  # a net or register, not a memory
+                rng = re.search(r"\[(\d+):(\d+)\]", decl.group(2))
+                widths[decl.group(3)] = abs(int(rng.group(1)) - int(rng.group(2))) + 1 if rng else 1
             if decl.group(1) in ("input", "output", "inout"):
                 ports.add(decl.group(3))
         elif it.startswith("  assign ") and (a := _ASSIGN.match(it)):
@@ -171,7 +168,7 @@ def _fold_module(lines: list[str], keep: set[str]) -> tuple[str, tuple[int, int,
     order = _topological(temps, reads, driver)
     if order is None:
         return None
-    roots, into = merge_signed_trees(items, temps, readers, _widths(items), order)
+    roots, into = merge_signed_trees(items, temps, readers, widths, order)
     for k, text in roots.items():
         items[k] = text
     for t in into:  # a merged node's inputs are now read by its tree's root
@@ -262,17 +259,6 @@ def _sinks(items, kinds, folded, driver, readers, split):
             stmt = it[len(_EDGE):]
             sinks.append(_Sink(None, "   " + stmt, _names(stmt), set()))
     return sinks, absorbed, branches
-
-
-def _widths(items: list[str]) -> dict[str, int]:
-    """Declared width of every net and register of a module (memories left out)."""
-    out = {}
-    for it in items:
-        decl = _DECL.match(it) if it.count("\n") == 1 else None
-        if decl and decl.group(4) is None:
-            rng = re.search(r"\[(\d+):(\d+)\]", decl.group(2))
-            out[decl.group(3)] = abs(int(rng.group(1)) - int(rng.group(2))) + 1 if rng else 1
-    return out
 
 
 def _statement(item: str, indent: str) -> str:

@@ -12,14 +12,12 @@ design, and the view carries the design hash of the ``hpu.v`` it was made from.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-from hpu_model.artifacts import atomic_write_text
 from hpu_model.manifest import Manifest, design_hash
 
 from ._fold import FoldStats, fold_text
 
-__all__ = ["SIM_VIEW", "sim_view", "write_sim_view", "source_hash"]
+__all__ = ["SIM_VIEW", "sim_view", "source_hash"]
 
 #: file name of the view, beside ``hpu.v``
 SIM_VIEW = "hpu.sim.v"
@@ -38,13 +36,6 @@ def sim_view(verilog: str, manifest: Manifest) -> tuple[str, FoldStats]:
     """The view's text for netlist ``verilog`` (the text of ``hpu.v``) and its manifest."""
     text, stats = fold_text(verilog, keep=_keep(manifest))
     return _HEADER.format(digest=design_hash(verilog)) + text, stats
-
-
-def write_sim_view(verilog_path, manifest) -> Path:
-    """Write ``hpu.sim.v`` beside ``verilog_path`` (atomically) and return its path."""
-    path = Path(verilog_path)
-    text, _ = sim_view(path.read_text(), Manifest.read(manifest))
-    return atomic_write_text(path.with_name(SIM_VIEW), text)
 
 
 def source_hash(verilog: str | bytes) -> str:

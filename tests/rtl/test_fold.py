@@ -90,9 +90,9 @@ endmodule
 """
 
 
-def _icarus_lines(tmp_path, verilog: str, name: str) -> list[str]:
+def _icarus_lines(tmp_path, verilog: str, name: str, tb: str = TB) -> list[str]:
     src = tmp_path / f"{name}.v"
-    src.write_text(TB + verilog)
+    src.write_text(tb + verilog)
     subprocess.run(["iverilog", "-g2005", "-o", str(tmp_path / f"{name}.vvp"), str(src)], check=True)
     return subprocess.run(["vvp", "-n", str(tmp_path / f"{name}.vvp")], capture_output=True, text=True,
                           check=True).stdout.splitlines()
@@ -140,14 +140,8 @@ def test_holds_with_conditions_in_both_orders_print_what_their_source_prints(tmp
     assert "if ((clr) || (en)) begin" in folded or "if ((en) || (clr)) begin" in folded
     tb = TB.replace("wire [7:0] c;", "wire [7:0] c, d;").replace(".c(c));", ".c(c), .d(d));") \
         .replace('$display("%0d %h %h %h", i, s, p, c);', '$display("%0d %h %h %h %h", i, s, p, c, d);')
-    runs = []
-    for name, text in (("source", CONFLICT), ("folded", folded)):
-        src = tmp_path / f"{name}.v"
-        src.write_text(tb + text)
-        subprocess.run(["iverilog", "-g2005", "-o", str(tmp_path / f"{name}.vvp"), str(src)], check=True)
-        runs.append(subprocess.run(["vvp", "-n", str(tmp_path / f"{name}.vvp")], capture_output=True, text=True,
-                                   check=True).stdout.splitlines())
-    assert len(runs[0]) == 400 and runs[1] == runs[0]
+    want, got = _icarus_lines(tmp_path, CONFLICT, "source", tb), _icarus_lines(tmp_path, folded, "folded", tb)
+    assert len(want) == 400 and got == want
 
 
 def test_signed_nodes_merge_only_when_exact_and_read_once():
