@@ -13,6 +13,13 @@ __all__ = ["run_job", "Progress"]
 
 #: cocotb release the Icarus override below was written against (constraints.txt pins it; tests/cosim checks it).
 COCOTB_PINNED = "2.1.0"
+#: Environment of every cocotb run.  An empty ``COCOTB_REWRITE_ASSERTION_FILES`` keeps cocotb from installing
+#: pytest's assertion rewriter: with it, cocotb builds a pytest config, which loads every installed pytest plugin
+#: (xdist, anyio, hypothesis, ...), and re-parses and rewrites each of those modules, cocotbext-axi and the
+#: testbench from source at every start (the runner sets PYTHONDONTWRITEBYTECODE, so nothing is cached): 0.6-0.7
+#: of the 1.0 CPU s a simulator start cost (measured, docs/cosim.md "Speed").  The testbench's one assert carries
+#: its own message (the failure report), so the rewrite added nothing to it.
+COCOTB_ENV = {"COCOTB_REWRITE_ASSERTION_FILES": ""}
 
 
 def _icarus_runner():
@@ -92,7 +99,7 @@ def run_job(build: _build.Build, job: CosimJob, plusargs: list[str]) -> None:
     runner = _icarus_runner() if build.simulator == "icarus" else get_runner(build.simulator)
     try:
         runner.test(test_module="cosim._tb", hdl_toplevel="tb", hdl_toplevel_lang="verilog", build_dir=build.sim_dir,
-                    test_dir=run_dir, plusargs=plusargs, extra_env={JOB_ENV: str(job.path("job.json"))},
+                    test_dir=run_dir, plusargs=plusargs, extra_env={**COCOTB_ENV, JOB_ENV: str(job.path("job.json"))},
                     results_xml=str(run_dir / "results.xml"), log_file=run_dir / "sim.log",
                     timescale=_build.TIMESCALE)
     except SystemExit:
