@@ -26,6 +26,15 @@ def offset(s, score_bits: int):
     return s.as_unsigned() ^ (1 << (score_bits - 1))
 
 
+#: Field width of the histogram's leaves: a one-hot is decoded straight into 4-bit fields (bit 4d), so the
+#: first three tree levels (counts <= 8) need no widening.  Each widening is a concatenation of 16 slices,
+#: which Icarus evaluates slice by slice (a load of the whole node each); Yosys removes the always-0 high
+#: bits of those fields again: the selector synthesizes to 28,350 cells at D=64, L=8 against 28,346 with
+#: 1-bit leaves (5-bit leaves: 29,190), the same flip-flops (docs/cosim.md "Speed").
+_LEAF_SHIFT = 2
+_LEAF_BITS = 1 << _LEAF_SHIFT
+
+
 def _widen(x, buckets: int, width: int):
     """Packed counts of ``width`` bits per bucket -> ``width + 1`` bits per bucket (wiring only)."""
     return Cat(*(Cat(x[b * width:(b + 1) * width], Const(0, 1)) for b in range(buckets)))
@@ -36,24 +45,26 @@ def packed_histogram(m: Module, match, digits, buckets: int, width: int):
 
     The same adder tree as one balanced tree per bucket, with the buckets of a tree level side by
     side in one adder: a level-l node counts at most 2**l digits, so its fields are l + 1 bits wide
-    and each addition is widened by one bit per field first, so no carry crosses a field.  The adder
+    (the leaves' one-hots already ``_LEAF_BITS``) and each addition whose fields would overflow is
+    widened by one bit per field first, so no carry crosses a field.  The adder
     bits are those of 16 separate trees; an event-driven simulator evaluates 16x fewer operations.
     Every node is a named signal: its fields are read by slices, which must not copy the expression.
     """
     level = []
     for i, (mt, d) in enumerate(zip(match, digits)):
-        onehot = Signal(buckets, name=f"onehot{i}")
-        m.d.comb += onehot.eq(Mux(mt, Const(1, buckets) << d, 0))
+        onehot = Signal(_LEAF_BITS * buckets, name=f"onehot{i}")
+        m.d.comb += onehot.eq(Mux(mt, Const(1, _LEAF_BITS * buckets) << Cat(Const(0, _LEAF_SHIFT), d), 0))
         level.append(onehot)
-    w, depth = 1, 0
+    w, depth = _LEAF_BITS, 0  # field width of the current level
     while len(level) > 1:
         nxt = []
+        grow = int(depth + 2 > w)  # a depth-d node counts at most 2**(d+1): d + 2 bits
         for i in range(0, len(level), 2):
-            node = Signal(buckets * (w + 1), name=f"count{depth}_{i // 2}")
-            pair = [_widen(x, buckets, w) for x in level[i:i + 2]]
+            node = Signal(buckets * (w + grow), name=f"count{depth}_{i // 2}")
+            pair = [_widen(x, buckets, w) if grow else x for x in level[i:i + 2]]
             m.d.comb += node.eq(pair[0] + pair[1] if len(pair) == 2 else pair[0])
             nxt.append(node)
-        level, w, depth = nxt, w + 1, depth + 1
+        level, w, depth = nxt, w + grow, depth + 1
     out = level[0]
     return Cat(*(Cat(out[b * w:(b + 1) * w], Const(0, max(0, width - w)))[:width] for b in range(buckets)))
 
