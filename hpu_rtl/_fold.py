@@ -38,6 +38,8 @@ _HOLD = re.compile(rf"^  always @\* begin\n    if \({_NAME}\s*\) begin end\n    
                    r"((?:    if \(.*\) begin\n(?:      .*\n)*    end\n)+)  end\n$")
 _IF = re.compile(r"    if \((.*)\) begin\n(?:      .*\n)*    end\n")
 _DFF = re.compile(rf"^{re.escape(_EDGE)}\n    ({_NAME})\s*<=\s*({_NAME})\s*;\n$")
+# the first statement of Yosys' ``always @*`` blocks: a branch on the time-0 kick register, with no body
+_KICK = re.compile(rf"^ *if \({_NAME}\s*\) begin end\n", re.M)
 _GUARDED = re.compile(rf"^{re.escape(_EDGE)} begin\n    if \((.*)\) begin\n((?:      .*\n)*)    end\n  end\n$")
 
 
@@ -192,16 +194,20 @@ def _fold_module(lines: list[str], keep: set[str]) -> tuple[str, tuple[int, int,
             mark(n, s.guard)
         for n in s.guard_reads:
             mark(n, None)
-    # a net read under one guard only is computed under it; a net read under several, before all guards
-    # (its inputs are then read under several too, so the split is closed under fan-in)
+    # A net read under one guard only is computed under it.  A net read under several guards, or at every
+    # edge, stays a continuous net: in the process it would be computed at every edge, but Icarus evaluates a
+    # net only when one of its inputs changes, and the control logic of idle stages changes at few edges
+    # (docs/cosim.md "Speed").  Its inputs are then read under several guards too (``mark`` passes every
+    # guard down), so what stays continuous is closed under fan-in.
     shared = {t for t in temps if len(need[t]) > 1 or None in need[t]}
+    folded -= shared
+    temps -= shared
     order = [t for t in order if t in temps]
-    body = [_statement(items[t], "    ") for t in order if t in shared]
-    body += [s.body for s in sinks if s.phase == 0]
+    body = [s.body for s in sinks if s.phase == 0]
     guards = list(dict.fromkeys(s.guard for s in sinks if s.guard is not None))
     for g in guards:
         body.append(f"    if ({g}) begin\n")
-        body += [_statement(items[t], "      ") for t in order if t not in shared and need[t] == {g}]
+        body += [_statement(items[t], "      ") for t in order if need[t] == {g}]
         body += [s.body for s in sinks if s.guard == g]
         body.append("    end\n")
     body += [s.body for s in sinks if s.guard is None and s.phase == 1]
@@ -262,10 +268,15 @@ def _sinks(items, kinds, folded, driver, readers, split):
 
 
 def _statement(item: str, indent: str) -> str:
-    """An ``assign`` or an ``always @*`` block as a blocking statement of the clocked process."""
+    """An ``assign`` or an ``always @*`` block as a blocking statement of the clocked process.
+
+    Yosys starts each ``always @*`` block with ``if (\\$auto$...) begin end``, which only makes the block
+    sensitive to a register that changes at time 0; in a clocked process it is a load and a branch that do
+    nothing, at every execution, so it is dropped.
+    """
     if item.startswith("  assign "):
         return indent + item[len("  assign "):]
-    return indent + item[len("  always @* "):]
+    return indent + _KICK.sub("", item[len("  always @* "):], count=1)
 
 
 def fold_text(verilog: str, keep=()) -> tuple[str, FoldStats]:

@@ -144,6 +144,48 @@ def test_holds_with_conditions_in_both_orders_print_what_their_source_prints(tmp
     assert len(want) == 400 and got == want
 
 
+# c + 1 also read by a register updated at every edge (r): read at every edge, it stays a continuous net
+EVERY_EDGE = UNIT.replace("a, b, s, p, c);", "a, b, s, p, c, r);").replace("  wire [7:0] \\$5 ;\n", """\
+  wire [7:0] \\$5 ;
+  output [7:0] r;
+  reg [7:0] r = 8'h00;
+  always @(posedge clk)
+    r <= \\$5 ;
+""")
+TB_R = TB.replace("wire [7:0] c;", "wire [7:0] c, r;").replace(".c(c));", ".c(c), .r(r));") \
+    .replace('$display("%0d %h %h %h", i, s, p, c);', '$display("%0d %h %h %h %h", i, s, p, c, r);')
+
+
+def test_net_read_at_every_edge_stays_continuous(tmp_path):
+    folded, stats = fold_text(EVERY_EDGE)
+    assert "assign \\$5  = c + 8'h01;" in folded and "wire [7:0] \\$5 ;" in folded
+    assert "\\$5  = c + 8'h01;\n" not in folded.split("always @(posedge clk)")[1]
+    assert stats.modules["\\unit"][0] == 4  # $5 no longer counts as folded
+    want, got = _icarus_lines(tmp_path, EVERY_EDGE, "source", TB_R), _icarus_lines(tmp_path, folded, "folded", TB_R)
+    assert len(want) == 400 and got == want
+
+
+# c + 1 (or 2 while clr) as an ``always @*`` block with Yosys' time-0 kick, read only under en
+KICKED = UNIT.replace("  wire [7:0] \\$5 ;\n", "  reg [7:0] \\$5 ;\n").replace("  assign \\$5  = c + 8'h01;\n", """\
+  always @* begin
+    if (\\$auto$verilog_backend.cc:1:dump_module$1 ) begin end
+    \\$5  = c + 8'h01;
+    if (clr) begin
+      \\$5  = 8'h02;
+    end
+  end
+""")
+
+
+def test_time_zero_kick_is_not_executed_at_every_edge(tmp_path):
+    folded, _ = fold_text(KICKED)
+    process = folded.split("always @(posedge clk)")[1]
+    assert "\\$5  = c + 8'h01;" in process and "8'h02" in process  # folded ...
+    assert "begin end" not in process  # ... without the kick's empty branch
+    want, got = _icarus_lines(tmp_path, KICKED, "source"), _icarus_lines(tmp_path, folded, "folded")
+    assert len(want) == 400 and got == want
+
+
 def test_signed_nodes_merge_only_when_exact_and_read_once():
     # $1 is 9 bits: too narrow for an 8 x 8 product, so a merge would change the sum's bits
     narrow = UNIT.replace("wire [15:0] \\$1 ;", "wire [8:0] \\$1 ;")
