@@ -101,7 +101,7 @@ def _or(x, y):
 
 @jit
 def _popc64(x):
-    """Set bits of each int64 (PTX ``popc.b64`` compiled, SWAR in the interpreter)."""
+    """Set bits of each int64 (PTX ``popc`` compiled, SWAR in the interpreter)."""
     if PACK_ASM:
         return tl.inline_asm_elementwise("popc.b64 $0, $1;", "=r,l", [x], dtype=tl.int32, is_pure=True, pack=1)
     u = x.to(tl.uint64, bitcast=True)
@@ -109,6 +109,30 @@ def _popc64(x):
     u = (u & 0x3333333333333333) + ((u >> 2) & 0x3333333333333333)
     u = (u + (u >> 4)) & 0x0F0F0F0F0F0F0F0F
     return ((u * 0x0101010101010101) >> 56).to(tl.int32)
+
+
+@jit
+def _popc32(x):
+    """Set bits of each int32 (PTX ``popc`` compiled, SWAR in the interpreter)."""
+    if PACK_ASM:
+        return tl.inline_asm_elementwise("popc.b32 $0, $1;", "=r,r", [x], dtype=tl.int32, is_pure=True, pack=1)
+    u = x.to(tl.uint32, bitcast=True)
+    u = u - ((u >> 1) & 0x55555555)
+    u = (u & 0x33333333) + ((u >> 2) & 0x33333333)
+    u = (u + (u >> 4)) & 0x0F0F0F0F
+    return ((u * 0x01010101) >> 24).to(tl.int32)
+
+
+@jit
+def _rank_in_row(inb, BN: tl.constexpr):
+    """Per element, the in-bracket keys of its row before it in this tile; per row, their number."""
+    if BN <= 32:
+        lc = tl.arange(0, BN)
+        bits = tl.reduce(inb << lc[None, :], 1, _or)
+        return _popc32(bits[:, None] & ((1 << lc) - 1)[None, :]), _popc32(bits)
+    lc = tl.arange(0, BN).to(tl.int64)
+    bits = tl.reduce(inb.to(tl.int64) << lc[None, :], 1, _or)
+    return _popc64(bits[:, None] & ((tl.full([BN], 1, tl.int64) << lc) - 1)[None, :]), _popc64(bits)
 
 
 @jit
@@ -136,8 +160,9 @@ def _list_tile(s, j0, a, b, need, run, ca, cb, cut, cand_row, order, CAP: tl.con
     The list entry is (S - a) << 15 | (32767 - j): larger scores first, lower indices first among
     equal scores; ``order`` holds (32767 - (j - j0)) - a * 2**15 per element, so the entry is one
     multiply-add (int32 wraps; the bracket's entries fit).  A row's position in its list is the
-    popcount of its in-bracket bits below the key.  A row stops listing once it holds more than
-    CAP keys (its list has BN spare slots): such a row is not settled by its list anyway.
+    popcount of its in-bracket bits below the key (one int32 of bits per row for BN <= 32, else one
+    int64).  A row stops listing once it holds more than CAP keys (its list has BN spare slots):
+    such a row is not settled by its list anyway.
     ``need`` > 0 marks rows whose bracket is one value wide: there the need-th listed key (in
     index order) sets the tie cut.
     """
@@ -146,16 +171,14 @@ def _list_tile(s, j0, a, b, need, run, ca, cb, cut, cand_row, order, CAP: tl.con
     ca += ge_a
     cb += ge_b
     inb = (ge_a & ~ge_b) & 1
-    lc = tl.arange(0, BN).to(tl.int64)
-    bits = tl.reduce(inb.to(tl.int64) << lc[None, :], 1, _or)
-    below = _popc64(bits[:, None] & ((tl.full([BN], 1, tl.int64) << lc) - 1)[None, :])
+    below, n_in = _rank_in_row(inb, BN)
     packed = (s << IDX_BITS) + (order - j0)
     ok = inb & (run <= CAP).to(tl.int32)[:, None]
     _scatter(tl.broadcast_to(cand_row[:, None], s.shape), run[:, None] + below, packed, ok)
     if TIES:
         hit = (inb > 0) & (run[:, None] + below + 1 == need[:, None])
         cut = tl.minimum(cut, tl.min(tl.where(hit, (j0 + tl.arange(0, BN))[None, :] + 1, NO_KEY), 1))
-    return run + _popc64(bits), ca, cb, cut
+    return run + n_in, ca, cb, cut
 
 
 @jit

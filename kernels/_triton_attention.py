@@ -26,8 +26,8 @@ _MIN_DP = 32          # int8 tl.dot wants a reduction dim of at least 32 on the 
 # Tile shapes per kernel: BM query rows, BN keys, warps, pipeline stages (kernels.bench --sweep).
 _GPU_TILES = {"select": dict(BM=64, BN=64, num_warps=4, num_stages=3),
               "stats": dict(BM=128, BN=64, num_warps=8, num_stages=3),
-              "list": dict(num_warps=8),
-              "resolve": dict(RB=4, num_warps=1),
+              "list": dict(BN=32, num_warps=4),
+              "resolve": dict(RB=1, num_warps=1),
               "output": dict(BM=64, BN=64, num_warps=4, num_stages=3),
               "tile_select": dict(GB=16, CH=256, num_warps=4),
               "tile": dict(BM=64, BN=64, num_warps=4, num_stages=3)}
