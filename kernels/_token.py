@@ -24,6 +24,7 @@ import triton.language as tl
 from ._device import (
     NO_KEY,
     P16_ONE,
+    PACK_ASM,
     WORDS,
     accumulate,
     block_setup,
@@ -94,39 +95,103 @@ def _guess(s1, s2, valid, kk, lo, hi, zq_ptr, phi_ptr, BIAS: tl.constexpr, SH: t
 
 
 @jit
-def _list_tile(s, j0, a, b, need, run, ca, cb, cut, cand_row, CAP: tl.constexpr, BN: tl.constexpr,
+def _or(x, y):
+    return x | y
+
+
+@jit
+def _popc64(x):
+    """Set bits of each int64 (PTX ``popc`` compiled, SWAR in the interpreter)."""
+    if PACK_ASM:
+        return tl.inline_asm_elementwise("popc.b64 $0, $1;", "=r,l", [x], dtype=tl.int32, is_pure=True, pack=1)
+    u = x.to(tl.uint64, bitcast=True)
+    u = u - ((u >> 1) & 0x5555555555555555)
+    u = (u & 0x3333333333333333) + ((u >> 2) & 0x3333333333333333)
+    u = (u + (u >> 4)) & 0x0F0F0F0F0F0F0F0F
+    return ((u * 0x0101010101010101) >> 56).to(tl.int32)
+
+
+@jit
+def _popc32(x):
+    """Set bits of each int32 (PTX ``popc`` compiled, SWAR in the interpreter)."""
+    if PACK_ASM:
+        return tl.inline_asm_elementwise("popc.b32 $0, $1;", "=r,r", [x], dtype=tl.int32, is_pure=True, pack=1)
+    u = x.to(tl.uint32, bitcast=True)
+    u = u - ((u >> 1) & 0x55555555)
+    u = (u & 0x33333333) + ((u >> 2) & 0x33333333)
+    u = (u + (u >> 4)) & 0x0F0F0F0F
+    return ((u * 0x01010101) >> 24).to(tl.int32)
+
+
+@jit
+def _rank_in_row(inb, BN: tl.constexpr):
+    """Per element, the in-bracket keys of its row before it in this tile; per row, their number."""
+    if BN <= 32:
+        lc = tl.arange(0, BN)
+        bits = tl.reduce(inb << lc[None, :], 1, _or)
+        return _popc32(bits[:, None] & ((1 << lc) - 1)[None, :]), _popc32(bits)
+    lc = tl.arange(0, BN).to(tl.int64)
+    bits = tl.reduce(inb.to(tl.int64) << lc[None, :], 1, _or)
+    return _popc64(bits[:, None] & ((tl.full([BN], 1, tl.int64) << lc) - 1)[None, :]), _popc64(bits)
+
+
+@jit
+def _scatter(row_ptr, idx, val, ok):
+    """``row_ptr[idx] = val`` where ok != 0, element by element in the values' own register layout.
+
+    Compiled, one predicated PTX ``st.global`` per element: ``tl.store`` would first move the
+    value and mask tensors from the dot's layout into a blocked one through shared memory, which
+    took most of the listing pass (measured in docs/kernel.md).
+    """
+    if PACK_ASM:
+        tl.inline_asm_elementwise(
+            "{ .reg .pred p; .reg .b64 a; setp.ne.s32 p, $4, 0; mad.wide.s32 a, $2, 4, $1; "
+            "@p st.global.b32 [a], $3; mov.b32 $0, 0; }",
+            "=r,l,r,r,r", [row_ptr, idx, val, ok], dtype=tl.int32, is_pure=False, pack=1)
+    else:
+        tl.store(row_ptr + idx, val, mask=ok != 0)
+
+
+@jit
+def _list_tile(s, j0, a, b, need, run, ca, cb, cut, cand_row, order, CAP: tl.constexpr, BN: tl.constexpr,
                TIES: tl.constexpr):
     """Counts of S >= a and S >= b; keys with a <= S < b appended to their row's list (index order).
 
     The list entry is (S - a) << 15 | (32767 - j): larger scores first, lower indices first among
-    equal scores.  ``need`` > 0 marks rows whose bracket is one value wide: there the need-th
-    listed key (in index order) sets the tie cut.
+    equal scores; ``order`` holds (32767 - (j - j0)) - a * 2**15 per element, so the entry is one
+    multiply-add (int32 wraps; the bracket's entries fit).  A row's position in its list is the
+    popcount of its in-bracket bits below the key (one int32 of bits per row for BN <= 32, else one
+    int64).  A row stops listing once it holds more than CAP keys (its list has BN spare slots):
+    such a row is not settled by its list anyway.
+    ``need`` > 0 marks rows whose bracket is one value wide: there the need-th listed key (in
+    index order) sets the tie cut.
     """
     ge_a = ((a - 1)[:, None] - s) >> 31        # -1 exactly when S >= a (|a - S| < 2**24)
     ge_b = ((b - 1)[:, None] - s) >> 31
     ca += ge_a
     cb += ge_b
     inb = (ge_a & ~ge_b) & 1
-    pos = run[:, None] + tl.cumsum(inb, 1)     # 1-based position in the row's list
-    cols = j0 + tl.arange(0, BN)
-    packed = ((s - a[:, None]) << IDX_BITS) | (IDX_MASK - cols[None, :])
-    tl.store(cand_row[:, None] + (pos - 1), packed, mask=(inb > 0) & (pos <= CAP))
+    below, n_in = _rank_in_row(inb, BN)
+    packed = (s << IDX_BITS) + (order - j0)
+    ok = inb & (run <= CAP).to(tl.int32)[:, None]
+    _scatter(tl.broadcast_to(cand_row[:, None], s.shape), run[:, None] + below, packed, ok)
     if TIES:
-        hit = (inb > 0) & (pos == need[:, None])
-        cut = tl.minimum(cut, tl.min(tl.where(hit, cols[None, :] + 1, NO_KEY), 1))
-    return run + tl.sum(inb, 1), ca, cb, cut
+        hit = (inb > 0) & (run[:, None] + below + 1 == need[:, None])
+        cut = tl.minimum(cut, tl.min(tl.where(hit, (j0 + tl.arange(0, BN))[None, :] + 1, NO_KEY), 1))
+    return run + n_in, ca, cb, cut
 
 
 @jit
 def _list_loops(q, k_head, rows, n_k, OFF, key_end, full_end, a, b, need, cand_row, run, ca, cb, cut,
                 BIAS: tl.constexpr, DP: tl.constexpr, BN: tl.constexpr, CAP: tl.constexpr, CAUSAL: tl.constexpr,
                 TIES: tl.constexpr):
+    order = (IDX_MASK - tl.arange(0, BN)[None, :]) - (a << IDX_BITS)[:, None]
     for j0 in range(0, full_end, BN):
         s = scores(q, k_head, j0, rows, n_k, OFF, BIAS, DP, BN, CAUSAL, False)
-        run, ca, cb, cut = _list_tile(s, j0, a, b, need, run, ca, cb, cut, cand_row, CAP, BN, TIES)
+        run, ca, cb, cut = _list_tile(s, j0, a, b, need, run, ca, cb, cut, cand_row, order, CAP, BN, TIES)
     for j0 in range(full_end, key_end, BN):
         s = scores(q, k_head, j0, rows, n_k, OFF, BIAS, DP, BN, CAUSAL, True)
-        run, ca, cb, cut = _list_tile(s, j0, a, b, need, run, ca, cb, cut, cand_row, CAP, BN, TIES)
+        run, ca, cb, cut = _list_tile(s, j0, a, b, need, run, ca, cb, cut, cand_row, order, CAP, BN, TIES)
     return run, ca, cb, cut
 
 
@@ -259,12 +324,13 @@ def list_kernel(q_ptr, k_ptr, st_ptr, thr_ptr, cut_ptr, need_ptr, cnt_ptr, cand_
     keys; otherwise its interval narrows with the two counts and it stays active for the search.
     FINAL=True (after the search, [a, b) = [lo, hi) with at most CAP keys or one value): settles all.
     """
+    tl.static_assert(BN <= 64, "a listing tile's in-bracket bits are one int64 per row")
     bh, rows, row_ok, q, valid, key_end, full_end = block_setup(q_ptr, n_q, n_k, OFF, DP, BM, BN, CAUSAL)
     out = bh * n_q + rows
     active = _st_load(st_ptr, ST_ACT, out, row_ok, RT) > 0
     if tl.max(active.to(tl.int32)) > 0:
         k_head = k_ptr + bh * n_k * DP
-        cand_row = cand_ptr + out.to(tl.int64) * CAP
+        cand_row = cand_ptr + out.to(tl.int64) * (CAP + BN)     # BN spare slots: see _list_tile
         a = _st_load(st_ptr, ST_A, out, row_ok, RT)
         b = _st_load(st_ptr, ST_B, out, row_ok, RT)
         tie = _st_load(st_ptr, ST_TIE, out, row_ok, RT)
@@ -334,7 +400,7 @@ def search_kernel(q_ptr, k_ptr, st_ptr, n_q, n_k, OFF, RT, BIAS: tl.constexpr, C
 
 @jit(do_not_specialize=["rows_total"])
 def resolve_kernel(thr_ptr, cut_ptr, need_ptr, cnt_ptr, cand_ptr, rows_total, CAP: tl.constexpr,
-                   RB: tl.constexpr):
+                   STRIDE: tl.constexpr, RB: tl.constexpr):
     """Threshold and tie cut of the listed rows: the need-th largest packed entry of each list."""
     rows = tl.program_id(0) * RB + tl.arange(0, RB)
     ok = rows < rows_total
@@ -342,7 +408,7 @@ def resolve_kernel(thr_ptr, cut_ptr, need_ptr, cnt_ptr, cand_ptr, rows_total, CA
     if tl.max(need) > 0:
         cnt = tl.load(cnt_ptr + rows, mask=ok, other=0)
         slots = tl.arange(0, CAP)
-        p = tl.load(cand_ptr + rows.to(tl.int64)[:, None] * CAP + slots[None, :],
+        p = tl.load(cand_ptr + rows.to(tl.int64)[:, None] * STRIDE + slots[None, :],
                     mask=slots[None, :] < cnt[:, None], other=-1)
         sp = p >> IDX_BITS                       # S - a, -1 for empty slots
         # Largest x with count(sp >= x) >= need, bit by bit from the top (sp < 2**16).

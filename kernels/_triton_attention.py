@@ -26,17 +26,17 @@ _MIN_DP = 32          # int8 tl.dot wants a reduction dim of at least 32 on the 
 # Tile shapes per kernel: BM query rows, BN keys, warps, pipeline stages (kernels.bench --sweep).
 _GPU_TILES = {"select": dict(BM=64, BN=64, num_warps=4, num_stages=3),
               "stats": dict(BM=128, BN=64, num_warps=8, num_stages=3),
-              "list": dict(num_warps=8),
+              "list": dict(BN=32, num_warps=4),
+              "resolve": dict(RB=1, num_warps=1),
               "output": dict(BM=64, BN=64, num_warps=4, num_stages=3),
               "tile_select": dict(GB=16, CH=256, num_warps=4),
               "tile": dict(BM=64, BN=64, num_warps=4, num_stages=3)}
-_CPU_TILES = {"select": dict(BM=32, BN=32), "output": dict(BM=32, BN=32),
+_CPU_TILES = {"select": dict(BM=32, BN=32), "output": dict(BM=32, BN=32), "resolve": dict(RB=16),
               "tile_select": dict(GB=16, CH=32), "tile": dict(BM=16, BN=16)}
 #: Candidate list per row (packed int32 entries) and the keys a guessed bracket aims to hold.
 CAP = 512
 _HALF = 192
 _QBINS = 1024          # quantile bins of the normal table behind the guess
-_RESOLVE_RB = 16
 _VT_PAD = 256          # V^T rows padded to a multiple of the largest key tile (BN or T)
 _VT_TILE = 64          # keys per program of the V transpose
 _said_interpreted = False
@@ -186,30 +186,37 @@ class _Plan:
     def select(self) -> None:
         """Row max, exact threshold and tie cut per query row (four launches, see kernels._token)."""
         m, thr, cut, need, cnt = self.rows
+        # "list" holds the listing's launch shape, and (tests) CAP and HALF
         lists = {"CAP": CAP, "HALF": _HALF, **self.tiles.get("list", {})}
-        cap = lists["CAP"]
-        list_meta = {k: lists[k] for k in ("num_warps", "num_stages") if k in lists}
+        cap, half = lists.pop("CAP"), lists.pop("HALF")
         rt = self.heads * self.n_q
-        cand = torch.empty((rt, cap), dtype=torch.int32, device=self.device)
         st = torch.empty((_token.N_STATE, rt), dtype=torch.int32, device=self.device)
-        # p = 1 (every row keeps all its keys) needs no guess, hence no moments, and only pass 1 runs:
-        # its own launch shape ("stats")
+        # p = 1 (every row keeps all its keys) needs no guess, hence no moments, and only pass 1 runs.
+        # Launch shapes: pass 1 "stats" (p = 1) or "moments" (p < 1), the listing "list", the search
+        # "select"; each falls back to "select"
         moments = self.p16 < spec.P16_ONE
-        which = "select" if moments or "stats" not in self.tiles else "stats"
-        cfg = self.tiles[which]
-        grid = self._grid(which)
-        meta = dict(BIAS=self.meta["BIAS"], CAUSAL=self.causal, DP=self.meta["DP"], CAP=cap, **cfg)
-        _token.stats_kernel[grid](self.q, self.k, _table("z", self.device), _table("phi", self.device), st, thr, cut,
-                                  need, self.n_q, self.n_k, self.off, self.p16, self.w, rt, SH=self.sh,
-                                  HALF=lists["HALF"], QBINS=_QBINS, MOMENTS=moments, **meta)
+        which = "moments" if moments else "stats"
+        which = which if which in self.tiles else "select"
+        cfg = self.tiles["select"]
+        base = dict(BIAS=self.meta["BIAS"], CAUSAL=self.causal, DP=self.meta["DP"], CAP=cap)
+        meta = dict(base, **cfg)
+        _token.stats_kernel[self._grid(which)](
+            self.q, self.k, _table("z", self.device), _table("phi", self.device), st, thr, cut, need, self.n_q,
+            self.n_k, self.off, self.p16, self.w, rt, SH=self.sh, HALF=half, QBINS=_QBINS, MOMENTS=moments, **base,
+            **self.tiles[which])
         m.copy_(st[0].view(self.heads, self.n_q))
         if moments:
+            lcfg = dict(cfg, **lists)                            # the listing's own shape, by default the select's
+            stride = cap + lcfg["BN"]                           # a list's spare slots: see kernels._token._list_tile
+            cand = torch.empty((rt, stride), dtype=torch.int32, device=self.device)
+            lgrid = (triton.cdiv(self.n_q, lcfg["BM"]), self.heads)
             args = (self.q, self.k, st, thr, cut, need, cnt, cand, self.n_q, self.n_k, self.off, rt)
-            _token.list_kernel[grid](*args, FINAL=False, **(meta | list_meta))
-            _token.search_kernel[grid](self.q, self.k, st, self.n_q, self.n_k, self.off, rt, **meta)
-            _token.list_kernel[grid](*args, FINAL=True, **(meta | list_meta))
-            _token.resolve_kernel[(triton.cdiv(rt, _RESOLVE_RB),)](thr, cut, need, cnt, cand, rt, CAP=cap,
-                                                                   RB=_RESOLVE_RB)
+            _token.list_kernel[lgrid](*args, FINAL=False, **base, **lcfg)
+            _token.search_kernel[self._grid("select")](self.q, self.k, st, self.n_q, self.n_k, self.off, rt, **meta)
+            _token.list_kernel[lgrid](*args, FINAL=True, **base, **lcfg)
+            res = self.tiles["resolve"]
+            _token.resolve_kernel[(triton.cdiv(rt, res["RB"]),)](thr, cut, need, cnt, cand, rt, CAP=cap, STRIDE=stride,
+                                                                 **res)
 
     def output(self) -> torch.Tensor:
         """Gate, exp2, Z, A and the normalised int16 output, shaped [..., n_q, D] on the caller's device."""

@@ -92,6 +92,17 @@ def test_token_gate_search_and_relisting_paths():
               causal=causal, c=w.c, r=w.r)
 
 
+@pytest.mark.parametrize("bn", [16, 64])
+def test_token_listing_rank_words_of_both_widths(bn):
+    # The listing ranks a key in its row by the popcount of the row's in-bracket bits below it: one int32
+    # per row and tile for BN <= 32 (the GPU default and CPU tiles), one int64 above.  CAP = 16 < n_k with
+    # 65 keys per row: several tiles, a partial last one, rows that overflow their list and rows settled by it.
+    w = random_workload(heads=2, n_q=40, n_k=130, head_dim=32, causal=False, seed=11)
+    tiles = {"select": dict(BM=16, BN=bn), "output": dict(BM=16, BN=16), "list": {"BN": bn, "CAP": 16, "HALF": 4}}
+    for p, causal in ((0.5, False), (0.3, True)):
+        check(w.q, w.k, w.v, tiles, permeability_q16=spec.permeability_q16(p), causal=causal, c=w.c, r=w.r)
+
+
 @pytest.mark.parametrize("kw, match", [
     (dict(gate="tile", tile=3, block=16), "tile T"),
     (dict(gate="tile", tile=16, block=512), "block B"),
