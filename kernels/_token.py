@@ -100,18 +100,6 @@ def _or(x, y):
 
 
 @jit
-def _popc64(x):
-    """Set bits of each int64 (PTX ``popc`` compiled, SWAR in the interpreter)."""
-    if PACK_ASM:
-        return tl.inline_asm_elementwise("popc.b64 $0, $1;", "=r,l", [x], dtype=tl.int32, is_pure=True, pack=1)
-    u = x.to(tl.uint64, bitcast=True)
-    u = u - ((u >> 1) & 0x5555555555555555)
-    u = (u & 0x3333333333333333) + ((u >> 2) & 0x3333333333333333)
-    u = (u + (u >> 4)) & 0x0F0F0F0F0F0F0F0F
-    return ((u * 0x0101010101010101) >> 56).to(tl.int32)
-
-
-@jit
 def _popc32(x):
     """Set bits of each int32 (PTX ``popc`` compiled, SWAR in the interpreter)."""
     if PACK_ASM:
@@ -121,6 +109,12 @@ def _popc32(x):
     u = (u & 0x33333333) + ((u >> 2) & 0x33333333)
     u = (u + (u >> 4)) & 0x0F0F0F0F
     return ((u * 0x01010101) >> 24).to(tl.int32)
+
+
+@jit
+def _popc64(x):
+    """Set bits of each int64: the two halves' counts."""
+    return _popc32(x.to(tl.int32)) + _popc32((x >> 32).to(tl.int32))
 
 
 @jit
