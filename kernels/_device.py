@@ -28,6 +28,7 @@ WORDS = tl.constexpr(spec.T_CUTOFF)        # one e word per exp2 index t < T_CUT
 T_LAST = tl.constexpr(spec.T_CUTOFF - 1)   # e(t = 4095) = LUT[255] >> 15 = 0: what every cut key reads
 # e's digits packed by byte permutes (PTX) when compiled; the interpreter runs the plain casts
 PACK_ASM = tl.constexpr(not INTERPRETED)
+KEY_GROUP = tl.constexpr(16)   # V^T's keys are stored permuted within groups of 16 (see _key_order)
 
 
 @jit
@@ -100,12 +101,29 @@ def _digits(w):
 
 
 @jit
+def _key_order(x):
+    """The digits [BM, BN] with the keys of each group of 16 in V^T's stored order (see transpose_kernel).
+
+    Column 8b + 2c + e of a group goes to place 4c + 2b + e: the places the int8 wgmma A operand gives
+    each thread are then the columns the score accumulator already holds, so the operand needs byte
+    permutes within a thread only, not the 16 warp shuffles per 64 x 64 tile of the natural order
+    (offline sm_90 compile with Triton 3.6; measured in docs/kernel.md, session 6).  The sum over keys
+    of e V does not depend on their order, as long as V^T's rows follow the same order.
+    """
+    y = tl.reshape(x, [x.shape[0], x.shape[1] // KEY_GROUP, 2, 4, 2])
+    return tl.reshape(tl.permute(y, [0, 1, 3, 2, 4]), [x.shape[0], x.shape[1]])
+
+
+@jit
 def accumulate(w, vt, z, acc_h, acc_l):
-    """Z += sum e; A += e V as two int8 dots on e = 256 hi + lo (both digits read from the word)."""
+    """Z += sum e; A += e V as two int8 dots on e = 256 hi + lo (both digits read from the word).
+
+    ``vt`` is a tile of V^T in its stored key order (``transpose_kernel``): BN a multiple of 16.
+    """
     z += tl.sum((w.to(tl.uint32) >> 16).to(tl.int32), 1)
     lo, nhi = _digits(w)
-    acc_l = tl.dot(lo, vt, acc_l, out_dtype=tl.int32)
-    acc_h = tl.dot(nhi, vt, acc_h, out_dtype=tl.int32)
+    acc_l = tl.dot(_key_order(lo), vt, acc_l, out_dtype=tl.int32)
+    acc_h = tl.dot(_key_order(nhi), vt, acc_h, out_dtype=tl.int32)
     return z, acc_h, acc_l
 
 
@@ -155,9 +173,16 @@ def normalize_store(o_ptr, rs, row_ok, z, acc_h, acc_l, DP: tl.constexpr):
 @jit(do_not_specialize=["n_k"])
 def transpose_kernel(v_ptr, vt_ptr, n_k, VS, DP: tl.constexpr, BK: tl.constexpr):
     """V^T [heads, DP, VS] from V [heads, n_k, DP] (int8), keys n_k..VS zero: one tiled pass, both sides
-    coalesced (torch's strided int8 copy is not; measured in docs/kernel.md)."""
+    coalesced (torch's strided int8 copy is not; measured in docs/kernel.md).
+
+    Within each group of 16 keys, place 4c + 2b + e holds key 8b + 2c + e (the order of
+    ``_key_order``); BK is a multiple of 16.
+    """
     bh = tl.program_id(1).to(tl.int64)
     keys = tl.program_id(0) * BK + tl.arange(0, BK)
     offs_d = tl.arange(0, DP)
     x = tl.load(v_ptr + bh * n_k * DP + keys[:, None] * DP + offs_d[None, :], mask=keys[:, None] < n_k, other=0)
-    tl.store(vt_ptr + bh * DP * VS + offs_d[:, None] * VS + keys[None, :], tl.trans(x))
+    xt = tl.reshape(tl.trans(x), [DP, BK // KEY_GROUP, 2, 4, 2])
+    xt = tl.reshape(tl.permute(xt, [0, 1, 3, 2, 4]), [DP, BK])
+    places = tl.program_id(0) * BK + tl.arange(0, BK)
+    tl.store(vt_ptr + bh * DP * VS + offs_d[:, None] * VS + places[None, :], xt)

@@ -6,15 +6,16 @@
     kk_b-th largest key by bisection over its 40 bits, and the kept tiles as two index lists per
     block: *full* tiles (every key visible to every row of the block) and *edge* tiles (forced
     diagonal tiles, a partial last tile), plus a kept bitmap for the masked path.
-``attention_kernel`` (fast path: BM divides B, BN divides T)
-    Two passes over the kept tiles of the program's block, full tiles unmasked and edge tiles
+``summary_kernel``
+    The block and tile summaries QS, KS: rounded means of B query rows and T key rows.
+``row_max_kernel`` and ``attention_kernel`` (fast path: BM divides B, BN divides T)
+    Two launches over the kept tiles of the program's block, full tiles unmasked and edge tiles
     masked: the row max m over kept visible keys, then exp2, Z, A = e V and the output exactly as
     the v1 kernel with p = 1 on those keys.  Time falls with the kept fraction.
 ``masked_kernel`` (any T, B: small tiles or blocks)
     Every visible key tile, gated per element by the kept bitmap: exact, with no skipping.
 
-The rules are hpu_model/_tile.py's docstring (contract v2); the summaries QS, KS are computed
-on the host side with exact integer torch reductions.
+The rules are hpu_model/_tile.py's docstring (contract v2).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from hpu_model import spec
 from ._device import HIDE, WORDS, accumulate, block_setup, exp2_words, normalize_store, raw_scores
 from ._jit import jit
 
-__all__ = ["select_kernel", "attention_kernel", "masked_kernel"]
+__all__ = ["summary_kernel", "select_kernel", "row_max_kernel", "attention_kernel", "masked_kernel"]
 
 _FORCED = tl.constexpr(1 << spec.SCORE_BITS)        # above every tile score (|TS| < 2**22)
 _HIDDEN = tl.constexpr(-(1 << spec.SCORE_BITS) - 1)  # below every tile score: not a candidate
@@ -51,6 +52,28 @@ def _packed(qs, ks_head, c0, blocks_vis, blocks_ff, n_tiles, DP: tl.constexpr, C
     if TIE_LOW:
         return (key << 15) | (_TIDX - tiles[None, :]), tiles, forced
     return (key << 15) | tiles[None, :], tiles, forced
+
+
+@jit(do_not_specialize=["n", "groups"])
+def summary_kernel(x_ptr, s_ptr, n, groups, DP: tl.constexpr, SHIFT: tl.constexpr, CH: tl.constexpr):
+    """Rounded means (sum + SIZE/2) >> SHIFT of each group of SIZE = 2**SHIFT rows: int8 [heads, groups, DP].
+
+    The missing rows of a partial last group add 0 (contract v2); sums are exact in int32
+    (|sum| <= 256 * 127) and the shift of a negative sum is a floor, as in the spec.  One program per
+    group and head, CH rows at a time: one read of x (torch's reductions took 0.73 ms for QS and KS
+    at n = 8192, this 0.1; docs/kernel.md, session 6).
+    """
+    bh = tl.program_id(1).to(tl.int64)
+    grp = tl.program_id(0)
+    offs_d = tl.arange(0, DP)
+    total = tl.zeros([DP], tl.int32)
+    for r0 in tl.static_range(0, 1 << SHIFT, CH):
+        rows = (grp << SHIFT) + r0 + tl.arange(0, CH)
+        x = tl.load(x_ptr + (bh * n + rows)[:, None] * DP + offs_d[None, :], mask=rows[:, None] < n, other=0)
+        total += tl.sum(x.to(tl.int32), 0)
+    if SHIFT > 0:
+        total = (total + (1 << (SHIFT - 1))) >> SHIFT
+    tl.store(s_ptr + (bh * groups + grp) * DP + offs_d, total.to(tl.int8))
 
 
 @jit(do_not_specialize=["n_blocks", "n_tiles", "n_k", "T", "NTP"])
@@ -144,22 +167,40 @@ def _row_sums(q, k_head, vt_head, rows, n_k, OFF, lst, cnt, mr, lim, words, z, a
     return z, acc_h, acc_l
 
 
-@jit(do_not_specialize=["n_q", "n_k", "OFF", "W", "C", "R", "MT", "n_blocks", "T", "B", "NTP"])
-def attention_kernel(q_ptr, k_ptr, vt_ptr, words_ptr, full_ptr, edge_ptr, nfull_ptr, nedge_ptr, o_ptr,
-                     n_q, n_k, OFF, W, C, R, MT, VT_STRIDE, n_blocks, T, B, NTP, CPT: tl.constexpr,
-                     T32: tl.constexpr, CAUSAL: tl.constexpr, DP: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr):
+@jit(do_not_specialize=["n_q", "n_k", "OFF", "n_blocks", "T", "B", "NTP"])
+def row_max_kernel(q_ptr, k_ptr, full_ptr, edge_ptr, nfull_ptr, nedge_ptr, m_ptr, n_q, n_k, OFF, n_blocks, T, B, NTP,
+                   CPT: tl.constexpr, CAUSAL: tl.constexpr, DP: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr):
+    """m per query row: the largest score over the kept visible keys of its block (int32 [heads, n_q]).
+
+    Its own launch: without the exp2 and e V registers it runs 128 rows on 4 warps (measured against
+    pass 1 in the attention launch in docs/kernel.md, sessions 4 and 6).
+    """
     bh, rows, row_ok, q, valid, key_end, full_end = block_setup(q_ptr, n_q, n_k, OFF, DP, BM, BN, CAUSAL)
     k_head = k_ptr + bh * n_k * DP
-    vt_head = vt_ptr + bh * DP * VT_STRIDE
-    g = bh * n_blocks + (tl.num_programs(0) - 1 - tl.program_id(0)) * BM // B     # the gate block
-    lf = full_ptr + g * NTP
-    le = edge_ptr + g * NTP
-    nf = tl.load(nfull_ptr + g)
-    ne = tl.load(nedge_ptr + g)
-
+    lf, le, nf, ne = _kept_lists(bh, full_ptr, edge_ptr, nfull_ptr, nedge_ptr, n_blocks, B, NTP, BM)
     mx = tl.full([BM], HIDE, tl.int32)
     mx = _row_max(q, k_head, rows, n_k, OFF, lf, nf, mx, CPT, DP, BN, CAUSAL, False)
     mx = _row_max(q, k_head, rows, n_k, OFF, le, ne, mx, CPT, DP, BN, CAUSAL, True)
+    tl.store(m_ptr + bh * n_q + rows, mx, mask=row_ok)
+
+
+@jit
+def _kept_lists(bh, full_ptr, edge_ptr, nfull_ptr, nedge_ptr, n_blocks, B, NTP, BM: tl.constexpr):
+    """The full and edge kept-tile lists of this program's gate block, and their lengths."""
+    g = bh * n_blocks + (tl.num_programs(0) - 1 - tl.program_id(0)) * BM // B     # the gate block
+    return full_ptr + g * NTP, edge_ptr + g * NTP, tl.load(nfull_ptr + g), tl.load(nedge_ptr + g)
+
+
+@jit(do_not_specialize=["n_q", "n_k", "OFF", "W", "C", "R", "MT", "n_blocks", "T", "B", "NTP"])
+def attention_kernel(q_ptr, k_ptr, vt_ptr, words_ptr, full_ptr, edge_ptr, nfull_ptr, nedge_ptr, m_ptr, o_ptr,
+                     n_q, n_k, OFF, W, C, R, MT, VT_STRIDE, n_blocks, T, B, NTP, CPT: tl.constexpr,
+                     T32: tl.constexpr, CAUSAL: tl.constexpr, DP: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr):
+    """exp2, Z, A = e V over the kept tiles and the output, with m from ``row_max_kernel``."""
+    bh, rows, row_ok, q, valid, key_end, full_end = block_setup(q_ptr, n_q, n_k, OFF, DP, BM, BN, CAUSAL)
+    k_head = k_ptr + bh * n_k * DP
+    vt_head = vt_ptr + bh * DP * VT_STRIDE
+    lf, le, nf, ne = _kept_lists(bh, full_ptr, edge_ptr, nfull_ptr, nedge_ptr, n_blocks, B, NTP, BM)
+    mx = tl.load(m_ptr + bh * n_q + rows, mask=row_ok, other=0)
     lim = tl.zeros([BM], tl.int32) + W
     words = tl.load(words_ptr + tl.arange(0, WORDS))
     z = tl.zeros([BM], tl.int32)

@@ -8,6 +8,7 @@ Device code: :mod:`kernels._token` (token gate: select, resolve, output launches
 
 from __future__ import annotations
 
+import functools
 import statistics
 import warnings
 
@@ -30,15 +31,18 @@ _GPU_TILES = {"select": dict(BM=64, BN=64, num_warps=4, num_stages=3),
               "resolve": dict(RB=1, num_warps=1),
               "output": dict(BM=64, BN=64, num_warps=4, num_stages=3),
               "tile_select": dict(GB=16, CH=256, num_warps=4),
-              "tile": dict(BM=64, BN=64, num_warps=4, num_stages=3)}
+              "tile_max": dict(BM=128, num_warps=4),
+              "tile": dict(BM=64, BN=128, num_warps=4, num_stages=2),
+              "tile_narrow": dict(BM=64, BN=64, num_warps=4, num_stages=3)}
 _CPU_TILES = {"select": dict(BM=32, BN=32), "output": dict(BM=32, BN=32), "resolve": dict(RB=16),
-              "tile_select": dict(GB=16, CH=32), "tile": dict(BM=16, BN=16)}
+              "tile_select": dict(GB=16, CH=32), "tile_max": dict(BM=16), "tile": dict(BM=16, BN=16)}
 #: Candidate list per row (packed int32 entries) and the keys a guessed bracket aims to hold.
 CAP = 512
 _HALF = 192
 _QBINS = 1024          # quantile bins of the normal table behind the guess
 _VT_PAD = 256          # V^T rows padded to a multiple of the largest key tile (BN or T)
-_VT_TILE = 64          # keys per program of the V transpose
+_VT_TILE = 64          # keys per program of the V transpose (a multiple of _device.KEY_GROUP)
+_SUM_ROWS = 64         # rows per step of the summary kernel
 _said_interpreted = False
 #: Planted faults for the regression's own tests (default off): "tile_tie" breaks tile-score ties
 #: towards the highest tile index instead of the lowest.
@@ -54,17 +58,30 @@ def _check_int8(name: str, x) -> torch.Tensor:
 
 
 def _check_inputs(q, k, v, causal: bool):
+    """Types, devices and shapes now; the values (no -128) through :class:`_Minimums`."""
     q, k, v = _check_int8("q", q), _check_int8("k", k), _check_int8("v", v)
-    xs = [(name, x) for name, x in (("q", q), ("k", k), ("v", v)) if x.numel()]
-    if xs and len({x.device for _, x in xs}) == 1:   # the three minimums with one device sync
-        mins = torch.stack([x.min() for _, x in xs]).tolist()
-    else:
-        mins = [int(x.min()) for _, x in xs]
-    for (name, x), lo in zip(xs, mins):
-        limits.check_int8_array(name, True, x.dtype, tuple(x.shape), lo, kind="tensor")
     if not (q.device == k.device == v.device):
         raise spec.SpecError(f"q, k, v must be on one device, got {q.device}, {k.device}, {v.device}")
     return q, k, v, limits.check_head_shapes(q.shape, k.shape, v.shape, causal)
+
+
+class _Minimums:
+    """The smallest value of q, k and v, taken on their device without waiting for it.
+
+    The launches are queued behind the three reductions; :meth:`check` reads them (the call's one
+    device sync) and raises for a -128 before the output is returned.  A sync at the start of the
+    call instead left the GPU idle through the host's work for every launch after it.
+    """
+
+    def __init__(self, **xs: torch.Tensor):
+        self.xs = {name: x for name, x in xs.items() if x.numel()}
+        self.mins = torch.stack([x.min() for x in self.xs.values()]) if self.xs else None
+
+    def check(self) -> None:
+        if self.mins is None:
+            return
+        for (name, x), lo in zip(self.xs.items(), self.mins.tolist()):
+            limits.check_int8_array(name, True, x.dtype, tuple(x.shape), lo, kind="tensor")
 
 
 def _cutoff(c: int, r: int) -> int:
@@ -109,19 +126,23 @@ def _table(name: str, device: torch.device) -> torch.Tensor:
 
 
 def _summaries(x: torch.Tensor, size: int, groups: int) -> torch.Tensor:
-    """Rounded means (sum + size/2) >> log2(size) of groups of ``size`` rows: [heads, groups, dp] int8.
-
-    The missing rows of a partial last group add 0 (contract v2); sums are exact in int32
-    (|sum| <= 256 * 127) and the shift of a negative sum is a floor, as in the spec.
-    """
+    """Rounded means of groups of ``size`` rows of x [heads, n, dp]: int8 [heads, groups, dp] (_tile.summary_kernel)."""
     heads, n, dp = x.shape
-    if n != groups * size:     # a partial last group: pad with zero rows (int8, as x)
-        x = torch.nn.functional.pad(x, (0, 0, 0, groups * size - n))
-    total = x.view(heads, groups, size, dp).sum(2, dtype=torch.int32)
-    shift = size.bit_length() - 1
-    if shift:
-        total = (total + (1 << (shift - 1))) >> shift
-    return total.to(torch.int8).contiguous()
+    out = torch.empty((heads, groups, dp), dtype=torch.int8, device=x.device)
+    if heads and groups:
+        _tile.summary_kernel[(groups, heads)](x, out, n, groups, DP=dp, SHIFT=size.bit_length() - 1,
+                                              CH=min(size, _SUM_ROWS))
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _plan_rows(n_q: int, n_k: int, causal: bool, tile: int, block: int, p16: int, device: torch.device):
+    """spec.tile_plan's visible, forced and kept counts per block as int32 device tensors, once per shape.
+
+    A host tensor copied to the device per call would wait for the launches queued before it.
+    """
+    plan = spec.tile_plan(n_q, n_k, causal, tile, block, p16)
+    return tuple(torch.tensor(x.astype("int32"), device=device) for x in (plan.visible, plan.first_forced, plan.kept))
 
 
 def _pack(x: torch.Tensor, batch: tuple, dp: int, device) -> torch.Tensor:
@@ -149,6 +170,7 @@ class _Plan:
         self.c, self.r = spec.check_multiplier(c, r)
         self.causal = bool(causal)
         q, k, v, self.batch = _check_inputs(q, k, v, self.causal)
+        self.minimums = _Minimums(q=q, k=k, v=v)
         self.home = q.device
         if INTERPRETED:
             device = torch.device("cpu")
@@ -230,12 +252,10 @@ class _Plan:
 
     # ---------------------------------------------------------------- tile gate
     def tile_select(self) -> None:
-        """Summaries QS, KS (exact torch integer reductions), then the selection launch: kept tiles per block."""
+        """Summaries QS, KS (``_tile.summary_kernel``), then the selection launch: kept tiles per block."""
         t, b, dev = self.tile, self.block, self.device
         self.n_tiles, self.n_blocks = spec.tile_count(self.n_k, t), spec.tile_count(self.n_q, b)
-        plan = spec.tile_plan(self.n_q, self.n_k, self.causal, t, b, self.p16)
-        self.plan_rows = [torch.tensor(x.astype("int32"), device=dev) for x in (plan.visible, plan.first_forced,
-                                                                              plan.kept)]
+        self.plan_rows = _plan_rows(self.n_q, self.n_k, self.causal, t, b, self.p16, dev)
         ks, qs = _summaries(self.k, t, self.n_tiles), _summaries(self.q, b, self.n_blocks)
         cfg = self.tiles["tile_select"]
         ch = cfg["CH"]                  # fixed: one compile per D (tiles past n_tiles are masked)
@@ -252,31 +272,43 @@ class _Plan:
             self.n_blocks, self.n_tiles, self.n_k, t, self.ntp, DP=self.meta["DP"], GB=gb, CH=ch,
             WRITE_MAP=not self.fast, TIE_LOW=self.fault != "tile_tie", num_warps=cfg.get("num_warps", 4))
 
-    def _fast_tiles(self) -> tuple[int, int] | None:
-        """(BM, BN) of the kept-tile path, where BM divides B and BN divides T, else None (bitmap path).
+    def _fast_tiles(self) -> dict | None:
+        """The launch shape of the kept-tile path, where its BM divides B and its BN divides T, else None.
 
-        One launch shape per (D, mask) keeps compiles few: the kept-tile path runs where T and B are
-        multiples of the configured BN and BM (64 on the GPU); smaller tiles or blocks take the
-        bitmap kernel, exact too but visiting every visible key tile.
+        "tile" (BN = 128 on the GPU) where it fits, else "tile_narrow" (BN = 64); few shapes keep
+        compiles few.  Smaller tiles or blocks take the bitmap kernel, exact too but visiting every
+        visible key tile.
         """
-        cfg = self.tiles["tile"]
-        bm, bn = cfg["BM"], cfg["BN"]
-        return (bm, bn) if self.block % bm == 0 and self.tile % bn == 0 else None
+        for name in ("tile", "tile_narrow"):
+            cfg = self.tiles.get(name)
+            if cfg and self.block % cfg["BM"] == 0 and self.tile % cfg["BN"] == 0:
+                return cfg
+        return None
 
     def tile_output(self) -> torch.Tensor:
         """Attention over the kept tiles (or, for T or B below 16, every tile through the kept bitmap)."""
-        cfg = self.tiles["tile"]
-        extra = {k: cfg[k] for k in ("num_warps", "num_stages") if k in cfg}
         args = (self.n_q, self.n_k, self.off, self.w, self.c, self.r, self.mt, self.vt.shape[-1], self.n_blocks,
                 self.tile, self.block, self.ntp)
         words = _table("words", self.device)
         meta = {"CAUSAL": self.causal, "DP": self.meta["DP"]}
+        lists = (self.lists[0], self.lists[1], self.counts[0], self.counts[1])
         if self.fast:
-            bm, bn = self._fast_tiles()
+            cfg = self._fast_tiles()
+            bm, bn = cfg["BM"], cfg["BN"]
+            extra = {k: cfg[k] for k in ("num_warps", "num_stages") if k in cfg}
+            mcfg = self.tiles["tile_max"]
+            mbm = min(mcfg["BM"], self.block)               # a power of two >= BM: divides B
+            m = self.rows[0]
+            _tile.row_max_kernel[(triton.cdiv(self.n_q, mbm), self.heads)](
+                self.q, self.k, *lists, m, self.n_q, self.n_k, self.off, self.n_blocks, self.tile, self.block,
+                self.ntp, CPT=self.tile // bn, **meta, BM=mbm, BN=bn,
+                **{k: mcfg[k] for k in ("num_warps", "num_stages") if k in mcfg})
             _tile.attention_kernel[(triton.cdiv(self.n_q, bm), self.heads)](
-                self.q, self.k, self.vt, words, self.lists[0], self.lists[1], self.counts[0], self.counts[1],
-                self.out, *args, self.tile // bn, T32=self.t32, **meta, BM=bm, BN=bn, **extra)
+                self.q, self.k, self.vt, words, *lists, m, self.out, *args, self.tile // bn, T32=self.t32, **meta,
+                BM=bm, BN=bn, **extra)
         else:
+            cfg = self.tiles.get("tile_narrow", self.tiles["tile"])
+            extra = {k: cfg[k] for k in ("num_warps", "num_stages") if k in cfg}
             bm, bn = cfg["BM"], cfg["BN"]
             _tile.masked_kernel[(triton.cdiv(self.n_q, bm), self.heads)](
                 self.q, self.k, self.vt, words, self.kept_map, self.out, *args, T32=self.t32, **meta,
@@ -285,12 +317,16 @@ class _Plan:
 
     def run(self) -> torch.Tensor:
         if not self.heads:
+            self.minimums.check()
             return self.out[..., :self.d].reshape(self.batch + (self.n_q, self.d))
         if self.gate == "tile":
             self.tile_select()
-            return self.tile_output()
-        self.select()
-        return self.output()
+            out = self.tile_output()
+        else:
+            self.select()
+            out = self.output()
+        self.minimums.check()      # a -128 anywhere: an error, not this output
+        return out
 
 
 def attention(q, k, v, *, permeability_q16: int, causal: bool = False, c: int, r: int, gate: str = "token",

@@ -69,7 +69,7 @@ def test_exp2_words_hold_e_and_its_digits():
 
 
 @pytest.mark.parametrize("n_k, d", [(1, 32), (70, 32), (300, 64)])
-def test_v_transpose_pads_with_zeros(n_k, d):
+def test_v_transpose_pads_with_zeros_and_stores_keys_in_operand_order(n_k, d):
     g = torch.Generator().manual_seed(n_k)
     v = torch.randint(-127, 128, (3, n_k, d), generator=g, dtype=torch.int8)
     q = torch.zeros((3, 1, d), dtype=torch.int8)
@@ -77,7 +77,9 @@ def test_v_transpose_pads_with_zeros(n_k, d):
     vs = plan.vt.shape[-1]
     assert vs % 256 == 0 and vs >= n_k
     ref = torch.zeros((3, d, vs), dtype=torch.int8)
-    ref[..., :n_k] = v.transpose(1, 2)
+    for key in range(n_k):   # key 16 g + 8 b + 2 c + e is stored at place 16 g + 4 c + 2 b + e
+        b, c, e = key >> 3 & 1, key >> 1 & 3, key & 1
+        ref[:, :, (key & ~15) + 4 * c + 2 * b + e] = v[:, key, :]
     assert torch.equal(plan.vt, ref)
 
 
