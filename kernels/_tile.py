@@ -76,10 +76,30 @@ def summary_kernel(x_ptr, s_ptr, n, groups, DP: tl.constexpr, SHIFT: tl.constexp
     tl.store(s_ptr + (bh * groups + grp) * DP + offs_d, total.to(tl.int8))
 
 
+@jit
+def _list_chunk(pk, tiles, forced, x, bok, row, nf, ne, full_ptr, edge_ptr, map_ptr, n_tiles, n_k, T, NTP,
+                GB: tl.constexpr, CH: tl.constexpr, WRITE_MAP: tl.constexpr):
+    """Append one chunk's kept tiles (keys >= x) to the block's full and edge lists, in index order."""
+    kept = (pk >= x[:, None]) & bok[:, None] & (tiles[None, :] < n_tiles)
+    edge = kept & (forced | ((tiles[None, :] + 1) * T > n_k))
+    full = kept & ~edge
+    fi = full.to(tl.int32)
+    ei = edge.to(tl.int32)
+    tl.store(full_ptr + row[:, None] * NTP + (nf[:, None] + tl.cumsum(fi, 1) - 1),
+             tl.zeros([GB, CH], tl.int32) + tiles[None, :], mask=full)
+    tl.store(edge_ptr + row[:, None] * NTP + (ne[:, None] + tl.cumsum(ei, 1) - 1),
+             tl.zeros([GB, CH], tl.int32) + tiles[None, :], mask=edge)
+    if WRITE_MAP:
+        tl.store(map_ptr + row[:, None] * NTP + tiles[None, :], kept.to(tl.int8),
+                 mask=bok[:, None] & (tiles[None, :] < n_tiles))
+    return nf + tl.sum(fi, 1), ne + tl.sum(ei, 1)
+
+
 @jit(do_not_specialize=["n_blocks", "n_tiles", "n_k", "T", "NTP"])
 def select_kernel(qs_ptr, ks_ptr, vis_ptr, ff_ptr, kk_ptr, full_ptr, edge_ptr, nfull_ptr, nedge_ptr, map_ptr,
                   n_blocks, n_tiles, n_k, T, NTP, DP: tl.constexpr, GB: tl.constexpr, CH: tl.constexpr,
-                  WRITE_MAP: tl.constexpr, TIE_LOW: tl.constexpr):
+                  ONE: tl.constexpr, WRITE_MAP: tl.constexpr, TIE_LOW: tl.constexpr):
+    """ONE: every tile fits one chunk (n_tiles <= CH), so the packed keys are computed once, not per bit."""
     bh = tl.program_id(1).to(tl.int64)
     blocks = tl.program_id(0) * GB + tl.arange(0, GB)
     bok = blocks < n_blocks
@@ -89,37 +109,32 @@ def select_kernel(qs_ptr, ks_ptr, vis_ptr, ff_ptr, kk_ptr, full_ptr, edge_ptr, n
     vis = tl.load(vis_ptr + blocks, mask=bok, other=0)
     ff = tl.load(ff_ptr + blocks, mask=bok, other=0)
     kk = tl.load(kk_ptr + blocks, mask=bok, other=0)
-
-    # The kk-th largest packed key, bit by bit from the top (keys are distinct: exactly kk kept).
-    x = tl.zeros([GB], tl.int64)
-    for bit in tl.static_range(_KEY_BITS - 1, -1, -1):
-        trial = x | (1 << bit)
-        n = tl.zeros([GB], tl.int32)
-        for c0 in range(0, n_tiles, CH):
-            pk, tiles, forced = _packed(qs, ks_head, c0, vis, ff, n_tiles, DP, CH, TIE_LOW)
-            n += tl.sum((pk >= trial[:, None]).to(tl.int32), 1)
-        x = tl.where(n >= kk, trial, x)
-
-    # Kept tiles in index order: full ones, and edge ones (forced, or the partial last tile).
     row = (bh * n_blocks + blocks).to(tl.int64)
     nf = tl.zeros([GB], tl.int32)
     ne = tl.zeros([GB], tl.int32)
-    for c0 in range(0, n_tiles, CH):
-        pk, tiles, forced = _packed(qs, ks_head, c0, vis, ff, n_tiles, DP, CH, TIE_LOW)
-        kept = (pk >= x[:, None]) & bok[:, None] & (tiles[None, :] < n_tiles)
-        edge = kept & (forced | ((tiles[None, :] + 1) * T > n_k))
-        full = kept & ~edge
-        fi = full.to(tl.int32)
-        ei = edge.to(tl.int32)
-        tl.store(full_ptr + row[:, None] * NTP + (nf[:, None] + tl.cumsum(fi, 1) - 1),
-                 tl.zeros([GB, CH], tl.int32) + tiles[None, :], mask=full)
-        tl.store(edge_ptr + row[:, None] * NTP + (ne[:, None] + tl.cumsum(ei, 1) - 1),
-                 tl.zeros([GB, CH], tl.int32) + tiles[None, :], mask=edge)
-        nf += tl.sum(fi, 1)
-        ne += tl.sum(ei, 1)
-        if WRITE_MAP:
-            tl.store(map_ptr + row[:, None] * NTP + tiles[None, :], kept.to(tl.int8),
-                     mask=bok[:, None] & (tiles[None, :] < n_tiles))
+
+    # The kk-th largest packed key, bit by bit from the top (keys are distinct: exactly kk kept);
+    # then the kept tiles in index order: full ones, and edge ones (forced, or the partial last tile).
+    x = tl.zeros([GB], tl.int64)
+    if ONE:
+        pk, tiles, forced = _packed(qs, ks_head, 0, vis, ff, n_tiles, DP, CH, TIE_LOW)
+        for bit in tl.static_range(_KEY_BITS - 1, -1, -1):
+            trial = x | (1 << bit)
+            x = tl.where(tl.sum((pk >= trial[:, None]).to(tl.int32), 1) >= kk, trial, x)
+        nf, ne = _list_chunk(pk, tiles, forced, x, bok, row, nf, ne, full_ptr, edge_ptr, map_ptr, n_tiles, n_k, T,
+                             NTP, GB, CH, WRITE_MAP)
+    else:
+        for bit in tl.static_range(_KEY_BITS - 1, -1, -1):
+            trial = x | (1 << bit)
+            n = tl.zeros([GB], tl.int32)
+            for c0 in range(0, n_tiles, CH):
+                pk, tiles, forced = _packed(qs, ks_head, c0, vis, ff, n_tiles, DP, CH, TIE_LOW)
+                n += tl.sum((pk >= trial[:, None]).to(tl.int32), 1)
+            x = tl.where(n >= kk, trial, x)
+        for c0 in range(0, n_tiles, CH):
+            pk, tiles, forced = _packed(qs, ks_head, c0, vis, ff, n_tiles, DP, CH, TIE_LOW)
+            nf, ne = _list_chunk(pk, tiles, forced, x, bok, row, nf, ne, full_ptr, edge_ptr, map_ptr, n_tiles, n_k,
+                                 T, NTP, GB, CH, WRITE_MAP)
     tl.store(nfull_ptr + row, nf, mask=bok)
     tl.store(nedge_ptr + row, ne, mask=bok)
 

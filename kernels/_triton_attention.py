@@ -258,7 +258,9 @@ class _Plan:
         self.plan_rows = _plan_rows(self.n_q, self.n_k, self.causal, t, b, self.p16, dev)
         ks, qs = _summaries(self.k, t, self.n_tiles), _summaries(self.q, b, self.n_blocks)
         cfg = self.tiles["tile_select"]
-        ch = cfg["CH"]                  # fixed: one compile per D (tiles past n_tiles are masked)
+        # chunks of CH tiles (past n_tiles masked); a head's tiles in one chunk where they fit, its keys then
+        # packed once: one compile per D and power of two up to CH
+        ch = min(cfg["CH"], max(16, triton.next_power_of_2(self.n_tiles)))
         self.ntp = triton.cdiv(self.n_tiles, ch) * ch
         self.fast = self._fast_tiles() is not None
         lists = torch.empty((2, self.heads * self.n_blocks, self.ntp), dtype=torch.int32, device=dev)
@@ -270,7 +272,8 @@ class _Plan:
         _tile.select_kernel[(triton.cdiv(self.n_blocks, gb), self.heads)](
             qs, ks, *self.plan_rows, lists[0], lists[1], self.counts[0], self.counts[1], self.kept_map,
             self.n_blocks, self.n_tiles, self.n_k, t, self.ntp, DP=self.meta["DP"], GB=gb, CH=ch,
-            WRITE_MAP=not self.fast, TIE_LOW=self.fault != "tile_tie", num_warps=cfg.get("num_warps", 4))
+            ONE=self.n_tiles <= ch, WRITE_MAP=not self.fast, TIE_LOW=self.fault != "tile_tie",
+            num_warps=cfg.get("num_warps", 4))
 
     def _fast_tiles(self) -> dict | None:
         """The launch shape of the kept-tile path, where its BM divides B and its BN divides T, else None.

@@ -41,6 +41,7 @@ def check(q, k, v, tiles=None, **kw):
     (40, 64, 16, True, 0.5, 16, 32, FAST),       # B != T, partial last block
     (33, 50, 32, False, 0.25, 16, 16, FAST),     # partial last tile (an edge tile) and block
     (20, 30, 16, True, 0.5, 4, 2, None),         # T, B below the launch tile: the bitmap path
+    (24, 40, 16, False, 0.5, 2, 4, {"tile_select": dict(GB=16, CH=16)}),   # 20 tiles: the selection's two chunks
 ])
 def test_tile_gate_matches_golden(n_q, n_k, d, causal, p, t, b, tiles):
     w = random_workload(heads=2, n_q=n_q, n_k=n_k, head_dim=d, causal=causal, seed=n_q * 31 + n_k)
