@@ -32,7 +32,8 @@ __all__ = ["add_arguments", "run", "main"]
 
 #: Launch shapes (BM, BN, warps, stages) tried by --sweep for the tile gate's attention launch and the
 #: token gate's output launch.
-SWEEP = [(64, 64, 4, 3), (64, 64, 8, 3), (128, 64, 8, 3), (64, 32, 4, 3), (128, 32, 8, 3), (64, 64, 4, 4)]
+SWEEP = [(64, 128, 4, 2), (64, 128, 4, 3), (64, 64, 4, 3), (64, 64, 8, 3), (128, 64, 8, 3), (64, 32, 4, 3),
+         (64, 64, 4, 4)]
 _FLEX_BLOCK = 128
 
 
