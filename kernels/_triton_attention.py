@@ -1,6 +1,7 @@
-"""Host side of the Triton kernels: input checks, packing, launches (contracts v1 and v2).
+"""Host side of the Triton kernels: packing, tables, launches (contracts v1 and v2).
 
-Device code: :mod:`kernels._token` (token gate: select, resolve, output launches),
+Input checks: :mod:`kernels._inputs`.  Device code: :mod:`kernels._token` (token gate: select,
+resolve, output launches),
 :mod:`kernels._tile` (tile gate: selection, attention over kept tiles), shared pieces in
 :mod:`kernels._device`.  Whether the kernels are compiled or interpreted is decided once in
 :mod:`kernels._jit`; nothing here touches the environment.
@@ -15,9 +16,10 @@ import warnings
 import torch
 import triton
 
-from hpu_model import limits, spec
+from hpu_model import spec
 
 from . import _device, _tile, _token
+from ._inputs import Minimums, check_inputs
 from ._jit import INTERPRETED, check_runnable
 
 __all__ = ["attention", "INTERPRETED"]
@@ -47,41 +49,6 @@ _said_interpreted = False
 #: Planted faults for the regression's own tests (default off): "tile_tie" breaks tile-score ties
 #: towards the highest tile index instead of the lowest.
 _FAULTS = (None, "tile_tie")
-
-
-# ------------------------------------------------------------------ checks
-def _check_int8(name: str, x) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise spec.SpecError(f"{name} must be a torch.Tensor of dtype int8, got {type(x).__name__}")
-    limits.check_int8_array(name, x.dtype == torch.int8, x.dtype, tuple(x.shape), None, kind="tensor")
-    return x
-
-
-def _check_inputs(q, k, v, causal: bool):
-    """Types, devices and shapes now; the values (no -128) through :class:`_Minimums`."""
-    q, k, v = _check_int8("q", q), _check_int8("k", k), _check_int8("v", v)
-    if not (q.device == k.device == v.device):
-        raise spec.SpecError(f"q, k, v must be on one device, got {q.device}, {k.device}, {v.device}")
-    return q, k, v, limits.check_head_shapes(q.shape, k.shape, v.shape, causal)
-
-
-class _Minimums:
-    """The smallest value of q, k and v, taken on their device without waiting for it.
-
-    The launches are queued behind the three reductions; :meth:`check` reads them (the call's one
-    device sync) and raises for a -128 before the output is returned.  A sync at the start of the
-    call instead left the GPU idle through the host's work for every launch after it.
-    """
-
-    def __init__(self, **xs: torch.Tensor):
-        self.xs = {name: x for name, x in xs.items() if x.numel()}
-        self.mins = torch.stack([x.min() for x in self.xs.values()]) if self.xs else None
-
-    def check(self) -> None:
-        if self.mins is None:
-            return
-        for (name, x), lo in zip(self.xs.items(), self.mins.tolist()):
-            limits.check_int8_array(name, True, x.dtype, tuple(x.shape), lo, kind="tensor")
 
 
 def _cutoff(c: int, r: int) -> int:
@@ -169,8 +136,8 @@ class _Plan:
         self.fault = fault
         self.c, self.r = spec.check_multiplier(c, r)
         self.causal = bool(causal)
-        q, k, v, self.batch = _check_inputs(q, k, v, self.causal)
-        self.minimums = _Minimums(q=q, k=k, v=v)
+        q, k, v, self.batch = check_inputs(q, k, v, self.causal)
+        self.minimums = Minimums(q=q, k=k, v=v)
         self.home = q.device
         if INTERPRETED:
             device = torch.device("cpu")
