@@ -102,7 +102,7 @@ def _digits(w):
 
 @jit
 def _key_order(x):
-    """The digits [BM, BN] with the keys of each group of 16 in V^T's stored order (see transpose_kernel).
+    """x [rows, keys] with the keys of each group of 16 in V^T's stored order: the e V digits, and V^T itself.
 
     Column 8b + 2c + e of a group goes to place 4c + 2b + e: the places the int8 wgmma A operand gives
     each thread are then the columns the score accumulator already holds, so the operand needs byte
@@ -182,7 +182,4 @@ def transpose_kernel(v_ptr, vt_ptr, n_k, VS, DP: tl.constexpr, BK: tl.constexpr)
     keys = tl.program_id(0) * BK + tl.arange(0, BK)
     offs_d = tl.arange(0, DP)
     x = tl.load(v_ptr + bh * n_k * DP + keys[:, None] * DP + offs_d[None, :], mask=keys[:, None] < n_k, other=0)
-    xt = tl.reshape(tl.trans(x), [DP, BK // KEY_GROUP, 2, 4, 2])
-    xt = tl.reshape(tl.permute(xt, [0, 1, 3, 2, 4]), [DP, BK])
-    places = tl.program_id(0) * BK + tl.arange(0, BK)
-    tl.store(vt_ptr + bh * DP * VS + offs_d[:, None] * VS + places[None, :], xt)
+    tl.store(vt_ptr + bh * DP * VS + offs_d[:, None] * VS + keys[None, :], _key_order(tl.trans(x)))

@@ -61,7 +61,7 @@ def summary_kernel(x_ptr, s_ptr, n, groups, DP: tl.constexpr, SHIFT: tl.constexp
     The missing rows of a partial last group add 0 (contract v2); sums are exact in int32
     (|sum| <= 256 * 127) and the shift of a negative sum is a floor, as in the spec.  One program per
     group and head, CH rows at a time: one read of x (torch's reductions took 0.73 ms for QS and KS
-    at n = 8192, this 0.1; docs/kernel.md, session 6).
+    at n = 8192, this 0.19; docs/kernel.md, session 6).
     """
     bh = tl.program_id(1).to(tl.int64)
     grp = tl.program_id(0)

@@ -112,6 +112,11 @@ def _plan_rows(n_q: int, n_k: int, causal: bool, tile: int, block: int, p16: int
     return tuple(torch.tensor(x.astype("int32"), device=device) for x in (plan.visible, plan.first_forced, plan.kept))
 
 
+def _launch_options(cfg: dict) -> dict:
+    """The warps and pipeline stages of a launch shape (its BM, BN are passed as constexprs apart)."""
+    return {k: cfg[k] for k in ("num_warps", "num_stages") if k in cfg}
+
+
 def _pack(x: torch.Tensor, batch: tuple, dp: int, device) -> torch.Tensor:
     """[..., n, D] -> contiguous [heads, n, dp] on ``device``, zero-padded along D (S is unchanged)."""
     x = x.to(device).expand(batch + tuple(x.shape[-2:])).reshape(-1, *x.shape[-2:])
@@ -265,24 +270,22 @@ class _Plan:
         if self.fast:
             cfg = self._fast_tiles()
             bm, bn = cfg["BM"], cfg["BN"]
-            extra = {k: cfg[k] for k in ("num_warps", "num_stages") if k in cfg}
             mcfg = self.tiles["tile_max"]
             mbm = min(mcfg["BM"], self.block)               # a power of two >= BM: divides B
             m = self.rows[0]
             _tile.row_max_kernel[(triton.cdiv(self.n_q, mbm), self.heads)](
                 self.q, self.k, *lists, m, self.n_q, self.n_k, self.off, self.n_blocks, self.tile, self.block,
                 self.ntp, CPT=self.tile // bn, **meta, BM=mbm, BN=bn,
-                **{k: mcfg[k] for k in ("num_warps", "num_stages") if k in mcfg})
+                **_launch_options(mcfg))
             _tile.attention_kernel[(triton.cdiv(self.n_q, bm), self.heads)](
                 self.q, self.k, self.vt, words, *lists, m, self.out, *args, self.tile // bn, T32=self.t32, **meta,
-                BM=bm, BN=bn, **extra)
+                BM=bm, BN=bn, **_launch_options(cfg))
         else:
             cfg = self.tiles.get("tile_narrow", self.tiles["tile"])
-            extra = {k: cfg[k] for k in ("num_warps", "num_stages") if k in cfg}
             bm, bn = cfg["BM"], cfg["BN"]
             _tile.masked_kernel[(triton.cdiv(self.n_q, bm), self.heads)](
                 self.q, self.k, self.vt, words, self.kept_map, self.out, *args, T32=self.t32, **meta,
-                BM=bm, BN=bn, **extra)
+                BM=bm, BN=bn, **_launch_options(cfg))
         return self.out[..., :self.d].reshape(self.batch + (self.n_q, self.d)).to(self.home)
 
     def run(self) -> torch.Tensor:
